@@ -1,0 +1,31 @@
+//! # underwrite
+//!
+//! Upstream apps hand underwrite their vendor work (warranty contracts, insurance
+//! contracts, credit checks) over HTTP; underwrite stores it in Redis at once and answers
+//! `202`, and workers carry it out against slow, rate-limited vendor APIs, retrying with
+//! backoff and idempotency keys so that no vendor effect happens twice.
+//!
+//! ## The map
+//!
+//! ```text
+//! api/  ──► producer.rs ──► queue/ (Redis) ──► vendors/<vendor>/jobs.rs ──► vendors/<vendor>/client.rs
+//!  HTTP       enqueue         streams, leases,      job handlers               the vendor's HTTP API
+//!                             retries, dead set
+//! ```
+//!
+//! - [`config`]: typed settings (`config/default.toml`, then `UNDERWRITE_*` variables).
+//! - [`telemetry`]: the tracing subscriber. [`metrics`]: Prometheus metrics.
+//! - [`startup`]: builds the API, the workers and the sandbox from settings; tests start these.
+//! - [`queue`]: our Redis backend under apalis's worker runtime: key layout, Lua scripts,
+//!   job records, leases, retries (`queue/retry.rs` is where a retry is decided), dead set.
+//! - [`producer`]: the Rust producer API; the HTTP handlers call it.
+//! - [`api`]: the producer HTTP API (axum): routes, auth, error shape, validation.
+//! - [`vendors`]: one folder per vendor with its client, job handlers, sandbox and types.
+//! - [`sandbox`]: the server that mounts every vendor's fake (`underwrite sandbox`).
+//!
+//! Data flows one way: API → queue → vendor handler → queue (result).
+
+pub mod config;
+pub mod queue;
+pub mod validation;
+pub mod vendors;

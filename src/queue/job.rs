@@ -1,0 +1,288 @@
+//! Job identity, states and the record every job keeps in Redis.
+//!
+//! The record is a Redis hash (`<prefix>:{queue}:job:<id>`, see `keys.rs`). Timestamps are
+//! stored as unix milliseconds so that Lua scripts can compare them; they become RFC 3339
+//! strings at the edge (`JobRecord`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::outcome::ErrorDetail;
+
+/// A job id: a UUID v7, so ids sort by creation time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(pub Uuid);
+
+impl JobId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    /// A deterministic id derived from another job: the same `(parent, index)` always gives
+    /// the same id, so a step that is replayed after a crash creates nothing new.
+    pub fn derived(parent: &JobId, index: usize) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{}/{index}", parent.0).as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        // Keep the parent's timestamp prefix (48 bits) so derived ids still sort by time,
+        // and mark the id as version 7, variant RFC 4122.
+        bytes[..6].copy_from_slice(&parent.0.as_bytes()[..6]);
+        bytes[6] = (bytes[6] & 0x0f) | 0x70;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        Self(Uuid::from_bytes(bytes))
+    }
+}
+
+impl Default for JobId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for JobId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}
+
+/// The life of a job:
+///
+/// ```text
+/// queued ──► running ──► succeeded
+///   ▲           │  └───► failed   (permanent error: the vendor said no)   ─┐
+///   │           │  └───► dead     (retries exhausted, or a poison job)     ├─ dead set
+///   │           ▼                                                          │
+///   └──── retrying (a persisted delayed job)          operator retry ◄─────┘
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Retrying,
+    Succeeded,
+    Failed,
+    Dead,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 6] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Retrying,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Retrying => "retrying",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Dead)
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown state `{s}`: expected one of queued, running, retrying, succeeded, failed, dead")
+            })
+    }
+}
+
+/// A job about to be enqueued.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewJob {
+    pub id: JobId,
+    pub kind: String,
+    pub payload: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    /// Member jobs this job carries (a vendor batch); empty for ordinary jobs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<JobId>,
+}
+
+impl NewJob {
+    pub fn new(kind: impl Into<String>, payload: Value) -> Self {
+        Self {
+            id: JobId::new(),
+            kind: kind.into(),
+            payload,
+            reference: None,
+            metadata: None,
+            children: Vec::new(),
+        }
+    }
+
+    pub fn with_reference(mut self, reference: Option<String>, metadata: Option<Value>) -> Self {
+        self.reference = reference;
+        self.metadata = metadata;
+        self
+    }
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobRecord {
+    pub id: JobId,
+    pub kind: String,
+    pub state: JobState,
+    /// Attempts that ran to an answer (success or error). A worker that died mid-job does
+    /// not count here; it counts in `crashes`.
+    pub attempts: u32,
+    pub crashes: u32,
+    pub enqueued_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<ErrorDetail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    /// The batch job that carries this job to the vendor, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<JobId>,
+    pub payload: Value,
+}
+
+/// Why a Redis hash could not be read as a job record.
+#[derive(Debug, thiserror::Error)]
+#[error("job record is corrupt: field `{field}`: {reason}")]
+pub struct CorruptRecord {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl JobRecord {
+    /// Reads a record from the fields of its Redis hash.
+    pub fn from_hash(fields: &HashMap<String, String>) -> Result<Self, CorruptRecord> {
+        let get = |field: &'static str| fields.get(field).filter(|v| !v.is_empty());
+        let required = |field: &'static str| {
+            get(field).ok_or(CorruptRecord {
+                field,
+                reason: "missing".into(),
+            })
+        };
+        let corrupt = |field: &'static str| {
+            move |e: &dyn fmt::Display| CorruptRecord {
+                field,
+                reason: e.to_string(),
+            }
+        };
+        let time = |field: &'static str| -> Result<Option<DateTime<Utc>>, CorruptRecord> {
+            get(field)
+                .map(|v| {
+                    v.parse::<i64>()
+                        .map_err(|e| corrupt(field)(&e))
+                        .and_then(|ms| {
+                            Utc.timestamp_millis_opt(ms)
+                                .single()
+                                .ok_or_else(|| corrupt(field)(&"out of range"))
+                        })
+                })
+                .transpose()
+        };
+        let json = |field: &'static str| -> Result<Option<Value>, CorruptRecord> {
+            get(field)
+                .map(|v| serde_json::from_str(v).map_err(|e| corrupt(field)(&e)))
+                .transpose()
+        };
+        let count = |field: &'static str| -> Result<u32, CorruptRecord> {
+            get(field).map_or(Ok(0), |v| v.parse().map_err(|e| corrupt(field)(&e)))
+        };
+        Ok(Self {
+            id: required("id")?.parse().map_err(|e| corrupt("id")(&e))?,
+            kind: required("kind")?.clone(),
+            state: required("state")?
+                .parse()
+                .map_err(|e: String| corrupt("state")(&e))?,
+            attempts: count("attempts")?,
+            crashes: count("crashes")?,
+            enqueued_at: time("enqueued_at")?.ok_or(CorruptRecord {
+                field: "enqueued_at",
+                reason: "missing".into(),
+            })?,
+            started_at: time("started_at")?,
+            finished_at: time("finished_at")?,
+            next_attempt_at: time("next_attempt_at")?,
+            last_error: json("last_error")?
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| corrupt("last_error")(&e))?,
+            result: json("result")?,
+            reference: get("reference").cloned(),
+            metadata: json("metadata")?,
+            batch: get("batch")
+                .map(|v| v.parse().map_err(|e| corrupt("batch")(&e)))
+                .transpose()?,
+            payload: json("payload")?.unwrap_or(Value::Null),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_are_stable_distinct_and_v7() {
+        let parent = JobId::new();
+        let a = JobId::derived(&parent, 0);
+        assert_eq!(a, JobId::derived(&parent, 0));
+        assert_ne!(a, JobId::derived(&parent, 1));
+        assert_eq!(a.0.get_version_num(), 7);
+        assert_eq!(&a.0.as_bytes()[..6], &parent.0.as_bytes()[..6]);
+    }
+
+    #[test]
+    fn states_round_trip_and_unknown_is_refused() {
+        for state in JobState::ALL {
+            assert_eq!(state.as_str().parse::<JobState>(), Ok(state));
+        }
+        assert!("done".parse::<JobState>().is_err());
+    }
+}

@@ -1,0 +1,104 @@
+//! What a job handler hands back to the queue.
+//!
+//! A handler answers with `Result<JobOutput, JobError>`. The queue (see `ack.rs`) turns
+//! that answer into the job's next state; the handler never decides *when* a retry happens,
+//! only *whether* the failure is worth retrying (`JobError::Retryable`) or not
+//! (`JobError::Permanent`). The retry policy (`retry.rs`) does the rest.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::job::JobId;
+
+/// The successful answer of a handler.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct JobOutput {
+    /// Stored as the job's `result` (for example the vendor's contract). Must be redacted.
+    pub result: Value,
+    /// For jobs that carry other jobs (a vendor batch): the outcome of each member job,
+    /// recorded in the same atomic step as the parent's own success.
+    pub children: Vec<ChildOutcome>,
+}
+
+impl JobOutput {
+    pub fn new(result: Value) -> Self {
+        Self {
+            result,
+            children: Vec::new(),
+        }
+    }
+}
+
+/// The final outcome of one member of a batch job.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ChildOutcome {
+    Succeeded { id: JobId, result: Value },
+    Failed { id: JobId, error: ErrorDetail },
+}
+
+/// A failure, as stored in a job record's `last_error`. Everything here is already
+/// redacted: it is shown by the API and carried in webhooks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ErrorDetail {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_body: Option<Value>,
+}
+
+impl ErrorDetail {
+    pub fn message(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            ..Self::default()
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorDetail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.vendor_status {
+            Some(status) => write!(f, "{} (vendor status {status})", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Why a handler did not succeed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum JobError {
+    /// Worth another attempt: network errors, timeouts, 5xx, 429. `retry_after` is the
+    /// vendor's `Retry-After`, which the retry policy honours as a minimum delay.
+    #[error("retryable: {detail}")]
+    Retryable {
+        detail: ErrorDetail,
+        retry_after: Option<Duration>,
+    },
+    /// Will fail the same way every time (validation, unknown contract, bad
+    /// credentials): the job goes to the dead set at once with this answer.
+    #[error("permanent: {detail}")]
+    Permanent { detail: ErrorDetail },
+}
+
+impl JobError {
+    pub fn retryable(detail: ErrorDetail) -> Self {
+        Self::Retryable {
+            detail,
+            retry_after: None,
+        }
+    }
+
+    pub fn permanent(detail: ErrorDetail) -> Self {
+        Self::Permanent { detail }
+    }
+
+    pub fn detail(&self) -> &ErrorDetail {
+        match self {
+            Self::Retryable { detail, .. } | Self::Permanent { detail } => detail,
+        }
+    }
+}
