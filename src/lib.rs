@@ -26,6 +26,7 @@
 //! Data flows one way: API → queue → vendor handler → queue (result).
 
 pub mod config;
+pub mod metrics;
 pub mod queue;
 pub mod validation;
 pub mod vendors;

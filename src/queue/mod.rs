@@ -1,11 +1,35 @@
 //! The job queue: our own Redis backend under apalis's worker runtime.
+//!
+//! - `keys.rs`: the Redis key layout (one hash tag per queue).
+//! - `scripts/`: the Lua scripts; every multi-key step is one of them, hence atomic.
+//! - `store.rs`: enqueue, read, list, settle, dead-set operations.
+//! - `job.rs`: ids, states and records. `outcome.rs`: what handlers answer.
+//! - `retry.rs`: where a retry is decided. `kind.rs`: what a job kind is.
 
+pub mod ack;
+pub mod backend;
+pub mod connection;
+pub mod context;
+pub mod error;
+pub mod identity;
 pub mod job;
+pub mod keys;
 pub mod kind;
+pub mod leases;
 pub mod outcome;
+pub mod reader;
 pub mod retry;
+mod scripts;
+pub mod store;
 
+pub use backend::{FetchSettings, RedisBackend};
+pub use connection::Redis;
+pub use context::JobContext;
+pub use error::QueueError;
+pub use identity::WorkerIdentity;
 pub use job::{JobId, JobRecord, JobState, NewJob};
+pub use keys::Keys;
 pub use kind::JobKind;
 pub use outcome::{ChildOutcome, ErrorDetail, JobError, JobOutput};
 pub use retry::{RetryDecision, RetryPolicy};
+pub use store::{Enqueued, IdempotencyClaim, ListFilter, Page, Requeue, Retention, Store};

@@ -1,0 +1,184 @@
+//! The acknowledgement layer: turns a handler's answer into the job's next state.
+//!
+//! It is the backend's own tower layer, so apalis wraps every handler of our backend in it.
+//! Success settles the job (and the member jobs it carries) as `succeeded`; an error goes
+//! through the kind's retry policy (`retry.rs`) and becomes a persisted delayed retry, or a
+//! burial in the dead set. Settling is retried while Redis is away: an answer obtained from
+//! a vendor is not thrown away because Redis blinked.
+
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use apalis_core::error::BoxDynError;
+use apalis_core::task::Task;
+use backon::{ExponentialBuilder, Retryable};
+use futures::future::BoxFuture;
+use rand::RngExt;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::context::JobContext;
+use super::job::JobState;
+use super::leases::Leases;
+use super::outcome::{ChildOutcome, ErrorDetail, JobError, JobOutput};
+use super::retry::{RetryDecision, RetryPolicy};
+use super::store::{ChildSettlement, Settlement, Store, now_ms};
+use crate::metrics;
+
+#[derive(Debug, Clone)]
+pub struct AckLayer {
+    store: Store,
+    policy: RetryPolicy,
+    leases: Leases,
+}
+
+impl AckLayer {
+    pub fn new(store: Store, policy: RetryPolicy, leases: Leases) -> Self {
+        Self {
+            store,
+            policy,
+            leases,
+        }
+    }
+}
+
+impl<S> Layer<S> for AckLayer {
+    type Service = AckService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AckService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AckService<S> {
+    inner: S,
+    layer: AckLayer,
+}
+
+impl<S, T> Service<Task<T>> for AckService<S>
+where
+    S: Service<Task<T>, Response = JobOutput>,
+    S::Error: Into<BoxDynError>,
+    S::Future: Send + 'static,
+    T: Send + 'static,
+{
+    type Response = JobOutput;
+    type Error = BoxDynError;
+    type Future = BoxFuture<'static, Result<JobOutput, BoxDynError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, task: Task<T>) -> Self::Future {
+        let ctx = task.ctx().data().get::<JobContext>().cloned();
+        if let Some(ctx) = &ctx {
+            self.layer.leases.start(&ctx.entry);
+        }
+        let future = self.inner.call(task);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let answer = future.await.map_err(Into::into);
+            let Some(ctx) = ctx else {
+                return answer;
+            };
+            let settlement = settlement_for(&ctx, &layer.policy, &answer);
+            metrics::record_attempt(&ctx.kind, &settlement, started.elapsed());
+            settle_patiently(&layer.store, &ctx, &settlement).await;
+            layer.leases.drop_entry(&ctx.entry);
+            answer
+        })
+    }
+}
+
+/// The pure part: what the answer means for the job.
+fn settlement_for(
+    ctx: &JobContext,
+    policy: &RetryPolicy,
+    answer: &Result<JobOutput, BoxDynError>,
+) -> Settlement {
+    match answer {
+        Ok(output) => Settlement::Succeeded {
+            result: output.result.clone(),
+            children: output
+                .children
+                .iter()
+                .map(|child| match child {
+                    ChildOutcome::Succeeded { id, result } => {
+                        (*id, ChildSettlement::Succeeded(result.clone()))
+                    }
+                    ChildOutcome::Failed { id, error } => {
+                        (*id, ChildSettlement::Failed(error.clone()))
+                    }
+                })
+                .collect(),
+        },
+        Err(error) => {
+            let error = match error.downcast_ref::<JobError>() {
+                Some(job_error) => job_error.clone(),
+                // Anything else (a panic caught by a layer, a missing extension) is treated
+                // as transient: the retry budget bounds it.
+                None => JobError::retryable(ErrorDetail::message(error.to_string())),
+            };
+            let jitter: f64 = rand::rng().random();
+            match policy.decide(ctx.attempt, &error, jitter) {
+                RetryDecision::RetryAfter(delay) => Settlement::Retrying {
+                    error: error.detail().clone(),
+                    due_ms: now_ms() + delay.as_millis() as i64,
+                    children: ctx.children.clone(),
+                },
+                RetryDecision::Exhausted => {
+                    let mut detail = error.detail().clone();
+                    detail.message = format!(
+                        "gave up after {} attempts: {}",
+                        ctx.attempt, detail.message
+                    );
+                    Settlement::Buried {
+                        state: JobState::Dead,
+                        error: detail,
+                        children: ctx.children.clone(),
+                    }
+                }
+                RetryDecision::Permanent => Settlement::Buried {
+                    state: JobState::Failed,
+                    error: error.detail().clone(),
+                    children: ctx.children.clone(),
+                },
+            }
+        }
+    }
+}
+
+/// Writes the settlement, retrying while Redis is unreachable (up to two minutes; after
+/// that the lease runs out and another worker runs the job again, which the vendor's
+/// idempotency key makes harmless).
+pub(crate) async fn settle_patiently(store: &Store, ctx: &JobContext, settlement: &Settlement) {
+    let attempt = || store.settle(&ctx.kind, &ctx.id, &ctx.entry, &ctx.token, settlement);
+    let result = attempt
+        .retry(
+            ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(50))
+                .with_max_delay(Duration::from_secs(5))
+                .with_total_delay(Some(Duration::from_secs(120)))
+                .without_max_times()
+                .with_jitter(),
+        )
+        .when(|e| e.is_connection())
+        .notify(|e, wait| {
+            tracing::warn!(job = %ctx.id, error = %e, ?wait, "cannot record the job's answer yet; retrying")
+        })
+        .await;
+    match result {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            job = %ctx.id,
+            "lease lost before the answer was recorded: another worker holds the job now"
+        ),
+        Err(e) => tracing::error!(job = %ctx.id, error = %e, "could not record the job's answer"),
+    }
+}

@@ -1,0 +1,30 @@
+//! What a handler knows about the job it runs, besides its payload.
+
+use apalis_core::task::Task;
+use apalis_core::task::from_request::FromRequest;
+
+use super::job::JobId;
+
+/// Handed to every handler (take it as an argument: `ctx: JobContext`).
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    pub id: JobId,
+    pub kind: String,
+    /// 1 for the first attempt. Re-deliveries after a worker died do not count.
+    pub attempt: u32,
+    /// Member jobs carried by this job (a vendor batch).
+    pub children: Vec<JobId>,
+    pub(crate) entry: String,
+    pub(crate) token: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("this task did not come from the underwrite queue")]
+pub struct NotAQueueTask;
+
+impl<Args: Sync> FromRequest<Task<Args>> for JobContext {
+    type Error = NotAQueueTask;
+    async fn from_request(task: &Task<Args>) -> Result<Self, Self::Error> {
+        task.ctx().data().get::<JobContext>().cloned().ok_or(NotAQueueTask)
+    }
+}

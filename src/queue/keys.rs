@@ -1,0 +1,97 @@
+//! The Redis key layout of one queue.
+//!
+//! Every key of a queue starts with `<prefix>:{<queue>}:`; the braces make `<queue>` the
+//! hash tag, so all keys of a queue live in one Redis Cluster slot and every Lua script can
+//! touch them together. Scripts receive every key they touch in `KEYS` (none is built inside
+//! a script), as Redis Cluster requires.
+//!
+//! | key                      | type   | holds                                                      |
+//! |--------------------------|--------|------------------------------------------------------------|
+//! | `job:<id>`               | hash   | the job record (state, attempts, payload, result, ...)     |
+//! | `stream:<kind>`          | stream | ready jobs of a kind (one entry per delivery: `id=<job>`)  |
+//! |                          |        | consumer group `workers`; its pending list is the lease    |
+//! | `sched:<kind>`           | zset   | delayed jobs (retries): job id scored by due time (ms)     |
+//! | `idx:<state>`            | zset   | job ids in a state, scored by when they entered it (ms)    |
+//! | `idx:all`                | zset   | every job id, scored by enqueue time (ms), for listing     |
+//! | `dead`                   | zset   | the dead set: failed and dead jobs, scored by death (ms)   |
+//! | `idem:<scope>:<key>`     | string | an `Idempotency-Key`'s body hash and job ids (24 h TTL)    |
+//! | `kinds`                  | set    | job kinds that have a stream (for the janitor and metrics) |
+
+use super::job::{JobId, JobState};
+
+/// The consumer group every worker of a kind reads through.
+pub const GROUP: &str = "workers";
+
+/// Key builder for one queue.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    base: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str, queue: &str) -> Self {
+        Self {
+            base: format!("{prefix}:{{{queue}}}"),
+        }
+    }
+
+    pub fn job(&self, id: &JobId) -> String {
+        format!("{}:job:{id}", self.base)
+    }
+
+    pub fn stream(&self, kind: &str) -> String {
+        format!("{}:stream:{kind}", self.base)
+    }
+
+    pub fn scheduled(&self, kind: &str) -> String {
+        format!("{}:sched:{kind}", self.base)
+    }
+
+    pub fn index(&self, state: JobState) -> String {
+        format!("{}:idx:{state}", self.base)
+    }
+
+    pub fn index_all(&self) -> String {
+        format!("{}:idx:all", self.base)
+    }
+
+    pub fn dead(&self) -> String {
+        format!("{}:dead", self.base)
+    }
+
+    pub fn idempotency(&self, scope: &str, key: &str) -> String {
+        format!("{}:idem:{scope}:{key}", self.base)
+    }
+
+    pub fn kinds(&self) -> String {
+        format!("{}:kinds", self.base)
+    }
+
+    /// The keys every state-changing script receives first, in this order, so that the
+    /// shared Lua helper `move_state` can keep the state indexes and the dead set right.
+    pub fn state_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = JobState::ALL.iter().map(|s| self.index(*s)).collect();
+        keys.push(self.index_all());
+        keys.push(self.dead());
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_shares_the_queue_hash_tag() {
+        let keys = Keys::new("uw", "main");
+        let id = JobId::new();
+        for key in keys
+            .state_keys()
+            .into_iter()
+            .chain([keys.job(&id), keys.stream("a.b"), keys.scheduled("a.b")])
+            .chain([keys.idempotency("s", "k"), keys.kinds()])
+        {
+            assert!(key.starts_with("uw:{main}:"), "{key}");
+        }
+    }
+}

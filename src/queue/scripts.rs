@@ -1,0 +1,43 @@
+//! The Lua scripts behind every multi-key step, loaded once per process.
+//!
+//! Each script is atomic on the server, so a worker killed at any line leaves Redis either
+//! before or after a step, never halfway. State-changing scripts share `prelude.lua`, which
+//! keeps the state indexes and the dead set in step with the records.
+//! `redis::Script` sends `EVALSHA` and falls back to loading the script when Redis answers
+//! `NOSCRIPT` (after a restart), so nothing here needs to survive a Redis restart.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+const PRELUDE: &str = include_str!("scripts/prelude.lua");
+
+fn with_prelude(body: &str) -> Script {
+    Script::new(&format!("{PRELUDE}\n{body}"))
+}
+
+pub struct Scripts {
+    pub enqueue: Script,
+    pub claim: Script,
+    pub settle: Script,
+    pub promote: Script,
+    pub release: Script,
+    pub requeue: Script,
+    pub forget: Script,
+    pub form_batch: Script,
+    pub heartbeat: Script,
+    pub drop_entry: Script,
+}
+
+pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    enqueue: with_prelude(include_str!("scripts/enqueue.lua")),
+    claim: with_prelude(include_str!("scripts/claim.lua")),
+    settle: with_prelude(include_str!("scripts/settle.lua")),
+    promote: Script::new(include_str!("scripts/promote.lua")),
+    release: with_prelude(include_str!("scripts/release.lua")),
+    requeue: with_prelude(include_str!("scripts/requeue.lua")),
+    forget: with_prelude(include_str!("scripts/forget.lua")),
+    form_batch: with_prelude(include_str!("scripts/form_batch.lua")),
+    heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
+    drop_entry: Script::new(include_str!("scripts/drop_entry.lua")),
+});

@@ -1,0 +1,37 @@
+-- Enqueues jobs, optionally under an idempotency key, in one atomic step.
+-- KEYS[9] idempotency key (ignored when ARGV[2] is 0), KEYS[10] the kinds set,
+-- then for each job: KEYS[11+2i] its record, KEYS[12+2i] its kind's stream.
+-- ARGV[1] now (ms), ARGV[2] idempotency TTL (ms, 0 = none), ARGV[3] request hash,
+-- ARGV[4] the job ids to remember for the key, then 6 per job:
+-- id, kind, payload, reference, metadata, children.
+-- A job whose record already exists is left alone (replaying an enqueue creates nothing).
+local now = ARGV[1]
+if tonumber(ARGV[2]) > 0 then
+  local existing = redis.call('GET', KEYS[9])
+  if existing then
+    local sep = string.find(existing, '|', 1, true)
+    if string.sub(existing, 1, sep - 1) ~= ARGV[3] then
+      return {'mismatch'}
+    end
+    return {'existing', string.sub(existing, sep + 1)}
+  end
+  redis.call('SET', KEYS[9], ARGV[3] .. '|' .. ARGV[4], 'PX', ARGV[2])
+end
+local created = 0
+local jobs = (#ARGV - 4) / 6
+for i = 0, jobs - 1 do
+  local job_key, stream = KEYS[11 + 2 * i], KEYS[12 + 2 * i]
+  local a = 4 + 6 * i
+  local id, kind = ARGV[a + 1], ARGV[a + 2]
+  if redis.call('EXISTS', job_key) == 0 then
+    redis.call('HSET', job_key, 'id', id, 'kind', kind, 'payload', ARGV[a + 3],
+      'reference', ARGV[a + 4], 'metadata', ARGV[a + 5], 'children', ARGV[a + 6],
+      'attempts', 0, 'crashes', 0, 'enqueued_at', now)
+    redis.call('ZADD', KEYS[IDX_ALL], now, id)
+    move_state(job_key, id, nil, 'queued', now)
+    redis.call('XADD', stream, '*', 'id', id)
+    redis.call('SADD', KEYS[10], kind)
+    created = created + 1
+  end
+end
+return {'created', tostring(created)}

@@ -1,0 +1,32 @@
+-- Shared by every state-changing script (prepended by scripts.rs).
+-- KEYS[1..6] the state indexes (queued, running, retrying, succeeded, failed, dead),
+-- KEYS[7] idx:all, KEYS[8] the dead set; the script's own keys start at KEYS[9].
+local STATE_INDEX = {queued = 1, running = 2, retrying = 3, succeeded = 4, failed = 5, dead = 6}
+local IDX_ALL = 7
+local DEAD = 8
+
+local function is_final(state)
+  return state == 'succeeded' or state == 'failed' or state == 'dead'
+end
+
+-- Moves a job between states, keeping the indexes and the dead set in step with the record.
+local function move_state(job_key, id, old, new, now)
+  if old and STATE_INDEX[old] then
+    redis.call('ZREM', KEYS[STATE_INDEX[old]], id)
+  end
+  redis.call('ZADD', KEYS[STATE_INDEX[new]], now, id)
+  redis.call('HSET', job_key, 'state', new, 'updated_at', now)
+  if new == 'failed' or new == 'dead' then
+    redis.call('ZADD', KEYS[DEAD], now, id)
+  elseif old == 'failed' or old == 'dead' then
+    redis.call('ZREM', KEYS[DEAD], id)
+  end
+end
+
+-- Removes every trace of a job: record, indexes, dead set.
+local function forget(job_key, id)
+  redis.call('DEL', job_key)
+  for i = 1, DEAD do
+    redis.call('ZREM', KEYS[i], id)
+  end
+end

@@ -1,0 +1,804 @@
+//! `Store`: every read and write of the queue's Redis keys goes through here.
+//!
+//! It holds a `ConnectionManager` (one multiplexed connection that reconnects by itself)
+//! and the key layout. Blocking reads (`XREADGROUP BLOCK`) do not go through it: they would
+//! hold up every other command on the shared connection, so each worker has its own
+//! (see `backend.rs`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Value};
+use sha2::{Digest, Sha256};
+
+use super::error::QueueError;
+use super::job::{JobId, JobRecord, JobState, NewJob};
+use super::keys::{GROUP, Keys};
+use super::outcome::ErrorDetail;
+use super::scripts::SCRIPTS;
+
+/// How long things are kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub finished: Duration,
+    pub dead_max_entries: u64,
+    pub dead_max_age: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            finished: Duration::from_secs(7 * 24 * 3600),
+            dead_max_entries: 10_000,
+            dead_max_age: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// An enqueue under an `Idempotency-Key`.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim {
+    /// Whose key it is (a hash of the caller's token): two callers never share keys.
+    pub scope: String,
+    pub key: String,
+    /// A digest of the request; the same key with another request is refused.
+    pub request_hash: String,
+    pub ttl: Duration,
+}
+
+impl IdempotencyClaim {
+    pub fn digest(parts: &[&[u8]]) -> String {
+        let mut hasher = Sha256::new();
+        for part in parts {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// What an enqueue did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    /// New jobs were created.
+    Created(Vec<JobId>),
+    /// The idempotency key was seen before with the same request: its first jobs.
+    Replayed(Vec<JobId>),
+    /// The idempotency key was seen before with another request.
+    KeyReused,
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Page {
+    pub jobs: Vec<JobRecord>,
+    /// Pass back to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters for listing jobs.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub state: Option<JobState>,
+    pub kind: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+/// What `claim` found.
+#[derive(Debug)]
+pub enum Claim {
+    Skip,
+    Run(Claimed),
+}
+
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub payload: String,
+    pub attempts: u32,
+    pub crashes: u32,
+    pub children: Vec<JobId>,
+}
+
+/// The answer of one attempt, as `settle` writes it.
+#[derive(Debug, Clone)]
+pub enum Settlement {
+    Succeeded {
+        result: serde_json::Value,
+        children: Vec<(JobId, ChildSettlement)>,
+    },
+    Retrying {
+        error: ErrorDetail,
+        due_ms: i64,
+        children: Vec<JobId>,
+    },
+    /// `failed` (permanent error) or `dead` (exhausted, poison).
+    Buried {
+        state: JobState,
+        error: ErrorDetail,
+        children: Vec<JobId>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum ChildSettlement {
+    Succeeded(serde_json::Value),
+    Failed(ErrorDetail),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    conn: ConnectionManager,
+    keys: Keys,
+    retention: Retention,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("keys", &self.keys).finish()
+    }
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Store {
+    pub fn new(conn: ConnectionManager, keys: Keys, retention: Retention) -> Self {
+        Self {
+            conn,
+            keys,
+            retention,
+        }
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Enqueues jobs atomically; with an idempotency claim, concurrent duplicates create
+    /// exactly one set of jobs.
+    pub async fn enqueue(
+        &self,
+        jobs: &[NewJob],
+        idempotency: Option<&IdempotencyClaim>,
+    ) -> Result<Enqueued, QueueError> {
+        let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
+        let mut invocation = SCRIPTS.enqueue.prepare_invoke();
+        invocation.key(self.keys.state_keys());
+        match idempotency {
+            Some(claim) => invocation
+                .key(self.keys.idempotency(&claim.scope, &claim.key))
+                .key(self.keys.kinds())
+                .arg(now_ms())
+                .arg(claim.ttl.as_millis().max(1) as u64)
+                .arg(&claim.request_hash),
+            None => invocation
+                .key(self.keys.idempotency("-", "-"))
+                .key(self.keys.kinds())
+                .arg(now_ms())
+                .arg(0)
+                .arg(""),
+        };
+        invocation.arg(serde_json::to_string(&ids)?);
+        for job in jobs {
+            invocation
+                .key(self.keys.job(&job.id))
+                .key(self.keys.stream(&job.kind))
+                .arg(job.id.to_string())
+                .arg(&job.kind)
+                .arg(serde_json::to_string(&job.payload)?)
+                .arg(job.reference.as_deref().unwrap_or(""))
+                .arg(optional_json(job.metadata.as_ref())?)
+                .arg(if job.children.is_empty() {
+                    String::new()
+                } else {
+                    serde_json::to_string(&job.children)?
+                });
+        }
+        let mut conn = self.conn.clone();
+        let answer: Vec<String> = invocation.invoke_async(&mut conn).await?;
+        match answer.first().map(String::as_str) {
+            Some("created") => Ok(Enqueued::Created(ids)),
+            Some("existing") => {
+                let stored = answer.get(1).map(String::as_str).unwrap_or("[]");
+                Ok(Enqueued::Replayed(serde_json::from_str(stored)?))
+            }
+            Some("mismatch") => Ok(Enqueued::KeyReused),
+            other => Err(QueueError::Unexpected(format!("enqueue answered {other:?}"))),
+        }
+    }
+
+    /// Reads a job record; `None` when it does not exist (never did, or expired).
+    pub async fn job(&self, id: &JobId) -> Result<Option<JobRecord>, QueueError> {
+        let mut conn = self.conn.clone();
+        let fields: HashMap<String, String> = conn.hgetall(self.keys.job(id)).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(JobRecord::from_hash(&fields)?))
+    }
+
+    async fn jobs(&self, ids: &[JobId]) -> Result<Vec<JobRecord>, QueueError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.hgetall(self.keys.job(id));
+        }
+        let mut conn = self.conn.clone();
+        let hashes: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
+        let mut records = Vec::with_capacity(ids.len());
+        for fields in hashes.iter().filter(|f| !f.is_empty()) {
+            records.push(JobRecord::from_hash(fields)?);
+        }
+        Ok(records)
+    }
+
+    /// Lists jobs newest first, by state (or all) and kind, with an opaque cursor.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Page, QueueError> {
+        let index = match filter.state {
+            Some(state) => self.keys.index(state),
+            None => self.keys.index_all(),
+        };
+        self.page(&index, filter).await
+    }
+
+    /// The dead set (failed and dead jobs), most recent death first.
+    pub async fn dead(&self, cursor: Option<String>, limit: usize) -> Result<Page, QueueError> {
+        let filter = ListFilter {
+            cursor,
+            limit,
+            ..ListFilter::default()
+        };
+        self.page(&self.keys.dead(), &filter).await
+    }
+
+    /// Walks a sorted set from the cursor down, reading records, until `limit` match.
+    /// The cursor is `<score>:<id>` of the last entry examined.
+    async fn page(&self, index: &str, filter: &ListFilter) -> Result<Page, QueueError> {
+        let limit = filter.limit.clamp(1, 500);
+        let mut cursor = filter
+            .cursor
+            .as_deref()
+            .map(parse_cursor)
+            .transpose()?;
+        let mut conn = self.conn.clone();
+        let mut jobs = Vec::new();
+        // A kind filter may skip many entries; stop after a bounded scan and hand back a
+        // cursor, so one request never walks an unbounded index.
+        for _round in 0..10 {
+            let max = cursor
+                .as_ref()
+                .map_or("+inf".to_string(), |(score, _)| score.to_string());
+            let fetch = limit + 64;
+            let entries: Vec<(String, i64)> = redis::cmd("ZRANGE")
+                .arg(index)
+                .arg(&max)
+                .arg("-inf")
+                .arg("BYSCORE")
+                .arg("REV")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(fetch)
+                .arg("WITHSCORES")
+                .query_async(&mut conn)
+                .await?;
+            let exhausted = entries.len() < fetch;
+            // Entries that share the cursor's score come in descending id order; skip the
+            // ones at or above the cursor's id (already shown).
+            let fresh: Vec<(String, i64)> = entries
+                .into_iter()
+                .filter(|(member, score)| match &cursor {
+                    Some((cscore, cid)) => *score < *cscore || member < cid,
+                    None => true,
+                })
+                .collect();
+            let mut examined = Vec::new();
+            for (member, score) in fresh {
+                if jobs.len() >= limit {
+                    break;
+                }
+                examined.push((member, score));
+                cursor = examined.last().cloned().map(|(m, s)| (s, m));
+            }
+            let ids: Vec<JobId> = examined
+                .iter()
+                .filter_map(|(member, _)| member.parse().ok())
+                .collect();
+            for record in self.jobs(&ids).await? {
+                if filter.kind.as_ref().is_none_or(|k| *k == record.kind) {
+                    jobs.push(record);
+                }
+            }
+            if jobs.len() >= limit {
+                return Ok(Page {
+                    jobs,
+                    next_cursor: cursor.map(|(s, m)| format!("{s}:{m}")),
+                });
+            }
+            if exhausted {
+                return Ok(Page {
+                    jobs,
+                    next_cursor: None,
+                });
+            }
+        }
+        Ok(Page {
+            jobs,
+            next_cursor: cursor.map(|(s, m)| format!("{s}:{m}")),
+        })
+    }
+
+    // ---- worker side -------------------------------------------------------------------
+
+    /// Makes sure the kind's stream and consumer group exist. The group starts at `0` so a
+    /// job enqueued before any worker ever ran is still delivered.
+    pub async fn ensure_group(&self, kind: &str) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let created: Result<String, redis::RedisError> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(self.keys.stream(kind))
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut conn)
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn claim(
+        &self,
+        kind: &str,
+        id: &JobId,
+        entry: &str,
+        token: &str,
+        worker: &str,
+        reclaimed: bool,
+    ) -> Result<Claim, QueueError> {
+        let mut conn = self.conn.clone();
+        let answer: Vec<String> = SCRIPTS
+            .claim
+            .key(self.keys.state_keys())
+            .key(self.keys.job(id))
+            .key(self.keys.stream(kind))
+            .arg(now_ms())
+            .arg(entry)
+            .arg(GROUP)
+            .arg(token)
+            .arg(worker)
+            .arg(if reclaimed { "1" } else { "0" })
+            .invoke_async(&mut conn)
+            .await?;
+        if answer.first().map(String::as_str) != Some("run") {
+            return Ok(Claim::Skip);
+        }
+        let field = |i: usize| answer.get(i).cloned().unwrap_or_default();
+        let children = match field(3).as_str() {
+            "" => Vec::new(),
+            list => serde_json::from_str(list)?,
+        };
+        Ok(Claim::Run(Claimed {
+            payload: field(1),
+            attempts: field(2).parse().unwrap_or(0),
+            crashes: field(4).parse().unwrap_or(0),
+            children,
+        }))
+    }
+
+    /// Writes the answer of an attempt. Returns `false` when the lease was lost meanwhile
+    /// (another worker holds the job now) and nothing was written.
+    pub async fn settle(
+        &self,
+        kind: &str,
+        id: &JobId,
+        entry: &str,
+        token: &str,
+        settlement: &Settlement,
+    ) -> Result<bool, QueueError> {
+        let mut invocation = SCRIPTS.settle.prepare_invoke();
+        invocation
+            .key(self.keys.state_keys())
+            .key(self.keys.job(id))
+            .key(self.keys.stream(kind))
+            .key(self.keys.scheduled(kind));
+        let (state, result, error, due, keep) = match settlement {
+            Settlement::Succeeded { result, .. } => (
+                JobState::Succeeded,
+                serde_json::to_string(result)?,
+                String::new(),
+                0,
+                self.retention.finished,
+            ),
+            Settlement::Retrying { error, due_ms, .. } => (
+                JobState::Retrying,
+                String::new(),
+                serde_json::to_string(error)?,
+                *due_ms,
+                self.retention.finished,
+            ),
+            Settlement::Buried { state, error, .. } => (
+                *state,
+                String::new(),
+                serde_json::to_string(error)?,
+                0,
+                self.retention.dead_max_age,
+            ),
+        };
+        invocation
+            .arg(now_ms())
+            .arg(token)
+            .arg(entry)
+            .arg(GROUP)
+            .arg(state.as_str())
+            .arg(result)
+            .arg(&error)
+            .arg(due)
+            .arg(keep.as_millis() as u64);
+        match settlement {
+            Settlement::Succeeded { children, .. } => {
+                for (child, outcome) in children {
+                    let (state, data) = match outcome {
+                        ChildSettlement::Succeeded(result) => {
+                            (JobState::Succeeded, serde_json::to_string(result)?)
+                        }
+                        ChildSettlement::Failed(error) => {
+                            (JobState::Failed, serde_json::to_string(error)?)
+                        }
+                    };
+                    invocation
+                        .key(self.keys.job(child))
+                        .arg(child.to_string())
+                        .arg(state.as_str())
+                        .arg(data);
+                }
+            }
+            Settlement::Retrying { children, .. } | Settlement::Buried { children, .. } => {
+                for child in children {
+                    invocation
+                        .key(self.keys.job(child))
+                        .arg(child.to_string())
+                        .arg(state.as_str())
+                        .arg(&error);
+                }
+            }
+        }
+        let mut conn = self.conn.clone();
+        let answer: String = invocation.invoke_async(&mut conn).await?;
+        Ok(answer == "ok")
+    }
+
+    /// Hands a taken-but-unstarted job back to its stream (graceful shutdown).
+    pub async fn release(
+        &self,
+        kind: &str,
+        id: &JobId,
+        entry: &str,
+        token: &str,
+    ) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let _: String = SCRIPTS
+            .release
+            .key(self.keys.state_keys())
+            .key(self.keys.job(id))
+            .key(self.keys.stream(kind))
+            .arg(now_ms())
+            .arg(token)
+            .arg(entry)
+            .arg(GROUP)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves due delayed jobs of a kind into its stream. Returns how many moved and when
+    /// the next one is due (unix ms).
+    pub async fn promote(&self, kind: &str, max: usize) -> Result<(u64, Option<i64>), QueueError> {
+        let mut conn = self.conn.clone();
+        let (moved, next): (u64, String) = SCRIPTS
+            .promote
+            .key(self.keys.scheduled(kind))
+            .key(self.keys.stream(kind))
+            .arg(now_ms())
+            .arg(max)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok((moved, next.parse::<f64>().ok().map(|ms| ms as i64)))
+    }
+
+    /// Forms a batch job of `batch_kind` from member jobs read from `member_kind`'s stream.
+    /// Returns the number of members that joined the batch (0: no batch was created).
+    pub async fn form_batch(
+        &self,
+        member_kind: &str,
+        batch_kind: &str,
+        batch_id: &JobId,
+        members: &[(JobId, String)],
+    ) -> Result<usize, QueueError> {
+        let mut invocation = SCRIPTS.form_batch.prepare_invoke();
+        invocation
+            .key(self.keys.state_keys())
+            .key(self.keys.job(batch_id))
+            .key(self.keys.stream(batch_kind))
+            .key(self.keys.kinds())
+            .key(self.keys.stream(member_kind))
+            .arg(now_ms())
+            .arg(batch_id.to_string())
+            .arg(batch_kind)
+            .arg(GROUP);
+        for (id, entry) in members {
+            invocation
+                .key(self.keys.job(id))
+                .arg(id.to_string())
+                .arg(entry);
+        }
+        let mut conn = self.conn.clone();
+        Ok(invocation.invoke_async(&mut conn).await?)
+    }
+
+    /// Renews the leases of entries this consumer still owns. Returns how many it owned.
+    pub async fn heartbeat(
+        &self,
+        kind: &str,
+        consumer: &str,
+        entries: &[String],
+    ) -> Result<u64, QueueError> {
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn.clone();
+        Ok(SCRIPTS
+            .heartbeat
+            .key(self.keys.stream(kind))
+            .arg(GROUP)
+            .arg(consumer)
+            .arg(entries)
+            .invoke_async(&mut conn)
+            .await?)
+    }
+
+    /// The deliveries a consumer holds and has not settled (for release at shutdown).
+    pub async fn pending_deliveries(
+        &self,
+        kind: &str,
+        consumer: &str,
+    ) -> Result<Vec<super::reader::Delivery>, QueueError> {
+        let stream = self.keys.stream(kind);
+        let mut conn = self.conn.clone();
+        let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+            .arg(&stream)
+            .arg(GROUP)
+            .arg("-")
+            .arg("+")
+            .arg(10_000)
+            .arg(consumer)
+            .query_async(&mut conn)
+            .await?;
+        let mut deliveries = Vec::with_capacity(pending.len());
+        for (entry, ..) in pending {
+            let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+                .arg(&stream)
+                .arg(&entry)
+                .arg(&entry)
+                .query_async(&mut conn)
+                .await?;
+            let fields = entries.into_iter().next().map(|(_, f)| f).unwrap_or_default();
+            deliveries.push(super::reader::delivery(entry, &fields, false));
+        }
+        Ok(deliveries)
+    }
+
+    /// Drops a stream entry that carries no usable job id.
+    pub async fn drop_entry(&self, kind: &str, entry: &str) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = SCRIPTS
+            .drop_entry
+            .key(self.keys.stream(kind))
+            .arg(GROUP)
+            .arg(entry)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    // ---- operators ---------------------------------------------------------------------
+
+    /// Puts a job of the dead set back in its queue with a full retry budget.
+    pub async fn requeue(&self, id: &JobId) -> Result<Requeue, QueueError> {
+        let Some(record) = self.job(id).await? else {
+            return Ok(Requeue::Missing);
+        };
+        let children: Vec<JobId> = {
+            let mut conn = self.conn.clone();
+            let raw: Option<String> = conn.hget(self.keys.job(id), "children").await?;
+            match raw.as_deref() {
+                None | Some("") => Vec::new(),
+                Some(list) => serde_json::from_str(list)?,
+            }
+        };
+        let mut invocation = SCRIPTS.requeue.prepare_invoke();
+        invocation
+            .key(self.keys.state_keys())
+            .key(self.keys.job(id))
+            .key(self.keys.stream(&record.kind))
+            .arg(now_ms());
+        for child in &children {
+            invocation.key(self.keys.job(child));
+        }
+        let mut conn = self.conn.clone();
+        let answer: String = invocation.invoke_async(&mut conn).await?;
+        Ok(match answer.as_str() {
+            "ok" => Requeue::Requeued,
+            "not_dead" => Requeue::NotDead(record.state),
+            _ => Requeue::Missing,
+        })
+    }
+
+    /// Requeues every job of the dead set. Returns how many went back.
+    pub async fn requeue_all(&self) -> Result<u64, QueueError> {
+        let mut count = 0;
+        loop {
+            let ids = self.dead_ids(500).await?;
+            if ids.is_empty() {
+                return Ok(count);
+            }
+            for id in &ids {
+                if self.requeue(id).await? == Requeue::Requeued {
+                    count += 1;
+                } else {
+                    // Not requeueable (gone or alive): drop it from the dead set so the
+                    // loop ends.
+                    let mut conn = self.conn.clone();
+                    let _: i64 = conn.zrem(self.keys.dead(), id.to_string()).await?;
+                }
+            }
+        }
+    }
+
+    async fn dead_ids(&self, max: usize) -> Result<Vec<JobId>, QueueError> {
+        let mut conn = self.conn.clone();
+        let members: Vec<String> = conn
+            .zrange(self.keys.dead(), 0, max as isize - 1)
+            .await?;
+        Ok(members.iter().filter_map(|m| m.parse().ok()).collect())
+    }
+
+    /// Deletes one job of the dead set. Returns whether it was there.
+    pub async fn purge(&self, id: &JobId) -> Result<bool, QueueError> {
+        let mut conn = self.conn.clone();
+        let score: Option<f64> = conn.zscore(self.keys.dead(), id.to_string()).await?;
+        if score.is_none() {
+            return Ok(false);
+        }
+        Ok(self.forget(&[*id]).await? == 1)
+    }
+
+    /// Empties the dead set. Returns how many jobs were deleted.
+    pub async fn purge_all(&self) -> Result<u64, QueueError> {
+        let mut count = 0;
+        loop {
+            let ids = self.dead_ids(500).await?;
+            if ids.is_empty() {
+                return Ok(count);
+            }
+            count += self.forget(&ids).await?;
+            let mut conn = self.conn.clone();
+            let members: Vec<String> = ids.iter().map(ToString::to_string).collect();
+            let _: i64 = conn.zrem(self.keys.dead(), members).await?;
+        }
+    }
+
+    /// Deletes finished jobs for good; unfinished ones are left alone.
+    pub async fn forget(&self, ids: &[JobId]) -> Result<u64, QueueError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut invocation = SCRIPTS.forget.prepare_invoke();
+        invocation.key(self.keys.state_keys());
+        for id in ids {
+            invocation.key(self.keys.job(id)).arg(id.to_string());
+        }
+        let mut conn = self.conn.clone();
+        Ok(invocation.invoke_async(&mut conn).await?)
+    }
+
+    /// Enforces retention once: succeeded jobs older than the window, and the dead set's
+    /// age and size bounds. Returns how many records were deleted.
+    pub async fn enforce_retention(&self) -> Result<u64, QueueError> {
+        let now = now_ms();
+        let mut deleted = 0;
+        let mut conn = self.conn.clone();
+        let finished_before = now - self.retention.finished.as_millis() as i64;
+        let dead_before = now - self.retention.dead_max_age.as_millis() as i64;
+        for (index, before) in [
+            (self.keys.index(JobState::Succeeded), finished_before),
+            (self.keys.dead(), dead_before),
+        ] {
+            loop {
+                let members: Vec<String> = conn
+                    .zrangebyscore_limit(&index, "-inf", before, 0, 500)
+                    .await?;
+                let ids: Vec<JobId> = members.iter().filter_map(|m| m.parse().ok()).collect();
+                if ids.is_empty() {
+                    break;
+                }
+                deleted += self.forget(&ids).await?;
+                // Entries that were not deleted (not finished) must still leave this index
+                // walk, or the loop would see them forever.
+                let _: i64 = conn.zrem(&index, &members).await?;
+            }
+        }
+        loop {
+            let size: u64 = conn.zcard(self.keys.dead()).await?;
+            if size <= self.retention.dead_max_entries {
+                break;
+            }
+            let excess = (size - self.retention.dead_max_entries).min(500);
+            let members: Vec<String> = conn
+                .zrange(self.keys.dead(), 0, excess as isize - 1)
+                .await?;
+            let ids: Vec<JobId> = members.iter().filter_map(|m| m.parse().ok()).collect();
+            deleted += self.forget(&ids).await?;
+            let _: i64 = conn.zrem(self.keys.dead(), &members).await?;
+        }
+        Ok(deleted)
+    }
+
+    /// Counts per state, for metrics and `/readyz`-adjacent views.
+    pub async fn counts(&self) -> Result<Vec<(JobState, u64)>, QueueError> {
+        let mut pipe = redis::pipe();
+        for state in JobState::ALL {
+            pipe.zcard(self.keys.index(state));
+        }
+        let mut conn = self.conn.clone();
+        let counts: Vec<u64> = pipe.query_async(&mut conn).await?;
+        Ok(JobState::ALL.into_iter().zip(counts).collect())
+    }
+
+    /// Length of the dead set.
+    pub async fn dead_count(&self) -> Result<u64, QueueError> {
+        let mut conn = self.conn.clone();
+        Ok(conn.zcard(self.keys.dead()).await?)
+    }
+
+    /// Raw access for tests and the chaos suite (for example to write a corrupt payload).
+    pub async fn raw(&self, cmd: &redis::Cmd) -> Result<Value, QueueError> {
+        let mut conn = self.conn.clone();
+        Ok(cmd.query_async(&mut conn).await?)
+    }
+}
+
+/// What an operator retry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requeue {
+    Requeued,
+    Missing,
+    NotDead(JobState),
+}
+
+fn optional_json(value: Option<&serde_json::Value>) -> Result<String, serde_json::Error> {
+    value.map_or(Ok(String::new()), serde_json::to_string)
+}
+
+fn parse_cursor(cursor: &str) -> Result<(i64, String), QueueError> {
+    cursor
+        .split_once(':')
+        .and_then(|(score, id)| Some((score.parse().ok()?, id.to_string())))
+        .ok_or(QueueError::BadCursor)
+}
