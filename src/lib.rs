@@ -27,6 +27,8 @@
 
 pub mod config;
 pub mod metrics;
+pub mod producer;
 pub mod queue;
 pub mod validation;
 pub mod vendors;
+// pub mod workers;

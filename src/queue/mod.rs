@@ -8,6 +8,7 @@
 
 pub mod ack;
 pub mod backend;
+pub mod batcher;
 pub mod connection;
 pub mod context;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod job;
 pub mod keys;
 pub mod kind;
 pub mod leases;
+pub mod maintenance;
 pub mod outcome;
 pub mod reader;
 pub mod retry;

@@ -27,6 +27,7 @@ pub struct Scripts {
     pub form_batch: Script,
     pub heartbeat: Script,
     pub drop_entry: Script,
+    pub split_batch: Script,
 }
 
 pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -40,4 +41,5 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     form_batch: with_prelude(include_str!("scripts/form_batch.lua")),
     heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
     drop_entry: Script::new(include_str!("scripts/drop_entry.lua")),
+    split_batch: with_prelude(include_str!("scripts/split_batch.lua")),
 });

@@ -617,6 +617,37 @@ impl Store {
         Ok(())
     }
 
+    /// Splits batch `parent` of `batch_kind` into one batch per member (see
+    /// `split_batch.lua`). Returns the new batch ids, one per member, in member order.
+    pub async fn split_batch(
+        &self,
+        batch_kind: &str,
+        parent: &JobId,
+        members: &[JobId],
+    ) -> Result<Vec<JobId>, QueueError> {
+        let batches: Vec<JobId> = (0..members.len())
+            .map(|i| JobId::derived(parent, i))
+            .collect();
+        let mut invocation = SCRIPTS.split_batch.prepare_invoke();
+        invocation
+            .key(self.keys.state_keys())
+            .key(self.keys.kinds())
+            .key(self.keys.stream(batch_kind))
+            .arg(now_ms())
+            .arg(parent.to_string())
+            .arg(batch_kind);
+        for (batch, member) in batches.iter().zip(members) {
+            invocation
+                .key(self.keys.job(batch))
+                .key(self.keys.job(member))
+                .arg(batch.to_string())
+                .arg(member.to_string());
+        }
+        let mut conn = self.conn.clone();
+        let _moved: u64 = invocation.invoke_async(&mut conn).await?;
+        Ok(batches)
+    }
+
     // ---- operators ---------------------------------------------------------------------
 
     /// Puts a job of the dead set back in its queue with a full retry budget.

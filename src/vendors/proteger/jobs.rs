@@ -1,1 +1,219 @@
-//! (being written)
+//! Proteger's job kinds and their handlers: where Proteger is called from the queue.
+//!
+//! - `proteger.contract.create`: one contract a producer asked for. Never run alone: the
+//!   batcher gathers waiting ones into a `proteger.contract.batch` of up to 10.
+//! - `proteger.contract.batch`: one `POST /v1/contracts/bulk` call whose
+//!   `X-Idempotency-Key` is the batch's job id, identical on every retry of the batch.
+//! - `proteger.contract.cancel`: `PUT /v1/contracts/{id}/refund`, a quote when `preview`.
+//!
+//! ## When the vendor refuses a whole batch
+//!
+//! Proteger's bulk call is all-or-nothing (our sandbox models it so): one contract with an
+//! unknown product makes the whole call answer 400 and creates nothing. The rule:
+//!
+//! - a permanent refusal about the *content* (400, 404, 409, 422) of a batch of several
+//!   contracts: **split** the batch into one batch per contract, each with its own new key
+//!   (derived from the batch id, so a replayed split creates nothing new). The good
+//!   contracts then go through; the bad one fails alone with the vendor's answer. New keys
+//!   are safe because the refused call created nothing.
+//! - the same refusal for a batch of one: that contract `failed`, with the vendor's answer.
+//! - 401/403 (credentials): no split, every contract of the batch fails; splitting would
+//!   only repeat the refusal ten times.
+//! - retryable answers (network, timeout, 5xx, 429): the **whole batch** is retried with
+//!   the **same key**, so a call that did land at the vendor is replayed, not repeated.
+
+use std::sync::Arc;
+
+use apalis::layers::WorkerBuilderExt;
+use apalis::prelude::{Data, Monitor, WorkerBuilder};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::client::ProtegerClient;
+use super::types::ContractRequest;
+use crate::queue::{
+    ChildOutcome, ErrorDetail, JobContext, JobError, JobId, JobKind, JobOutput, RedisBackend,
+    Store,
+};
+use crate::workers::WorkerDeps;
+
+/// One contract to create.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CreateContract(pub ContractRequest);
+
+impl JobKind for CreateContract {
+    const KIND: &'static str = "proteger.contract.create";
+}
+
+/// Member jobs sent in one bulk call.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ContractBatch(pub Vec<JobId>);
+
+impl JobKind for ContractBatch {
+    const KIND: &'static str = "proteger.contract.batch";
+}
+
+/// Cancel a contract, or only quote its refund (`preview`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CancelContract {
+    pub contract_id: String,
+    pub preview: bool,
+}
+
+impl JobKind for CancelContract {
+    const KIND: &'static str = "proteger.contract.cancel";
+}
+
+/// What the handlers need.
+#[derive(Debug, Clone)]
+pub struct ProtegerDeps {
+    pub client: Arc<ProtegerClient>,
+    pub store: Store,
+}
+
+/// Sends a batch in one bulk call and settles every member with its own contract.
+pub async fn send_batch(
+    batch: ContractBatch,
+    ctx: JobContext,
+    deps: Data<ProtegerDeps>,
+) -> Result<JobOutput, JobError> {
+    let members = batch.0;
+    let mut contracts = Vec::with_capacity(members.len());
+    for member in &members {
+        let record = deps
+            .store
+            .job(member)
+            .await
+            .map_err(|e| JobError::retryable(ErrorDetail::message(format!("queue: {e}"))))?
+            .ok_or_else(|| {
+                JobError::permanent(ErrorDetail::message(format!(
+                    "member job {member} no longer exists"
+                )))
+            })?;
+        let contract: ContractRequest = serde_json::from_value(record.payload).map_err(|e| {
+            JobError::permanent(ErrorDetail::message(format!(
+                "member job {member} holds an invalid contract: {e}"
+            )))
+        })?;
+        contracts.push(contract);
+    }
+    let key = ctx.id.to_string();
+    match deps.client.create_contracts_bulk(&key, &contracts).await {
+        Ok(created) if created.len() == members.len() => {
+            let children = members
+                .iter()
+                .zip(&created)
+                .map(|(id, contract)| ChildOutcome::Succeeded {
+                    id: *id,
+                    result: serde_json::to_value(contract).unwrap_or_default(),
+                })
+                .collect();
+            Ok(JobOutput {
+                result: json!({ "idempotency_key": key, "contracts": created.len() }),
+                children,
+            })
+        }
+        Ok(created) => Err(JobError::permanent(ErrorDetail::message(format!(
+            "Proteger answered {} contracts for a bulk of {}",
+            created.len(),
+            members.len()
+        )))),
+        Err(error) => {
+            let error = JobError::from(error);
+            if members.len() > 1 && refuses_content(&error) {
+                let batches = deps
+                    .store
+                    .split_batch(ContractBatch::KIND, &ctx.id, &members)
+                    .await
+                    .map_err(|e| JobError::retryable(ErrorDetail::message(format!("queue: {e}"))))?;
+                tracing::info!(batch = %ctx.id, members = members.len(), "Proteger refused the batch; sending its contracts one by one");
+                return Ok(JobOutput::new(json!({
+                    "split_into": batches,
+                    "reason": error.detail(),
+                })));
+            }
+            Err(error)
+        }
+    }
+}
+
+/// A permanent refusal about what was sent (not about who sent it).
+fn refuses_content(error: &JobError) -> bool {
+    matches!(
+        error,
+        JobError::Permanent { detail } if matches!(detail.vendor_status, Some(400 | 404 | 409 | 422))
+    )
+}
+
+/// Cancels a contract, or quotes the refund without changing anything.
+pub async fn cancel(
+    job: CancelContract,
+    deps: Data<ProtegerDeps>,
+) -> Result<JobOutput, JobError> {
+    let quote = deps.client.refund(&job.contract_id, !job.preview).await?;
+    Ok(JobOutput::new(
+        serde_json::to_value(&quote).unwrap_or_default(),
+    ))
+}
+
+/// The kinds that have a worker (and so a retry promoter) in this process.
+pub const WORKER_KINDS: [&str; 2] = [ContractBatch::KIND, CancelContract::KIND];
+
+/// Adds Proteger's workers to the monitor.
+pub fn register(monitor: Monitor, deps: &WorkerDeps) -> Result<Monitor, super::classify::ProtegerError> {
+    let client = Arc::new(ProtegerClient::new(
+        &deps.settings.proteger,
+        deps.settings.secrets.proteger_token.clone(),
+    )?);
+    let proteger = ProtegerDeps {
+        client,
+        store: deps.store.clone(),
+    };
+    let batch_deps = deps.clone();
+    let batch_data = proteger.clone();
+    let cancel_deps = deps.clone();
+    let concurrency = deps.settings.worker.concurrency;
+    Ok(monitor
+        .register(move |_| {
+            WorkerBuilder::new(batch_deps.identity.consumer(ContractBatch::KIND))
+                .backend(RedisBackend::<ContractBatch>::new(
+                    batch_deps.store.clone(),
+                    batch_deps.redis.clone(),
+                    &batch_deps.identity,
+                    batch_deps.fetch_settings(ContractBatch::KIND),
+                ))
+                .catch_panic()
+                .concurrency(concurrency)
+                .data(batch_data.clone())
+                .build(send_batch)
+        })
+        .register(move |_| {
+            WorkerBuilder::new(cancel_deps.identity.consumer(CancelContract::KIND))
+                .backend(RedisBackend::<CancelContract>::new(
+                    cancel_deps.store.clone(),
+                    cancel_deps.redis.clone(),
+                    &cancel_deps.identity,
+                    cancel_deps.fetch_settings(CancelContract::KIND),
+                ))
+                .catch_panic()
+                .concurrency(concurrency)
+                .data(proteger.clone())
+                .build(cancel)
+        }))
+}
+
+/// The batcher that turns waiting contracts into batches.
+pub fn batcher(deps: &WorkerDeps) -> crate::queue::batcher::Batcher {
+    crate::queue::batcher::Batcher {
+        store: deps.store.clone(),
+        redis: deps.redis.clone(),
+        member_kind: CreateContract::KIND,
+        batch_kind: ContractBatch::KIND,
+        consumer: deps.identity.consumer(CreateContract::KIND),
+        lease: deps.settings.lease(),
+        max: deps.settings.worker.proteger_batch_size,
+    }
+}

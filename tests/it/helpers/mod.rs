@@ -1,0 +1,5 @@
+//! Shared test helpers: real `redis-server`s, settings for a test app.
+#![allow(dead_code)]
+
+pub mod redis;
+pub mod worker;

@@ -1,0 +1,194 @@
+//! An in-process worker for test job kinds, on the real backend and a real redis-server.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use apalis::layers::WorkerBuilderExt;
+use apalis::prelude::{Data, Monitor, WorkerBuilder};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use underwrite::queue::maintenance::spawn_promoter;
+use underwrite::queue::{
+    ErrorDetail, FetchSettings, JobContext, JobError, JobId, JobKind, JobOutput, JobRecord,
+    JobState, Redis, RedisBackend, RetryPolicy, Store, WorkerIdentity,
+};
+
+/// A test job: it does what its payload says.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Scripted {
+    /// Attempts 1..=fail_times fail.
+    #[serde(default)]
+    pub fail_times: u32,
+    #[serde(default)]
+    pub permanent: bool,
+    #[serde(default)]
+    pub retry_after_ms: Option<u64>,
+    #[serde(default)]
+    pub sleep_ms: u64,
+    #[serde(default)]
+    pub label: String,
+}
+
+impl JobKind for Scripted {
+    const KIND: &'static str = "test.scripted";
+}
+
+/// How many times each job's handler ran (started).
+#[derive(Debug, Clone, Default)]
+pub struct Runs(pub Arc<Mutex<HashMap<JobId, u32>>>);
+
+impl Runs {
+    pub fn of(&self, id: &JobId) -> u32 {
+        self.0.lock().map(|m| m.get(id).copied().unwrap_or(0)).unwrap_or(0)
+    }
+    pub fn total(&self) -> u32 {
+        self.0.lock().map(|m| m.values().sum()).unwrap_or(0)
+    }
+}
+
+async fn scripted(job: Scripted, ctx: JobContext, runs: Data<Runs>) -> Result<JobOutput, JobError> {
+    if let Ok(mut map) = runs.0.0.lock() {
+        *map.entry(ctx.id).or_default() += 1;
+    }
+    if job.sleep_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(job.sleep_ms)).await;
+    }
+    if ctx.attempt <= job.fail_times {
+        let detail = ErrorDetail {
+            message: format!("scripted failure on attempt {}", ctx.attempt),
+            vendor_status: Some(if job.permanent { 400 } else { 503 }),
+            vendor_body: None,
+        };
+        return Err(if job.permanent {
+            JobError::permanent(detail)
+        } else {
+            JobError::Retryable {
+                detail,
+                retry_after: job.retry_after_ms.map(Duration::from_millis),
+            }
+        });
+    }
+    Ok(JobOutput::new(serde_json::json!({ "label": job.label, "attempt": ctx.attempt })))
+}
+
+pub struct TestWorker {
+    pub runs: Runs,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub struct WorkerOptions {
+    pub concurrency: usize,
+    pub lease: Duration,
+    pub max_crashes: u32,
+    pub policy: RetryPolicy,
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            lease: Duration::from_secs(30),
+            max_crashes: 3,
+            policy: RetryPolicy { max_attempts: 5, base_ms: 20, cap_ms: 100 },
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl TestWorker {
+    pub fn start(store: &Store, redis: &Redis, options: WorkerOptions) -> Self {
+        let runs = Runs::default();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let store = store.clone();
+        let redis = redis.clone();
+        let data = runs.clone();
+        let handle = tokio::spawn(async move {
+            let promoter = spawn_promoter(store.clone(), Scripted::KIND.to_string());
+            let identity = WorkerIdentity::new();
+            let settings = FetchSettings {
+                lease: options.lease,
+                prefetch: options.concurrency,
+                block: Duration::from_millis(500),
+                max_crashes: options.max_crashes,
+                policy: options.policy,
+            };
+            let monitor = Monitor::new()
+                .shutdown_timeout(options.shutdown_timeout)
+                .register(move |_| {
+                    WorkerBuilder::new(identity.consumer(Scripted::KIND))
+                        .backend(RedisBackend::<Scripted>::new(
+                            store.clone(),
+                            redis.clone(),
+                            &identity,
+                            settings.clone(),
+                        ))
+                        .catch_panic()
+                        .concurrency(options.concurrency)
+                        .data(data.clone())
+                        .build(scripted)
+                });
+            let signal = async move {
+                let _ = stopped.await;
+                Ok(())
+            };
+            if let Err(e) = monitor.run_with_signal(signal).await {
+                panic!("monitor failed: {e}");
+            }
+            promoter.abort();
+        });
+        Self {
+            runs,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    /// Graceful shutdown; waits until the worker has stopped.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.expect("worker task");
+        }
+    }
+}
+
+impl Drop for TestWorker {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.abort();
+        }
+    }
+}
+
+/// Polls a job until `done` holds, or panics after `within`.
+pub async fn wait_for(
+    store: &Store,
+    id: &JobId,
+    within: Duration,
+    done: impl Fn(&JobRecord) -> bool,
+) -> JobRecord {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(Some(record)) = store.job(id).await {
+            if done(&record) {
+                return record;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} did not get there in {within:?}; last seen: {record:?}"
+            );
+        } else {
+            assert!(Instant::now() < deadline, "job {id} not found within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub async fn wait_for_state(store: &Store, id: &JobId, state: JobState, within: Duration) -> JobRecord {
+    wait_for(store, id, within, |r| r.state == state).await
+}

@@ -1,0 +1,5 @@
+//! One integration test binary (it links once, so the suite stays fast): one module per
+//! surface, with shared helpers that start real `redis-server`s and real HTTP servers.
+
+mod helpers;
+mod queue;
