@@ -25,6 +25,7 @@
 //!
 //! Data flows one way: API → queue → vendor handler → queue (result).
 
+pub mod bench;
 pub mod config;
 pub mod metrics;
 pub mod producer;

@@ -238,25 +238,39 @@ struct FetchLoop<T> {
     store: Store,
     leases: Leases,
     settings: FetchSettings,
-    ready: VecDeque<Task<T>>,
+    ready: VecDeque<Delivery>,
     _payload: PhantomData<fn() -> T>,
 }
 
 impl<T: JobKind> FetchLoop<T> {
+    /// The next runnable task. Deliveries are read in batches but claimed one at a time,
+    /// right before they run: apalis asks for a task only when a slot is free, so a claimed
+    /// job is a started job, and a job that merely sat in this buffer when the worker died
+    /// is not counted as a crash of its own.
     async fn next_task(&mut self) -> Task<T> {
         let mut backoff = Duration::from_millis(50);
         loop {
-            if let Some(task) = self.ready.pop_front() {
-                return task;
+            if let Some(delivery) = self.ready.pop_front() {
+                match self.admit(delivery).await {
+                    Ok(Some(task)) => return task,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::warn!(kind = T::KIND, error = %e, "cannot take a job; it stays queued");
+                        continue;
+                    }
+                }
             }
             match self.reader.next(self.settings.prefetch).await {
                 Ok(deliveries) => {
                     backoff = Duration::from_millis(50);
-                    for delivery in deliveries {
-                        if let Err(e) = self.admit(delivery).await {
-                            tracing::warn!(kind = T::KIND, error = %e, "cannot take a job; it stays queued");
+                    // Buffered deliveries are leased too (heartbeats keep them), or a
+                    // long wait for a free slot would let another worker take them over.
+                    for delivery in &deliveries {
+                        if let Some(job) = delivery.job {
+                            self.leases.hold(&delivery.entry, job, "");
                         }
                     }
+                    self.ready.extend(deliveries);
                 }
                 Err(e) => {
                     tracing::warn!(kind = T::KIND, error = %e, ?backoff, "cannot read the queue; retrying");
@@ -267,11 +281,12 @@ impl<T: JobKind> FetchLoop<T> {
         }
     }
 
-    /// Claims one delivery; a runnable job joins `ready`.
-    async fn admit(&mut self, delivery: Delivery) -> Result<(), QueueError> {
+    /// Claims one delivery; returns the task to run, if there is one.
+    async fn admit(&mut self, delivery: Delivery) -> Result<Option<Task<T>>, QueueError> {
         let Some(id) = delivery.job else {
             tracing::error!(kind = T::KIND, entry = %delivery.entry, "stream entry without a job id; dropping it");
-            return self.store.drop_entry(T::KIND, &delivery.entry).await;
+            self.store.drop_entry(T::KIND, &delivery.entry).await?;
+            return Ok(None);
         };
         let token = format!("{:032x}", rand::rng().random::<u128>());
         self.leases.hold(&delivery.entry, id, &token);
@@ -290,7 +305,7 @@ impl<T: JobKind> FetchLoop<T> {
             Ok(Claim::Run(claimed)) => claimed,
             Ok(Claim::Skip) => {
                 self.leases.drop_entry(&delivery.entry);
-                return Ok(());
+                return Ok(None);
             }
             Err(e) => {
                 // Unknown whether the claim landed: let the lease decide.
@@ -313,16 +328,15 @@ impl<T: JobKind> FetchLoop<T> {
                 claimed.crashes
             ));
             self.bury(&ctx, error).await;
-            return Ok(());
+            return Ok(None);
         }
         match serde_json::from_str::<T>(&claimed.payload) {
-            Ok(payload) => {
-                let task = TaskBuilder::new(payload)
+            Ok(payload) => Ok(Some(
+                TaskBuilder::new(payload)
                     .task_id(TaskId::from_string(id.to_string()))
                     .data(ctx)
-                    .build();
-                self.ready.push_back(task);
-            }
+                    .build(),
+            )),
             Err(e) => {
                 tracing::error!(job = %id, kind = T::KIND, error = %e, "job payload cannot be decoded; burying it");
                 let error = ErrorDetail::message(format!(
@@ -330,9 +344,9 @@ impl<T: JobKind> FetchLoop<T> {
                     T::KIND
                 ));
                 self.bury(&ctx, error).await;
+                Ok(None)
             }
         }
-        Ok(())
     }
 
     async fn bury(&self, ctx: &JobContext, error: ErrorDetail) {

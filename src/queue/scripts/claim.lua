@@ -13,7 +13,9 @@ if not state or is_final(state) then
   return {'skip'}
 end
 local crashes = tonumber(f[5] or '0')
-if ARGV[6] == '1' then
+-- A reclaimed job counts a crash only if it had been claimed (started) before: one that
+-- merely waited in a dead worker's read buffer did nothing wrong.
+if ARGV[6] == '1' and state == 'running' then
   crashes = redis.call('HINCRBY', job, 'crashes', 1)
 end
 redis.call('HSET', job, 'token', ARGV[4], 'worker', ARGV[5], 'started_at', ARGV[1])

@@ -1,0 +1,114 @@
+//! `underwrite bench <name>`: figures that back the README's claims.
+//!
+//! Every benchmark runs the real backend against a real Redis (the one at
+//! `UNDERWRITE_REDIS_URL` when it answers, else a private `redis-server`), prints a table and
+//! one JSON line, and cleans up its keys (each run uses a queue name of its own).
+//!
+//! - `noop`: enqueue rate (one by one, and in bulk) and drain rate of no-op jobs.
+//! - `latency`: idle pick-up latency, from `XADD` to the handler starting, over jobs pushed
+//!   one at a time.
+//! - `backlog`: a large backlog enqueued then drained (1,000,000 by default).
+//! - `e2e`: Proteger contracts end to end against the sandbox (see `e2e.rs`).
+
+mod noop;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use noop::Noop;
+
+use crate::queue::{Keys, Redis, Retention, Store};
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub jobs: usize,
+    pub concurrency: usize,
+    pub redis_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("queue: {0}")]
+    Queue(#[from] crate::queue::QueueError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// A report: rows for people, one JSON object for machines.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub name: &'static str,
+    pub rows: Vec<(String, String)>,
+    pub json: Value,
+}
+
+impl Report {
+    pub fn print(&self) {
+        println!("bench {}", self.name);
+        let width = self.rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (key, value) in &self.rows {
+            println!("  {key:<width$}  {value}");
+        }
+        println!("{}", self.json);
+    }
+}
+
+pub async fn run(name: &str, options: &BenchOptions) -> Result<Report, BenchError> {
+    match name {
+        "noop" => noop::throughput(options).await,
+        "latency" => noop::latency(options).await,
+        "backlog" => noop::backlog(options).await,
+        other => Err(BenchError::Setup(format!(
+            "unknown benchmark `{other}`: expected noop, latency, backlog or e2e"
+        ))),
+    }
+}
+
+/// A store on a queue of its own, so a benchmark never touches real jobs.
+fn bench_store(options: &BenchOptions) -> Result<(Store, Redis, String), BenchError> {
+    let queue = format!("bench-{}", uuid::Uuid::now_v7().simple());
+    let redis = Redis::open(&options.redis_url)?;
+    let store = Store::new(redis.manager()?, Keys::new("uw", &queue), Retention::default());
+    Ok((store, redis, queue))
+}
+
+/// Deletes every key of a benchmark queue.
+async fn drop_queue(store: &Store, queue: &str) {
+    let mut conn = store.connection();
+    let mut cursor: u64 = 0;
+    loop {
+        let reply: Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("uw:{{{queue}}}:*"))
+            .arg("COUNT")
+            .arg(10_000)
+            .query_async(&mut conn)
+            .await;
+        let Ok((next, keys)) = reply else { return };
+        if !keys.is_empty() {
+            let _: Result<i64, _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
+    }
+}
+
+fn rate(count: usize, took: Duration) -> f64 {
+    count as f64 / took.as_secs_f64().max(1e-9)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
