@@ -122,7 +122,10 @@ pub struct Secrets {
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Secrets")
-            .field("api_tokens", &format_args!("[{} redacted]", self.api_tokens.len()))
+            .field(
+                "api_tokens",
+                &format_args!("[{} redacted]", self.api_tokens.len()),
+            )
             .field(
                 "proteger_token",
                 &self.proteger_token.as_ref().map(|_| "<redacted>"),
@@ -278,7 +281,11 @@ fn apply_env(
                 .parse()
                 .map_err(|_| env_error(format!("`{value}` is not a number")))?,
         ),
-        _ => return Err(env_error("this key cannot be set from the environment".into())),
+        _ => {
+            return Err(env_error(
+                "this key cannot be set from the environment".into(),
+            ));
+        }
     };
     section_table.insert(key.to_string(), parsed);
     Ok(())
@@ -318,7 +325,10 @@ mod tests {
     fn bad_env_names_the_variable() {
         let err = Settings::load_from(None, env(&[("UNDERWRITE_WORKER_CONCURRENCY", "many")]))
             .expect_err("must fail");
-        assert!(err.to_string().contains("UNDERWRITE_WORKER_CONCURRENCY"), "{err}");
+        assert!(
+            err.to_string().contains("UNDERWRITE_WORKER_CONCURRENCY"),
+            "{err}"
+        );
         let err = Settings::load_from(None, env(&[("UNDERWRITE_WORKER_NOPE", "1")]))
             .expect_err("must fail");
         assert!(err.to_string().contains("worker.nope"), "{err}");

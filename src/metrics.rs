@@ -106,7 +106,10 @@ pub static JOBS_BY_STATE: LazyLock<IntGaugeVec> = LazyLock::new(|| {
 });
 
 pub static REDIS_UP: LazyLock<IntGauge> = LazyLock::new(|| {
-    match IntGauge::new("underwrite_redis_up", "1 when the last Redis check succeeded") {
+    match IntGauge::new(
+        "underwrite_redis_up",
+        "1 when the last Redis check succeeded",
+    ) {
         Ok(g) => register(g),
         Err(e) => panic!("metric underwrite_redis_up is malformed: {e}"),
     }

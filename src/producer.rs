@@ -11,9 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::metrics;
-use crate::queue::{
-    Enqueued, IdempotencyClaim, JobId, JobKind, NewJob, QueueError, Store,
-};
+use crate::queue::{Enqueued, IdempotencyClaim, JobId, JobKind, NewJob, QueueError, Store};
 
 /// One piece of work, with the producer's own reference and metadata (echoed in results
 /// and webhooks, never interpreted).

@@ -47,7 +47,10 @@ pub enum WorkerError {
 }
 
 /// Runs workers until `shutdown` resolves, then shuts down gracefully.
-pub async fn run(deps: WorkerDeps, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), WorkerError> {
+pub async fn run(
+    deps: WorkerDeps,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WorkerError> {
     tracing::info!(worker = %deps.identity, "starting workers");
     let mut chores = Vec::new();
     for kind in proteger::jobs::WORKER_KINDS {

@@ -69,7 +69,11 @@ pub async fn run(name: &str, options: &BenchOptions) -> Result<Report, BenchErro
 fn bench_store(options: &BenchOptions) -> Result<(Store, Redis, String), BenchError> {
     let queue = format!("bench-{}", uuid::Uuid::now_v7().simple());
     let redis = Redis::open(&options.redis_url)?;
-    let store = Store::new(redis.manager()?, Keys::new("uw", &queue), Retention::default());
+    let store = Store::new(
+        redis.manager()?,
+        Keys::new("uw", &queue),
+        Retention::default(),
+    );
     Ok((store, redis, queue))
 }
 

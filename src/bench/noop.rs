@@ -154,8 +154,14 @@ pub async fn throughput(options: &BenchOptions) -> Result<Report, BenchError> {
         rows: vec![
             ("jobs".into(), options.jobs.to_string()),
             ("concurrency".into(), options.concurrency.to_string()),
-            ("enqueue one by one (jobs/s)".into(), format!("{single_rate:.0}")),
-            ("enqueue in bulk of 1000 (jobs/s)".into(), format!("{bulk_rate:.0}")),
+            (
+                "enqueue one by one (jobs/s)".into(),
+                format!("{single_rate:.0}"),
+            ),
+            (
+                "enqueue in bulk of 1000 (jobs/s)".into(),
+                format!("{bulk_rate:.0}"),
+            ),
             ("drain (jobs/s)".into(), format!("{drain_rate:.0}")),
         ],
         json: json!({
@@ -184,7 +190,11 @@ pub async fn latency(options: &BenchOptions) -> Result<Report, BenchError> {
         store.enqueue(&[noop_job()], None).await?;
         match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
             Ok(Some(latency)) => latencies.push(latency),
-            _ => return Err(BenchError::Setup("a job was not picked up within 10 s".into())),
+            _ => {
+                return Err(BenchError::Setup(
+                    "a job was not picked up within 10 s".into(),
+                ));
+            }
         }
         // Let the worker go idle again (back into its blocking read).
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -226,7 +236,10 @@ pub async fn backlog(options: &BenchOptions) -> Result<Report, BenchError> {
         name: "backlog",
         rows: vec![
             ("jobs".into(), options.jobs.to_string()),
-            ("enqueue in bulk (jobs/s)".into(), format!("{enqueue_rate:.0}")),
+            (
+                "enqueue in bulk (jobs/s)".into(),
+                format!("{enqueue_rate:.0}"),
+            ),
             ("redis bytes per queued job".into(), format!("{per_job:.0}")),
             ("drain (jobs/s)".into(), format!("{drain_rate:.0}")),
         ],

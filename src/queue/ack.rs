@@ -134,10 +134,8 @@ fn settlement_for(
                 },
                 RetryDecision::Exhausted => {
                     let mut detail = error.detail().clone();
-                    detail.message = format!(
-                        "gave up after {} attempts: {}",
-                        ctx.attempt, detail.message
-                    );
+                    detail.message =
+                        format!("gave up after {} attempts: {}", ctx.attempt, detail.message);
                     Settlement::Buried {
                         state: JobState::Dead,
                         error: detail,

@@ -176,7 +176,11 @@ impl<T: JobKind> Backend for RedisBackend<T> {
     type Task = Task<T>;
     type Error = QueueError;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>, _: &WorkerContext) -> Poll<Result<(), Self::Error>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut Context<'_>,
+        _: &WorkerContext,
+    ) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
@@ -198,7 +202,11 @@ impl<T: JobKind> Backend for RedisBackend<T> {
         }
     }
 
-    fn poll_close(&mut self, cx: &mut Context<'_>, _: &WorkerContext) -> Poll<Result<(), Self::Error>> {
+    fn poll_close(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: &WorkerContext,
+    ) -> Poll<Result<(), Self::Error>> {
         if self.closing.is_none() {
             // Stop reading first, so nothing new is taken while we hand jobs back.
             self.tasks = None;
@@ -228,7 +236,11 @@ impl<T: JobKind> BackendConfig for RedisBackend<T> {
     }
 
     fn middleware(&mut self, _: &mut WorkerContext) -> Self::Layer {
-        AckLayer::new(self.store.clone(), self.settings.policy, self.leases.clone())
+        AckLayer::new(
+            self.store.clone(),
+            self.settings.policy,
+            self.leases.clone(),
+        )
     }
 }
 
@@ -339,10 +351,8 @@ impl<T: JobKind> FetchLoop<T> {
             )),
             Err(e) => {
                 tracing::error!(job = %id, kind = T::KIND, error = %e, "job payload cannot be decoded; burying it");
-                let error = ErrorDetail::message(format!(
-                    "payload is not a valid {}: {e}",
-                    T::KIND
-                ));
+                let error =
+                    ErrorDetail::message(format!("payload is not a valid {}: {e}", T::KIND));
                 self.bury(&ctx, error).await;
                 Ok(None)
             }

@@ -75,7 +75,9 @@ impl Batcher {
                 Some(job) => members.push((job, delivery.entry)),
                 None => {
                     tracing::error!(entry = %delivery.entry, "stream entry without a job id; dropping it");
-                    self.store.drop_entry(self.member_kind, &delivery.entry).await?;
+                    self.store
+                        .drop_entry(self.member_kind, &delivery.entry)
+                        .await?;
                 }
             }
         }
@@ -108,7 +110,11 @@ impl Batcher {
                         .release(self.member_kind, &job, &delivery.entry, "")
                         .await
                 }
-                None => self.store.drop_entry(self.member_kind, &delivery.entry).await,
+                None => {
+                    self.store
+                        .drop_entry(self.member_kind, &delivery.entry)
+                        .await
+                }
             };
             if let Err(e) = result {
                 tracing::warn!(error = %e, "batcher cannot hand a job back at shutdown; its lease will run out");

@@ -25,6 +25,10 @@ pub struct NotAQueueTask;
 impl<Args: Sync> FromRequest<Task<Args>> for JobContext {
     type Error = NotAQueueTask;
     async fn from_request(task: &Task<Args>) -> Result<Self, Self::Error> {
-        task.ctx().data().get::<JobContext>().cloned().ok_or(NotAQueueTask)
+        task.ctx()
+            .data()
+            .get::<JobContext>()
+            .cloned()
+            .ok_or(NotAQueueTask)
     }
 }

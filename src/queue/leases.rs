@@ -30,7 +30,9 @@ pub struct Leases(Arc<Mutex<HashMap<String, Held>>>);
 impl Leases {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Held>> {
         // A panic while holding this lock leaves a plain map behind: still consistent.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn hold(&self, entry: &str, job: JobId, token: &str) {

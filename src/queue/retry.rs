@@ -108,7 +108,10 @@ mod tests {
         let decision = POLICY.decide(1, &retryable(Some(Duration::from_secs(7))), 0.9);
         assert_eq!(decision, RetryDecision::RetryAfter(Duration::from_secs(7)));
         let decision = POLICY.decide(3, &retryable(Some(Duration::from_millis(1))), 0.5);
-        assert_eq!(decision, RetryDecision::RetryAfter(Duration::from_millis(175)));
+        assert_eq!(
+            decision,
+            RetryDecision::RetryAfter(Duration::from_millis(175))
+        );
     }
 
     #[test]

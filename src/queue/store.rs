@@ -216,7 +216,9 @@ impl Store {
                 Ok(Enqueued::Replayed(serde_json::from_str(stored)?))
             }
             Some("mismatch") => Ok(Enqueued::KeyReused),
-            other => Err(QueueError::Unexpected(format!("enqueue answered {other:?}"))),
+            other => Err(QueueError::Unexpected(format!(
+                "enqueue answered {other:?}"
+            ))),
         }
     }
 
@@ -270,11 +272,7 @@ impl Store {
     /// The cursor is `<score>:<id>` of the last entry examined.
     async fn page(&self, index: &str, filter: &ListFilter) -> Result<Page, QueueError> {
         let limit = filter.limit.clamp(1, 500);
-        let mut cursor = filter
-            .cursor
-            .as_deref()
-            .map(parse_cursor)
-            .transpose()?;
+        let mut cursor = filter.cursor.as_deref().map(parse_cursor).transpose()?;
         let mut conn = self.conn.clone();
         let mut jobs = Vec::new();
         // A kind filter may skip many entries; stop after a bounded scan and hand back a
@@ -598,7 +596,11 @@ impl Store {
                 .arg(&entry)
                 .query_async(&mut conn)
                 .await?;
-            let fields = entries.into_iter().next().map(|(_, f)| f).unwrap_or_default();
+            let fields = entries
+                .into_iter()
+                .next()
+                .map(|(_, f)| f)
+                .unwrap_or_default();
             deliveries.push(super::reader::delivery(entry, &fields, false));
         }
         Ok(deliveries)
@@ -704,9 +706,7 @@ impl Store {
 
     async fn dead_ids(&self, max: usize) -> Result<Vec<JobId>, QueueError> {
         let mut conn = self.conn.clone();
-        let members: Vec<String> = conn
-            .zrange(self.keys.dead(), 0, max as isize - 1)
-            .await?;
+        let members: Vec<String> = conn.zrange(self.keys.dead(), 0, max as isize - 1).await?;
         Ok(members.iter().filter_map(|m| m.parse().ok()).collect())
     }
 

@@ -14,18 +14,30 @@ use crate::helpers::worker::{Scripted, TestWorker, WorkerOptions, wait_for, wait
 
 const WITHIN: Duration = Duration::from_secs(20);
 
+/// Stream entries as Redis returns them: `[(entry id, [field, value, ...])]`.
+type Entries = Vec<(String, Vec<String>)>;
+
 fn job(script: Scripted) -> NewJob {
-    NewJob::new(Scripted::KIND, serde_json::to_value(script).expect("payload"))
+    NewJob::new(
+        Scripted::KIND,
+        serde_json::to_value(script).expect("payload"),
+    )
 }
 
 #[tokio::test]
 async fn a_job_runs_once_and_its_record_tells_the_story() {
     let redis = TestRedis::shared();
     let (store, conn) = store_on(redis, &unique_queue(), Retention::default());
-    let new = job(Scripted { label: "hello".into(), ..Scripted::default() })
-        .with_reference(Some("order-1".into()), Some(json!({"shop": "a"})));
+    let new = job(Scripted {
+        label: "hello".into(),
+        ..Scripted::default()
+    })
+    .with_reference(Some("order-1".into()), Some(json!({"shop": "a"})));
     let id = new.id;
-    assert_eq!(store.enqueue(&[new], None).await.expect("enqueue"), Enqueued::Created(vec![id]));
+    assert_eq!(
+        store.enqueue(&[new], None).await.expect("enqueue"),
+        Enqueued::Created(vec![id])
+    );
     let queued = store.job(&id).await.expect("read").expect("exists");
     assert_eq!(queued.state, JobState::Queued);
 
@@ -45,7 +57,10 @@ async fn a_job_runs_once_and_its_record_tells_the_story() {
 async fn retryable_errors_are_retried_with_backoff_until_success() {
     let redis = TestRedis::shared();
     let (store, conn) = store_on(redis, &unique_queue(), Retention::default());
-    let new = job(Scripted { fail_times: 2, ..Scripted::default() });
+    let new = job(Scripted {
+        fail_times: 2,
+        ..Scripted::default()
+    });
     let id = new.id;
     store.enqueue(&[new], None).await.expect("enqueue");
     let worker = TestWorker::start(&store, &conn, WorkerOptions::default());
@@ -62,7 +77,11 @@ async fn retry_after_is_honoured_and_the_retry_is_persisted() {
     let redis = TestRedis::shared();
     let queue = unique_queue();
     let (store, conn) = store_on(redis, &queue, Retention::default());
-    let new = job(Scripted { fail_times: 1, retry_after_ms: Some(1_500), ..Scripted::default() });
+    let new = job(Scripted {
+        fail_times: 1,
+        retry_after_ms: Some(1_500),
+        ..Scripted::default()
+    });
     let id = new.id;
     store.enqueue(&[new], None).await.expect("enqueue");
     let worker = TestWorker::start(&store, &conn, WorkerOptions::default());
@@ -92,12 +111,26 @@ async fn retry_after_is_honoured_and_the_retry_is_persisted() {
 async fn exhausted_and_permanent_failures_land_in_the_dead_set() {
     let redis = TestRedis::shared();
     let (store, conn) = store_on(redis, &unique_queue(), Retention::default());
-    let exhausted = job(Scripted { fail_times: 99, ..Scripted::default() });
-    let permanent = job(Scripted { fail_times: 99, permanent: true, ..Scripted::default() });
+    let exhausted = job(Scripted {
+        fail_times: 99,
+        ..Scripted::default()
+    });
+    let permanent = job(Scripted {
+        fail_times: 99,
+        permanent: true,
+        ..Scripted::default()
+    });
     let (exhausted_id, permanent_id) = (exhausted.id, permanent.id);
-    store.enqueue(&[exhausted, permanent], None).await.expect("enqueue");
+    store
+        .enqueue(&[exhausted, permanent], None)
+        .await
+        .expect("enqueue");
     let options = WorkerOptions {
-        policy: RetryPolicy { max_attempts: 3, base_ms: 10, cap_ms: 50 },
+        policy: RetryPolicy {
+            max_attempts: 3,
+            base_ms: 10,
+            cap_ms: 50,
+        },
         ..WorkerOptions::default()
     };
     let worker = TestWorker::start(&store, &conn, options);
@@ -125,12 +158,26 @@ async fn dead_jobs_can_be_retried_and_purged() {
     let (store, conn) = store_on(redis, &unique_queue(), Retention::default());
     // Fails twice; with max_attempts 2 it dies, and an operator retry then succeeds
     // because attempts start again from 1... unless fail_times covers them too.
-    let flaky = job(Scripted { fail_times: 2, ..Scripted::default() });
-    let doomed = job(Scripted { fail_times: 99, permanent: true, ..Scripted::default() });
+    let flaky = job(Scripted {
+        fail_times: 2,
+        ..Scripted::default()
+    });
+    let doomed = job(Scripted {
+        fail_times: 99,
+        permanent: true,
+        ..Scripted::default()
+    });
     let (flaky_id, doomed_id) = (flaky.id, doomed.id);
-    store.enqueue(&[flaky, doomed], None).await.expect("enqueue");
+    store
+        .enqueue(&[flaky, doomed], None)
+        .await
+        .expect("enqueue");
     let options = WorkerOptions {
-        policy: RetryPolicy { max_attempts: 2, base_ms: 10, cap_ms: 20 },
+        policy: RetryPolicy {
+            max_attempts: 2,
+            base_ms: 10,
+            cap_ms: 20,
+        },
         ..WorkerOptions::default()
     };
     let worker = TestWorker::start(&store, &conn, options);
@@ -139,7 +186,10 @@ async fn dead_jobs_can_be_retried_and_purged() {
     assert_eq!(store.dead_count().await.expect("count"), 2);
 
     // A job that is not dead cannot be "retried".
-    let alive = job(Scripted { sleep_ms: 0, ..Scripted::default() });
+    let alive = job(Scripted {
+        sleep_ms: 0,
+        ..Scripted::default()
+    });
     let alive_id = alive.id;
     store.enqueue(&[alive], None).await.expect("enqueue");
     wait_for_state(&store, &alive_id, JobState::Succeeded, WITHIN).await;
@@ -147,12 +197,21 @@ async fn dead_jobs_can_be_retried_and_purged() {
         store.requeue(&alive_id).await.expect("requeue"),
         Requeue::NotDead(JobState::Succeeded)
     );
-    assert_eq!(store.requeue(&JobId::new()).await.expect("requeue"), Requeue::Missing);
+    assert_eq!(
+        store.requeue(&JobId::new()).await.expect("requeue"),
+        Requeue::Missing
+    );
 
-    assert_eq!(store.requeue(&flaky_id).await.expect("requeue"), Requeue::Requeued);
+    assert_eq!(
+        store.requeue(&flaky_id).await.expect("requeue"),
+        Requeue::Requeued
+    );
     // Fresh budget: attempts restart at 1, so the scripted failures happen again and it dies
     // again after 2 attempts; its run count shows it really ran again.
-    wait_for(&store, &flaky_id, WITHIN, |r| r.state == JobState::Dead && r.attempts == 2).await;
+    wait_for(&store, &flaky_id, WITHIN, |r| {
+        r.state == JobState::Dead && r.attempts == 2
+    })
+    .await;
     assert_eq!(worker.runs.of(&flaky_id), 4);
 
     assert!(store.purge(&doomed_id).await.expect("purge"));
@@ -175,7 +234,13 @@ async fn retention_deletes_finished_records_and_bounds_the_dead_set() {
     let (store, conn) = store_on(redis, &queue, retention);
     let ok: Vec<NewJob> = (0..20).map(|_| job(Scripted::default())).collect();
     let bad: Vec<NewJob> = (0..6)
-        .map(|_| job(Scripted { fail_times: 9, permanent: true, ..Scripted::default() }))
+        .map(|_| {
+            job(Scripted {
+                fail_times: 9,
+                permanent: true,
+                ..Scripted::default()
+            })
+        })
         .collect();
     let ok_ids: Vec<JobId> = ok.iter().map(|j| j.id).collect();
     store.enqueue(&ok, None).await.expect("enqueue");
@@ -188,9 +253,16 @@ async fn retention_deletes_finished_records_and_bounds_the_dead_set() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     store.enforce_retention().await.expect("retention");
     for id in &ok_ids {
-        assert!(store.job(id).await.expect("read").is_none(), "finished record kept past retention");
+        assert!(
+            store.job(id).await.expect("read").is_none(),
+            "finished record kept past retention"
+        );
     }
-    assert_eq!(store.dead_count().await.expect("count"), 3, "dead set bounded to 3 entries");
+    assert_eq!(
+        store.dead_count().await.expect("count"),
+        3,
+        "dead set bounded to 3 entries"
+    );
     // Nothing else of the finished jobs is left behind: only the 3 dead records and the
     // queue's fixed keys remain.
     let keys: Vec<String> = redis::cmd("KEYS")
@@ -199,7 +271,13 @@ async fn retention_deletes_finished_records_and_bounds_the_dead_set() {
         .await
         .expect("keys");
     assert_eq!(keys.len(), 3);
-    let listed = store.list(&ListFilter { limit: 100, ..ListFilter::default() }).await.expect("list");
+    let listed = store
+        .list(&ListFilter {
+            limit: 100,
+            ..ListFilter::default()
+        })
+        .await
+        .expect("list");
     assert_eq!(listed.jobs.len(), 3);
 }
 
@@ -208,14 +286,23 @@ async fn a_job_abandoned_by_a_dead_worker_runs_again_without_using_an_attempt() 
     let redis = TestRedis::shared();
     let queue = unique_queue();
     let (store, conn) = store_on(redis, &queue, Retention::default());
-    let new = job(Scripted { label: "orphan".into(), ..Scripted::default() });
+    let new = job(Scripted {
+        label: "orphan".into(),
+        ..Scripted::default()
+    });
     let id = new.id;
     store.enqueue(&[new], None).await.expect("enqueue");
     take_and_abandon(&store, &queue, &id, "ghost-1").await;
-    let options = WorkerOptions { lease: Duration::from_secs(1), ..WorkerOptions::default() };
+    let options = WorkerOptions {
+        lease: Duration::from_secs(1),
+        ..WorkerOptions::default()
+    };
     let worker = TestWorker::start(&store, &conn, options);
     let done = wait_for_state(&store, &id, JobState::Succeeded, WITHIN).await;
-    assert_eq!(done.attempts, 1, "re-delivery after a crash does not use up an attempt");
+    assert_eq!(
+        done.attempts, 1,
+        "re-delivery after a crash does not use up an attempt"
+    );
     assert_eq!(done.crashes, 1);
     worker.stop().await;
 }
@@ -228,7 +315,10 @@ async fn a_job_whose_worker_dies_three_times_is_buried_as_poison() {
     let new = job(Scripted::default());
     let id = new.id;
     store.enqueue(&[new], None).await.expect("enqueue");
-    let options = || WorkerOptions { lease: Duration::from_millis(600), ..WorkerOptions::default() };
+    let options = || WorkerOptions {
+        lease: Duration::from_millis(600),
+        ..WorkerOptions::default()
+    };
     // Crash 1 and 2: a worker takes the job and vanishes; the next one reclaims it.
     take_and_abandon(&store, &queue, &id, "ghost-1").await;
     for round in 2..=3 {
@@ -240,7 +330,11 @@ async fn a_job_whose_worker_dies_three_times_is_buried_as_poison() {
     let worker = TestWorker::start(&store, &conn, options());
     let dead = wait_for_state(&store, &id, JobState::Dead, WITHIN).await;
     assert_eq!(dead.crashes, 3);
-    assert_eq!(worker.runs.of(&id), 0, "a poison job is not run a fourth time");
+    assert_eq!(
+        worker.runs.of(&id),
+        0,
+        "a poison job is not run a fourth time"
+    );
     assert!(dead.last_error.expect("error").message.contains("poison"));
     worker.stop().await;
 }
@@ -249,26 +343,43 @@ async fn a_job_whose_worker_dies_three_times_is_buried_as_poison() {
 /// worker killed mid-job leaves behind.
 async fn take_and_abandon(store: &underwrite::queue::Store, queue: &str, id: &JobId, ghost: &str) {
     store.ensure_group(Scripted::KIND).await.expect("group");
-    let reply: Vec<(String, Vec<(String, Vec<String>)>)> = redis::cmd("XREADGROUP")
-        .arg("GROUP").arg("workers").arg(ghost).arg("COUNT").arg(1)
-        .arg("STREAMS").arg(format!("uw:{{{queue}}}:stream:{}", Scripted::KIND)).arg(">")
+    let reply: Vec<(String, Entries)> = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("workers")
+        .arg(ghost)
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(format!("uw:{{{queue}}}:stream:{}", Scripted::KIND))
+        .arg(">")
         .query_async(&mut store.connection())
         .await
         .expect("xreadgroup");
     let entry = reply[0].1[0].0.clone();
-    store.claim(Scripted::KIND, id, &entry, "ghost-token", ghost, false).await.expect("claim");
+    store
+        .claim(Scripted::KIND, id, &entry, "ghost-token", ghost, false)
+        .await
+        .expect("claim");
 }
 
 async fn reclaim_and_abandon(store: &underwrite::queue::Store, queue: &str, ghost: &str) {
-    let reply: (String, Vec<(String, Vec<String>)>, Vec<String>) = redis::cmd("XAUTOCLAIM")
+    let reply: (String, Entries, Vec<String>) = redis::cmd("XAUTOCLAIM")
         .arg(format!("uw:{{{queue}}}:stream:{}", Scripted::KIND))
-        .arg("workers").arg(ghost).arg(500).arg("0-0").arg("COUNT").arg(1)
+        .arg("workers")
+        .arg(ghost)
+        .arg(500)
+        .arg("0-0")
+        .arg("COUNT")
+        .arg(1)
         .query_async(&mut store.connection())
         .await
         .expect("xautoclaim");
     let (entry, fields) = reply.1.into_iter().next().expect("an abandoned entry");
     let id: JobId = fields[1].parse().expect("job id");
-    store.claim(Scripted::KIND, &id, &entry, "ghost-token", ghost, true).await.expect("claim");
+    store
+        .claim(Scripted::KIND, &id, &entry, "ghost-token", ghost, true)
+        .await
+        .expect("claim");
 }
 
 #[tokio::test]
@@ -278,10 +389,18 @@ async fn a_corrupt_payload_is_buried_and_the_worker_lives_on() {
     let corrupt = NewJob::new(Scripted::KIND, json!({"fail_times": "not a number"}));
     let fine = job(Scripted::default());
     let (corrupt_id, fine_id) = (corrupt.id, fine.id);
-    store.enqueue(&[corrupt, fine], None).await.expect("enqueue");
+    store
+        .enqueue(&[corrupt, fine], None)
+        .await
+        .expect("enqueue");
     let worker = TestWorker::start(&store, &conn, WorkerOptions::default());
     let dead = wait_for_state(&store, &corrupt_id, JobState::Dead, WITHIN).await;
-    assert!(dead.last_error.expect("error").message.contains("payload is not a valid"));
+    assert!(
+        dead.last_error
+            .expect("error")
+            .message
+            .contains("payload is not a valid")
+    );
     wait_for_state(&store, &fine_id, JobState::Succeeded, WITHIN).await;
     worker.stop().await;
 }
@@ -290,10 +409,20 @@ async fn a_corrupt_payload_is_buried_and_the_worker_lives_on() {
 async fn graceful_shutdown_finishes_running_jobs_and_hands_back_the_rest() {
     let redis = TestRedis::shared();
     let (store, conn) = store_on(redis, &unique_queue(), Retention::default());
-    let slow: Vec<NewJob> = (0..6).map(|_| job(Scripted { sleep_ms: 700, ..Scripted::default() })).collect();
+    let slow: Vec<NewJob> = (0..6)
+        .map(|_| {
+            job(Scripted {
+                sleep_ms: 700,
+                ..Scripted::default()
+            })
+        })
+        .collect();
     let ids: Vec<JobId> = slow.iter().map(|j| j.id).collect();
     store.enqueue(&slow, None).await.expect("enqueue");
-    let options = WorkerOptions { concurrency: 2, ..WorkerOptions::default() };
+    let options = WorkerOptions {
+        concurrency: 2,
+        ..WorkerOptions::default()
+    };
     let worker = TestWorker::start(&store, &conn, options);
     // Wait until two are running, then ask for shutdown.
     let deadline = std::time::Instant::now() + WITHIN;
@@ -313,7 +442,7 @@ async fn graceful_shutdown_finishes_running_jobs_and_hands_back_the_rest() {
         }
     }
     assert_eq!(succeeded, runs.total(), "every started job finished");
-    assert!(succeeded >= 2 && succeeded < 6);
+    assert!((2..6).contains(&succeeded));
     // The rest goes to the next worker at once, with no lease to wait for.
     let next = TestWorker::start(&store, &conn, WorkerOptions::default());
     for id in &ids {
@@ -327,21 +456,47 @@ async fn idempotent_enqueue_answers_the_first_jobs_and_refuses_another_body() {
     let redis = TestRedis::shared();
     let (store, _conn) = store_on(redis, &unique_queue(), Retention::default());
     let producer = Producer::new(store.clone(), Duration::from_secs(60));
-    let key = || Some(IdempotencyKey { scope: "caller".into(), key: "k-1".into() });
+    let key = || {
+        Some(IdempotencyKey {
+            scope: "caller".into(),
+            key: "k-1".into(),
+        })
+    };
     let first = producer
-        .submit_one(Submission::new(Scripted { label: "a".into(), ..Scripted::default() }), key())
+        .submit_one(
+            Submission::new(Scripted {
+                label: "a".into(),
+                ..Scripted::default()
+            }),
+            key(),
+        )
         .await
         .expect("first");
     let again = producer
-        .submit_one(Submission::new(Scripted { label: "a".into(), ..Scripted::default() }), key())
+        .submit_one(
+            Submission::new(Scripted {
+                label: "a".into(),
+                ..Scripted::default()
+            }),
+            key(),
+        )
         .await
         .expect("again");
     assert_eq!(again.job_ids, first.job_ids);
     assert!(again.replayed && !first.replayed);
     let other = producer
-        .submit_one(Submission::new(Scripted { label: "b".into(), ..Scripted::default() }), key())
+        .submit_one(
+            Submission::new(Scripted {
+                label: "b".into(),
+                ..Scripted::default()
+            }),
+            key(),
+        )
         .await;
-    assert!(matches!(other, Err(underwrite::producer::ProduceError::KeyReused)));
+    assert!(matches!(
+        other,
+        Err(underwrite::producer::ProduceError::KeyReused)
+    ));
 
     // Concurrent duplicates: exactly one job.
     let mut tasks = Vec::new();
@@ -350,8 +505,14 @@ async fn idempotent_enqueue_answers_the_first_jobs_and_refuses_another_body() {
         tasks.push(tokio::spawn(async move {
             producer
                 .submit_one(
-                    Submission::new(Scripted { label: "c".into(), ..Scripted::default() }),
-                    Some(IdempotencyKey { scope: "caller".into(), key: "k-2".into() }),
+                    Submission::new(Scripted {
+                        label: "c".into(),
+                        ..Scripted::default()
+                    }),
+                    Some(IdempotencyKey {
+                        scope: "caller".into(),
+                        key: "k-2".into(),
+                    }),
                 )
                 .await
                 .expect("submit")
@@ -364,7 +525,11 @@ async fn idempotent_enqueue_answers_the_first_jobs_and_refuses_another_body() {
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]));
     let page = store
-        .list(&ListFilter { kind: Some(Scripted::KIND.into()), limit: 500, ..ListFilter::default() })
+        .list(&ListFilter {
+            kind: Some(Scripted::KIND.into()),
+            limit: 500,
+            ..ListFilter::default()
+        })
         .await
         .expect("list");
     assert_eq!(page.jobs.len(), 2, "one job for k-1, one for k-2");
@@ -377,13 +542,21 @@ async fn fifty_thousand_jobs_enqueue_and_drain() {
     const TOTAL: usize = 50_000;
     for chunk in 0..TOTAL / 1_000 {
         let jobs: Vec<NewJob> = (0..1_000)
-            .map(|i| job(Scripted { label: format!("{}", chunk * 1_000 + i), ..Scripted::default() }))
+            .map(|i| {
+                job(Scripted {
+                    label: format!("{}", chunk * 1_000 + i),
+                    ..Scripted::default()
+                })
+            })
             .collect();
         store.enqueue(&jobs, None).await.expect("enqueue");
     }
     let counts = store.counts().await.expect("counts");
     assert!(counts.contains(&(JobState::Queued, TOTAL as u64)));
-    let options = WorkerOptions { concurrency: 64, ..WorkerOptions::default() };
+    let options = WorkerOptions {
+        concurrency: 64,
+        ..WorkerOptions::default()
+    };
     let worker = TestWorker::start(&store, &conn, options);
     let deadline = std::time::Instant::now() + Duration::from_secs(300);
     loop {
@@ -391,10 +564,17 @@ async fn fifty_thousand_jobs_enqueue_and_drain() {
         if counts.contains(&(JobState::Succeeded, TOTAL as u64)) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "not drained: {counts:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not drained: {counts:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(worker.runs.total() as usize, TOTAL, "each job ran exactly once");
+    assert_eq!(
+        worker.runs.total() as usize,
+        TOTAL,
+        "each job ran exactly once"
+    );
     worker.stop().await;
 }
 
@@ -411,7 +591,10 @@ async fn workers_ride_out_a_redis_restart() {
 
     redis.kill();
     let during = store.enqueue(&[job(Scripted::default())], None).await;
-    assert!(during.is_err(), "enqueue must fail loudly while Redis is down");
+    assert!(
+        during.is_err(),
+        "enqueue must fail loudly while Redis is down"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     redis.restart();
 
@@ -420,7 +603,7 @@ async fn workers_ride_out_a_redis_restart() {
     let after_id = after.id;
     let deadline = std::time::Instant::now() + WITHIN;
     loop {
-        match store.enqueue(&[after.clone()], None).await {
+        match store.enqueue(std::slice::from_ref(&after), None).await {
             Ok(_) => break,
             Err(e) => {
                 assert!(std::time::Instant::now() < deadline, "no reconnect: {e}");

@@ -32,8 +32,7 @@ use serde_json::json;
 use super::client::ProtegerClient;
 use super::types::ContractRequest;
 use crate::queue::{
-    ChildOutcome, ErrorDetail, JobContext, JobError, JobId, JobKind, JobOutput, RedisBackend,
-    Store,
+    ChildOutcome, ErrorDetail, JobContext, JobError, JobId, JobKind, JobOutput, RedisBackend, Store,
 };
 use crate::workers::WorkerDeps;
 
@@ -128,7 +127,9 @@ pub async fn send_batch(
                     .store
                     .split_batch(ContractBatch::KIND, &ctx.id, &members)
                     .await
-                    .map_err(|e| JobError::retryable(ErrorDetail::message(format!("queue: {e}"))))?;
+                    .map_err(|e| {
+                        JobError::retryable(ErrorDetail::message(format!("queue: {e}")))
+                    })?;
                 tracing::info!(batch = %ctx.id, members = members.len(), "Proteger refused the batch; sending its contracts one by one");
                 return Ok(JobOutput::new(json!({
                     "split_into": batches,
@@ -149,10 +150,7 @@ fn refuses_content(error: &JobError) -> bool {
 }
 
 /// Cancels a contract, or quotes the refund without changing anything.
-pub async fn cancel(
-    job: CancelContract,
-    deps: Data<ProtegerDeps>,
-) -> Result<JobOutput, JobError> {
+pub async fn cancel(job: CancelContract, deps: Data<ProtegerDeps>) -> Result<JobOutput, JobError> {
     let quote = deps.client.refund(&job.contract_id, !job.preview).await?;
     Ok(JobOutput::new(
         serde_json::to_value(&quote).unwrap_or_default(),
@@ -163,7 +161,10 @@ pub async fn cancel(
 pub const WORKER_KINDS: [&str; 2] = [ContractBatch::KIND, CancelContract::KIND];
 
 /// Adds Proteger's workers to the monitor.
-pub fn register(monitor: Monitor, deps: &WorkerDeps) -> Result<Monitor, super::classify::ProtegerError> {
+pub fn register(
+    monitor: Monitor,
+    deps: &WorkerDeps,
+) -> Result<Monitor, super::classify::ProtegerError> {
     let client = Arc::new(ProtegerClient::new(
         &deps.settings.proteger,
         deps.settings.secrets.proteger_token.clone(),

@@ -98,12 +98,15 @@ impl TestRedis {
         let deadline = Instant::now() + Duration::from_secs(10);
         let client = redis::Client::open(self.url()).expect("client");
         loop {
-            if let Ok(mut conn) = client.get_connection() {
-                if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                    return;
-                }
+            if let Ok(mut conn) = client.get_connection()
+                && redis::cmd("PING").query::<String>(&mut conn).is_ok()
+            {
+                return;
             }
-            assert!(Instant::now() < deadline, "redis-server did not answer PING");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer PING"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -141,6 +144,10 @@ pub fn unique_queue() -> String {
 /// A `Store` on `redis` for a fresh queue.
 pub fn store_on(redis: &TestRedis, queue: &str, retention: Retention) -> (Store, Redis) {
     let conn = Redis::open(&redis.url()).expect("redis url");
-    let store = Store::new(conn.manager().expect("manager"), Keys::new("uw", queue), retention);
+    let store = Store::new(
+        conn.manager().expect("manager"),
+        Keys::new("uw", queue),
+        retention,
+    );
     (store, conn)
 }

@@ -40,7 +40,10 @@ pub struct Runs(pub Arc<Mutex<HashMap<JobId, u32>>>);
 
 impl Runs {
     pub fn of(&self, id: &JobId) -> u32 {
-        self.0.lock().map(|m| m.get(id).copied().unwrap_or(0)).unwrap_or(0)
+        self.0
+            .lock()
+            .map(|m| m.get(id).copied().unwrap_or(0))
+            .unwrap_or(0)
     }
     pub fn total(&self) -> u32 {
         self.0.lock().map(|m| m.values().sum()).unwrap_or(0)
@@ -69,7 +72,9 @@ async fn scripted(job: Scripted, ctx: JobContext, runs: Data<Runs>) -> Result<Jo
             }
         });
     }
-    Ok(JobOutput::new(serde_json::json!({ "label": job.label, "attempt": ctx.attempt })))
+    Ok(JobOutput::new(
+        serde_json::json!({ "label": job.label, "attempt": ctx.attempt }),
+    ))
 }
 
 pub struct TestWorker {
@@ -92,7 +97,11 @@ impl Default for WorkerOptions {
             concurrency: 8,
             lease: Duration::from_secs(30),
             max_crashes: 3,
-            policy: RetryPolicy { max_attempts: 5, base_ms: 20, cap_ms: 100 },
+            policy: RetryPolicy {
+                max_attempts: 5,
+                base_ms: 20,
+                cap_ms: 100,
+            },
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -183,12 +192,20 @@ pub async fn wait_for(
                 "job {id} did not get there in {within:?}; last seen: {record:?}"
             );
         } else {
-            assert!(Instant::now() < deadline, "job {id} not found within {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "job {id} not found within {within:?}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-pub async fn wait_for_state(store: &Store, id: &JobId, state: JobState, within: Duration) -> JobRecord {
+pub async fn wait_for_state(
+    store: &Store,
+    id: &JobId,
+    state: JobState,
+    within: Duration,
+) -> JobRecord {
     wait_for(store, id, within, |r| r.state == state).await
 }
