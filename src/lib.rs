@@ -25,11 +25,16 @@
 //!
 //! Data flows one way: API → queue → vendor handler → queue (result).
 
+pub mod api;
 pub mod bench;
 pub mod config;
+pub mod demo;
 pub mod metrics;
 pub mod producer;
 pub mod queue;
+pub mod sandbox;
+pub mod startup;
+pub mod telemetry;
 pub mod validation;
 pub mod vendors;
-// pub mod workers;
+pub mod workers;

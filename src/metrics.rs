@@ -177,6 +177,7 @@ mod tests {
     #[test]
     fn every_family_renders() {
         super::JOBS_ENQUEUED.with_label_values(&["k"]).inc();
+        super::HTTP_REQUESTS.with_label_values(&["/r", "200"]).inc();
         let text = super::render();
         for name in [
             "underwrite_jobs_enqueued_total",

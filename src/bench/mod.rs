@@ -10,6 +10,7 @@
 //! - `backlog`: a large backlog enqueued then drained (1,000,000 by default).
 //! - `e2e`: Proteger contracts end to end against the sandbox (see `e2e.rs`).
 
+mod e2e;
 mod noop;
 
 use std::time::Duration;
@@ -59,6 +60,7 @@ pub async fn run(name: &str, options: &BenchOptions) -> Result<Report, BenchErro
         "noop" => noop::throughput(options).await,
         "latency" => noop::latency(options).await,
         "backlog" => noop::backlog(options).await,
+        "e2e" => e2e::proteger(options).await,
         other => Err(BenchError::Setup(format!(
             "unknown benchmark `{other}`: expected noop, latency, backlog or e2e"
         ))),

@@ -1,5 +1,10 @@
 //! One integration test binary (it links once, so the suite stays fast): one module per
 //! surface, with shared helpers that start real `redis-server`s and real HTTP servers.
 
+mod api;
+mod cli;
 mod helpers;
 mod queue;
+mod proteger_client;
+mod proteger_sandbox;
+mod proteger_jobs;

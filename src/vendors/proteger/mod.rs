@@ -7,6 +7,6 @@
 
 pub mod classify;
 pub mod client;
-// pub mod jobs; (enabled once the client lands)
+pub mod jobs;
 pub mod sandbox;
 pub mod types;

@@ -1,5 +1,7 @@
 //! Shared test helpers: real `redis-server`s, settings for a test app.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod redis;
 pub mod worker;
+pub mod world;

@@ -1,0 +1,201 @@
+//! The one error shape of the API, and how every failure becomes it.
+//!
+//! Whatever refuses a request (a handler, an extractor, the auth layer, the router's own
+//! 404 and 405, the body limit), the caller gets the same body:
+//!
+//! ```json
+//! {"error": {"code": "validation_failed",
+//!            "message": "2 fields are invalid",
+//!            "fields": [{"field": "contracts[3].customer.email", "reason": "must be an e-mail address"}]}}
+//! ```
+//!
+//! - `code` is for programs and never changes meaning; `message` is for people.
+//! - `fields` lists *every* wrong field that could be found, not just the first, so a caller
+//!   fixes a request in one round trip. It is empty when the error is not about fields; an
+//!   empty `field` means the body as a whole.
+//! - Nothing internal leaks: a Redis error becomes `503 unavailable` (Redis is away) or
+//!   `500 internal` (anything else), and the details go to the log, once, here. Messages
+//!   never repeat what the caller sent in a header.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::producer::ProduceError;
+use crate::queue::QueueError;
+use crate::validation::FieldError;
+
+/// Why a request was refused. Each variant is one HTTP status and one `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not JSON at all (the message carries serde's line and column).
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// 400: a header, a path segment or the query string cannot be read.
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        fields: Vec<FieldError>,
+    },
+    /// 401, with `WWW-Authenticate: Bearer`.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 404: no such job, or no such route.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the route exists, the method does not (axum adds the `Allow` header).
+    #[error("this route does not accept this method")]
+    MethodNotAllowed,
+    /// 409: the request is valid but the resource is not in a state that allows it.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is larger than `api.body_limit_bytes`.
+    #[error("the body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// 415: the body is not declared as JSON.
+    #[error("the body must be JSON, sent with `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    /// 422: well-formed JSON with values we refuse.
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        fields: Vec<FieldError>,
+    },
+    /// 422: the `Idempotency-Key` answered another request before.
+    #[error("the Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    /// 503: Redis does not answer; nothing was done, the caller may retry.
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// 500: a bug or corrupt data; the details are in the log, not in the answer.
+    #[error("internal error; the details are in the service's log")]
+    Internal,
+}
+
+impl ApiError {
+    /// A 422 for these field errors, with a message that summarises them.
+    pub fn invalid(fields: Vec<FieldError>) -> Self {
+        let message = match fields.as_slice() {
+            [one] if one.field.is_empty() => format!("the body is invalid: {}", one.reason),
+            [one] => format!("`{}` is invalid: {}", one.field, one.reason),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        Self::Invalid { message, fields }
+    }
+
+    /// A 400 about one named part of the request (a header, a path segment).
+    pub fn bad_request(field: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self::BadRequest {
+            message: format!("{field}: {reason}"),
+            fields: vec![FieldError::new(field, reason)],
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Invalid { .. } | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable name of the error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed_json",
+            Self::BadRequest { .. } => "bad_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Invalid { .. } => "validation_failed",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'static str,
+    message: String,
+    fields: &'a [FieldError],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let fields = match &self {
+            Self::BadRequest { fields, .. } | Self::Invalid { fields, .. } => fields.as_slice(),
+            _ => &[],
+        };
+        let body = Body {
+            error: Detail {
+                code: self.code(),
+                message: self.to_string(),
+                fields,
+            },
+        };
+        let mut response = (self.status(), Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            // Redis usually comes back within seconds; a hint keeps clients from hammering.
+            Self::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(error: QueueError) -> Self {
+        if error.is_connection() {
+            tracing::warn!(%error, "redis is unreachable; answering 503");
+            return Self::Unavailable("the job store is unreachable; nothing was done, try again");
+        }
+        match error {
+            QueueError::BadCursor => Self::invalid(vec![FieldError::new(
+                "cursor",
+                "is not a cursor this API handed out",
+            )]),
+            error => {
+                tracing::error!(%error, "queue error; answering 500");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<ProduceError> for ApiError {
+    fn from(error: ProduceError) -> Self {
+        match error {
+            ProduceError::KeyReused => Self::IdempotencyKeyReused,
+            ProduceError::Queue(error) => error.into(),
+            ProduceError::Encode(error) => {
+                tracing::error!(%error, "cannot encode a validated payload; answering 500");
+                Self::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The producer HTTP API (axum): upstream apps hand over work and read what became of it.
+//!
+//! A request that enqueues is answered `202 Accepted` as soon as its jobs are stored in
+//! Redis; the vendor is called later, by the workers. Nothing here talks to a vendor.
+//!
+//! ## Routes
+//!
+//! | Route                                                 | File                   |
+//! |-------------------------------------------------------|------------------------|
+//! | `GET /healthz`, `GET /readyz`                         | `routes/health.rs`     |
+//! | `GET /metrics`                                        | `routes/metrics.rs`    |
+//! | `POST /v1/proteger/contracts`, `.../bulk`             | `routes/proteger.rs`   |
+//! | `POST /v1/proteger/contracts/{contractId}/cancellation` | `routes/proteger.rs` |
+//! | `GET /v1/jobs`, `GET /v1/jobs/{id}`                   | `routes/jobs.rs`       |
+//! | `GET/DELETE /v1/dead`, `POST /v1/dead/retry`, `GET/DELETE /v1/dead/{id}`, `POST /v1/dead/{id}/retry` | `routes/dead.rs` |
+//!
+//! `/v1/*` needs `Authorization: Bearer <token>` (`auth.rs`); the other three are open.
+//!
+//! ## What a request goes through, outside in
+//!
+//! 1. `observe.rs`: a tracing span and the `underwrite_http_requests_total` counter.
+//! 2. the body limit (`api.body_limit_bytes`, default 256 KiB; 413 past it).
+//! 3. for `/v1/*`, `auth.rs`: 401 unless the bearer token is one of ours.
+//! 4. the extractors (`extract.rs`, `idempotency.rs`): 415 if the body is not declared
+//!    JSON, 400 if it is not JSON or a header is malformed, 422 if a value is wrong.
+//! 5. the handler, which calls the [`Producer`] or the queue's `Store`.
+//!
+//! Every refusal on the way has one shape, `{"error": {"code", "message", "fields"}}`
+//! (`error.rs`), including the router's own 404 and 405. A refused request enqueues
+//! nothing: validation finishes before the producer is called, and the producer's enqueue
+//! is all or nothing.
+//!
+//! ## Files
+//!
+//! - `error.rs`: the error shape and the status of each error.
+//! - `extract.rs`: JSON body, path and query extractors that answer in that shape.
+//! - `auth.rs`: bearer tokens, compared in constant time.
+//! - `idempotency.rs`: the `Idempotency-Key` header.
+//! - `submission.rs`: `reference` and `metadata`, beside any payload.
+//! - `accepted.rs`: the 202 answer.
+//! - `observe.rs`: tracing and metrics per request.
+//! - `routes/`: one file per resource.
+
+pub mod accepted;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod observe;
+pub mod routes;
+pub mod submission;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+
+use self::auth::Tokens;
+use self::error::ApiError;
+use crate::config::Settings;
+use crate::producer::Producer;
+
+/// What every handler can reach. Cheap to clone (one `Arc`).
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    producer: Producer,
+    tokens: Tokens,
+    body_limit: usize,
+}
+
+impl ApiState {
+    /// The API's state from the producer it enqueues with and the settings it reads:
+    /// `api.body_limit_bytes` and the tokens of `secrets.api_tokens` (the idempotency
+    /// window is the producer's own).
+    pub fn new(producer: Producer, settings: &Settings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                producer,
+                tokens: Tokens::new(&settings.secrets.api_tokens),
+                body_limit: settings.api.body_limit_bytes,
+            }),
+        }
+    }
+
+    pub fn producer(&self) -> &Producer {
+        &self.inner.producer
+    }
+
+    pub(crate) fn tokens(&self) -> &Tokens {
+        &self.inner.tokens
+    }
+
+    pub fn body_limit(&self) -> usize {
+        self.inner.body_limit
+    }
+}
+
+/// The whole API, ready for `axum::serve`.
+pub fn router(state: ApiState) -> Router {
+    let v1 = Router::new()
+        .merge(routes::proteger::routes())
+        .merge(routes::jobs::routes())
+        .merge(routes::dead::routes())
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        // `layer`, not `route_layer`: unknown paths under /v1 are refused without a token
+        // too, so the set of routes cannot be probed anonymously.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_bearer,
+        ));
+    Router::new()
+        .merge(routes::health::routes())
+        .merge(routes::metrics::routes())
+        .method_not_allowed_fallback(method_not_allowed)
+        .nest("/v1", v1)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.body_limit()))
+        .layer(middleware::from_fn(observe::observe))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("there is no route at this path".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,105 @@
+//! The dead set, for operators: jobs that will not run again by themselves, because the
+//! vendor refused them for good (`failed`) or because they used up their retries or killed
+//! their workers (`dead`). Their records keep the vendor's last answer.
+//!
+//! | Route                          | Answer                                                  |
+//! |--------------------------------|---------------------------------------------------------|
+//! | `GET /v1/dead?cursor=&limit=`  | `{"jobs", "next_cursor"}`, most recent death first      |
+//! | `GET /v1/dead/{id}`            | the record; 404 unless the job is in the dead set       |
+//! | `POST /v1/dead/{id}/retry`     | 202 `{"job_id", "status_url"}`, queued again with a full retry budget; 404 missing; 409 when the job is not failed or dead |
+//! | `POST /v1/dead/retry`          | 202 `{"requeued": n}`                                   |
+//! | `DELETE /v1/dead/{id}`         | 204; 404 unless the job is in the dead set              |
+//! | `DELETE /v1/dead`              | 200 `{"purged": n}`                                     |
+//!
+//! These routes do not read `Idempotency-Key`: a retry that is sent twice finds the job
+//! queued the second time and answers 409, and a purge is idempotent by nature.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::api::ApiState;
+use crate::api::accepted::JobLink;
+use crate::api::error::ApiError;
+use crate::api::extract::{JobIdPath, QueryParams};
+use crate::queue::{JobRecord, JobState, Page, Requeue};
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/dead", get(list).delete(purge_all))
+        .route("/dead/retry", post(retry_all))
+        .route("/dead/{id}", get(show).delete(purge))
+        .route("/dead/{id}/retry", post(retry))
+}
+
+/// Whether a record belongs in the dead set.
+fn is_dead(record: &JobRecord) -> bool {
+    matches!(record.state, JobState::Failed | JobState::Dead)
+}
+
+fn not_in_dead_set(id: impl std::fmt::Display) -> ApiError {
+    ApiError::NotFound(format!("job {id} is not in the dead set"))
+}
+
+async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<Page>, ApiError> {
+    let mut errors = Vec::new();
+    query.check_known(&["cursor", "limit"], &mut errors);
+    let (cursor, limit) = query.paging(&mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    Ok(Json(state.producer().store().dead(cursor, limit).await?))
+}
+
+async fn show(
+    State(state): State<ApiState>,
+    JobIdPath(id): JobIdPath,
+) -> Result<Json<JobRecord>, ApiError> {
+    match state.producer().store().job(&id).await? {
+        Some(record) if is_dead(&record) => Ok(Json(record)),
+        _ => Err(not_in_dead_set(id)),
+    }
+}
+
+async fn retry(
+    State(state): State<ApiState>,
+    JobIdPath(id): JobIdPath,
+) -> Result<Response, ApiError> {
+    match state.producer().store().requeue(&id).await? {
+        Requeue::Requeued => {
+            tracing::info!(job = %id, "dead job requeued by an operator");
+            Ok((StatusCode::ACCEPTED, Json(JobLink::new(id))).into_response())
+        }
+        Requeue::Missing => Err(ApiError::NotFound(format!("no job {id}"))),
+        Requeue::NotDead(job_state) => Err(ApiError::Conflict(format!(
+            "job {id} is {job_state}: only failed or dead jobs can be retried"
+        ))),
+    }
+}
+
+async fn retry_all(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    let requeued = state.producer().store().requeue_all().await?;
+    tracing::info!(requeued, "dead set requeued by an operator");
+    Ok((StatusCode::ACCEPTED, Json(json!({ "requeued": requeued }))).into_response())
+}
+
+async fn purge(
+    State(state): State<ApiState>,
+    JobIdPath(id): JobIdPath,
+) -> Result<StatusCode, ApiError> {
+    if state.producer().store().purge(&id).await? {
+        tracing::info!(job = %id, "dead job purged by an operator");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_in_dead_set(id))
+    }
+}
+
+async fn purge_all(State(state): State<ApiState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let purged = state.producer().store().purge_all().await?;
+    tracing::info!(purged, "dead set purged by an operator");
+    Ok(Json(json!({ "purged": purged })))
+}

@@ -1,0 +1,15 @@
+//! One file per resource; each hands back its routes for `api/mod.rs` to mount.
+//!
+//! - `health.rs`: `/healthz`, `/readyz` (open).
+//! - `metrics.rs`: `/metrics` (open).
+//! - `proteger.rs`: `/v1/proteger/...`, Proteger work to enqueue.
+//! - `jobs.rs`: `/v1/jobs...`, job records.
+//! - `dead.rs`: `/v1/dead...`, the dead set, for operators.
+//!
+//! Paths under `/v1` are written here without the prefix; `api/mod.rs` nests them.
+
+pub mod dead;
+pub mod health;
+pub mod jobs;
+pub mod metrics;
+pub mod proteger;

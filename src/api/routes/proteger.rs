@@ -1,0 +1,209 @@
+//! Proteger work to enqueue: warranty contracts to create, contracts to cancel.
+//!
+//! - `POST /v1/proteger/contracts`: one contract (the fields of
+//!   [`ContractRequest`], as in Proteger's own API) plus optional `reference`/`metadata`
+//!   → 202 `{"job_id", "status_url"}` and `Location`.
+//! - `POST /v1/proteger/contracts/bulk`: `{"contracts": [...]}`, 1 to [`MAX_BULK`] of the
+//!   above → 202 `{"jobs": [...]}`, one per contract, in order. All or nothing: one bad
+//!   contract refuses the whole request (every error listed, as `contracts[3].customer.email`)
+//!   and enqueues nothing. The workers send them to Proteger in calls of up to 10.
+//! - `POST /v1/proteger/contracts/{contractId}/cancellation`: `{"preview": bool}` plus
+//!   optional `reference`/`metadata` → 202. `preview: true` asks only for the refund quote
+//!   and changes nothing at the vendor. `preview` has no default: guessing wrong either
+//!   cancels a contract by accident or silently does nothing.
+//!
+//! Everything the vendor would refuse for its form is refused here, before enqueueing
+//! (`ContractRequest::validate` is the same check the sandbox runs); only what needs the
+//! vendor's catalogue (does this product exist?) can fail later, in the job.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::api::ApiState;
+use crate::api::accepted;
+use crate::api::error::ApiError;
+use crate::api::extract::{ApiPath, JsonBody};
+use crate::api::idempotency::Idempotency;
+use crate::api::submission;
+use crate::producer::Submission;
+use crate::validation::FieldError;
+use crate::vendors::proteger::jobs::{CancelContract, CreateContract};
+use crate::vendors::proteger::types::ContractRequest;
+
+/// Most contracts one bulk request may carry. Not the vendor's limit (10 per call): the
+/// workers batch for the vendor; this only bounds the size of one atomic enqueue.
+pub const MAX_BULK: usize = 100;
+
+/// Longest contract id accepted in the path.
+pub const MAX_CONTRACT_ID_LEN: usize = 128;
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/proteger/contracts", post(create))
+        .route("/proteger/contracts/bulk", post(create_bulk))
+        .route(
+            "/proteger/contracts/{contract_id}/cancellation",
+            post(cancel),
+        )
+}
+
+async fn create(
+    State(state): State<ApiState>,
+    Idempotency(key): Idempotency,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let submission = contract(body, "").map_err(ApiError::invalid)?;
+    let accepted = state.producer().submit(vec![submission], key).await?;
+    accepted::one(accepted)
+}
+
+async fn create_bulk(
+    State(state): State<ApiState>,
+    Idempotency(key): Idempotency,
+    JsonBody(mut body): JsonBody<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    let items = match body.remove("contracts") {
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            errors.push(FieldError::new("contracts", "must be an array"));
+            Vec::new()
+        }
+        None => {
+            errors.push(FieldError::new("contracts", "is required"));
+            Vec::new()
+        }
+    };
+    let mut unknown: Vec<&String> = body.keys().collect();
+    unknown.sort();
+    for name in unknown {
+        errors.push(FieldError::new(
+            name.as_str(),
+            "unknown field; expected `contracts`",
+        ));
+    }
+    if errors.is_empty() && !(1..=MAX_BULK).contains(&items.len()) {
+        // Past the bound, the items are not even read: the request is refused as a whole.
+        errors.push(FieldError::new(
+            "contracts",
+            format!("must hold 1 to {MAX_BULK} contracts (has {})", items.len()),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let mut submissions = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        match contract(item, &format!("contracts[{i}]")) {
+            Ok(submission) => submissions.push(submission),
+            Err(found) => errors.extend(found),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let accepted = state.producer().submit(submissions, key).await?;
+    Ok(accepted::many(accepted))
+}
+
+/// One contract found at `at`, checked as the vendor would check it.
+fn contract(value: Value, at: &str) -> Result<Submission<CreateContract>, Vec<FieldError>> {
+    let parsed = submission::parse::<ContractRequest>(value, at)?;
+    let errors = parsed.payload.validate();
+    if !errors.is_empty() {
+        return Err(errors
+            .into_iter()
+            .map(|e| if at.is_empty() { e } else { e.nested(at) })
+            .collect());
+    }
+    Ok(Submission {
+        payload: CreateContract(parsed.payload),
+        reference: parsed.reference,
+        metadata: parsed.metadata,
+    })
+}
+
+/// The body of a cancellation, besides `reference`/`metadata`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cancellation {
+    preview: bool,
+}
+
+async fn cancel(
+    State(state): State<ApiState>,
+    Idempotency(key): Idempotency,
+    ApiPath(contract_id): ApiPath<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    if let Err(reason) = check_contract_id(&contract_id) {
+        errors.push(FieldError::new("contractId", reason));
+    }
+    let parsed = match submission::parse::<Cancellation>(body, "") {
+        Ok(parsed) if errors.is_empty() => parsed,
+        Ok(_) => return Err(ApiError::invalid(errors)),
+        Err(found) => {
+            errors.extend(found);
+            return Err(ApiError::invalid(errors));
+        }
+    };
+    let submission = Submission {
+        payload: CancelContract {
+            contract_id,
+            preview: parsed.payload.preview,
+        },
+        reference: parsed.reference,
+        metadata: parsed.metadata,
+    };
+    let accepted = state.producer().submit(vec![submission], key).await?;
+    accepted::one(accepted)
+}
+
+/// A contract id goes into the vendor's URL (`/v1/contracts/{id}/refund`): nothing that
+/// could change which URL that is.
+fn check_contract_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        Err("must not be empty".into())
+    } else if id.chars().count() > MAX_CONTRACT_ID_LEN {
+        Err(format!("must be at most {MAX_CONTRACT_ID_LEN} characters"))
+    } else if id
+        .chars()
+        .any(|c| matches!(c, '/' | '\\' | '?' | '#' | '%') || c.is_whitespace() || c.is_control())
+    {
+        Err("must not contain slashes, whitespace, control characters or any of ?#%".into())
+    } else if id == "." || id == ".." {
+        Err("must not be a dot segment".into())
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_ids_that_could_change_the_vendor_url_are_refused() {
+        assert!(check_contract_id("c10a0882-2b11-633d-7de6-0563bbf9dbed").is_ok());
+        for bad in [
+            "",
+            "a/b",
+            "a b",
+            "a\tb",
+            "..",
+            "a?commit=true",
+            "a#x",
+            "a%2F",
+            "x\u{0}",
+        ] {
+            assert!(check_contract_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_contract_id(&"x".repeat(MAX_CONTRACT_ID_LEN)).is_ok());
+        assert!(check_contract_id(&"x".repeat(MAX_CONTRACT_ID_LEN + 1)).is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! `underwrite jobs show ID` and `underwrite jobs list`.
+
+use clap::Subcommand;
+use underwrite::queue::{JobRecord, JobState, ListFilter, Store};
+
+use super::{CliError, CliResult, job_id, print_json};
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Print a job's record as JSON.
+    Show {
+        /// The job id (as answered by the API: `job_id`).
+        id: String,
+    },
+    /// List jobs, newest first.
+    List {
+        /// Only jobs in this state: queued, running, retrying, succeeded, failed, dead.
+        #[arg(long)]
+        state: Option<JobState>,
+        /// Only jobs of this kind, e.g. proteger.contract.create.
+        #[arg(long)]
+        kind: Option<String>,
+        /// At most this many jobs.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=500))]
+        limit: u64,
+        /// Continue a previous listing (the cursor it printed).
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Print the page as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(store: &Store, command: JobsCommand) -> CliResult {
+    match command {
+        JobsCommand::Show { id } => {
+            let id = job_id(&id)?;
+            match store.job(&id).await? {
+                Some(record) => print_json(&record),
+                None => Err(CliError(format!(
+                    "job {id} not found (it never existed, or its record has expired)"
+                ))),
+            }
+        }
+        JobsCommand::List {
+            state,
+            kind,
+            limit,
+            cursor,
+            json,
+        } => {
+            let filter = ListFilter {
+                state,
+                kind,
+                cursor,
+                limit: limit as usize,
+            };
+            let page = store.list(&filter).await?;
+            if json {
+                return print_json(&page);
+            }
+            print_table(&page.jobs);
+            if let Some(cursor) = page.next_cursor {
+                eprintln!("more: --cursor {cursor}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Prints records as a table, one line each.
+pub fn print_table(jobs: &[JobRecord]) {
+    if jobs.is_empty() {
+        eprintln!("no jobs");
+        return;
+    }
+    let kind_width = jobs.iter().map(|j| j.kind.len()).max().unwrap_or(4).max(4);
+    println!(
+        "{:<36}  {:<kind_width$}  {:<9}  {:>8}  {:<20}  REFERENCE / LAST ERROR",
+        "ID", "KIND", "STATE", "ATTEMPTS", "ENQUEUED"
+    );
+    for job in jobs {
+        let note = match (&job.last_error, &job.reference) {
+            (Some(error), _) if job.state != JobState::Succeeded => error.message.clone(),
+            (_, Some(reference)) => reference.clone(),
+            _ => String::new(),
+        };
+        println!(
+            "{:<36}  {:<kind_width$}  {:<9}  {:>8}  {:<20}  {}",
+            job.id.to_string(),
+            job.kind,
+            job.state.as_str(),
+            job.attempts,
+            job.enqueued_at.format("%Y-%m-%d %H:%M:%S"),
+            one_line(&note, 100),
+        );
+    }
+}
+
+/// The first line of `text`, cut at `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() > max {
+        let cut: String = line.chars().take(max - 1).collect();
+        format!("{cut}…")
+    } else {
+        line.to_string()
+    }
+}

@@ -1,0 +1,135 @@
+//! The `underwrite` command line: one file per command group. Each parses its own
+//! arguments (clap derive) and calls into the library; none holds logic of its own beyond
+//! presenting results.
+//!
+//! - `serve.rs`: `underwrite serve` (API and workers, or one of them).
+//! - `sandbox.rs`: `underwrite sandbox` (the fake vendor APIs).
+//! - `demo.rs`: `underwrite demo` (everything in one process, see `src/demo.rs`).
+//! - `jobs.rs`: `underwrite jobs show|list`; `dead.rs`: `underwrite dead ...`. Both talk to
+//!   Redis directly through the queue's `Store`, not through the HTTP API.
+
+mod dead;
+mod demo;
+mod jobs;
+mod sandbox;
+mod serve;
+
+use std::fmt::Display;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use underwrite::config::Settings;
+use underwrite::queue::{JobId, Store};
+use underwrite::{startup, telemetry};
+
+/// How long a CLI command waits for Redis to answer before giving up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// underwrite: accepts vendor work over HTTP, stores it in Redis and carries it out with
+/// retries, leases and a dead set.
+#[derive(Debug, Parser)]
+#[command(name = "underwrite", version, about, long_about = None)]
+pub struct Cli {
+    /// A TOML file laid over the built-in defaults (UNDERWRITE_* variables still win).
+    #[arg(long, global = true, env = "UNDERWRITE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the producer API and the workers (both unless told otherwise).
+    Serve(serve::ServeArgs),
+    /// Run the vendor sandbox: a local fake of the vendor APIs, with fault injection.
+    Sandbox(sandbox::SandboxArgs),
+    /// Start Redis (if needed), the sandbox, the API and a worker, and send work through.
+    Demo,
+    /// Inspect jobs.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
+    /// Inspect and act on the dead set (failed and dead jobs).
+    #[command(subcommand)]
+    Dead(dead::DeadCommand),
+}
+
+/// A failure to report: main prints `error: <message>` and exits 1.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl<E: Display> From<E> for CliError {
+    fn from(error: E) -> Self {
+        Self(error.to_string())
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+impl Cli {
+    /// The default log filter of the command (`UNDERWRITE_LOG` overrides it): servers log
+    /// what they do; commands that print results stay quiet but for problems.
+    pub fn log_filter(&self) -> &'static str {
+        match self.command {
+            Command::Serve(_) | Command::Sandbox(_) => "info",
+            Command::Demo => "error",
+            Command::Jobs(_) | Command::Dead(_) => "warn",
+        }
+    }
+
+    pub async fn run(self) -> CliResult {
+        telemetry::init(self.log_filter());
+        let settings = Settings::load(self.config.as_deref())?;
+        match self.command {
+            Command::Serve(args) => serve::run(settings, args).await,
+            Command::Sandbox(args) => sandbox::run(settings, args).await,
+            Command::Demo => demo::run(settings).await,
+            Command::Jobs(command) => jobs::run(&connect(&settings).await?, command).await,
+            Command::Dead(command) => dead::run(&connect(&settings).await?, command).await,
+        }
+    }
+}
+
+/// The queue's store, once Redis has answered a PING: a CLI command fails fast, with the
+/// address it tried, instead of hanging on a Redis that is not there.
+async fn connect(settings: &Settings) -> Result<Store, CliError> {
+    let where_ = startup::redacted_redis_url(&settings.redis.url);
+    let (_redis, store) = startup::open_store(settings)
+        .map_err(|e| CliError(format!("cannot use redis at {where_}: {e}")))?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, store.ping()).await {
+        Ok(Ok(())) => Ok(store),
+        Ok(Err(e)) => Err(CliError(format!(
+            "cannot reach redis at {where_}: {e} (set UNDERWRITE_REDIS_URL or redis.url)"
+        ))),
+        Err(_) => Err(CliError(format!(
+            "redis at {where_} did not answer within {} s (set UNDERWRITE_REDIS_URL or redis.url)",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Parses a job id given on the command line.
+fn job_id(text: &str) -> Result<JobId, CliError> {
+    text.trim().parse().map_err(|_| {
+        CliError(format!(
+            "`{text}` is not a job id (a UUID such as 01935c1e-7d3a-7c4b-9a8f-2b1c3d4e5f60)"
+        ))
+    })
+}
+
+/// Prints a value as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> CliResult {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

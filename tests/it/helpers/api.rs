@@ -1,0 +1,134 @@
+//! The real producer API on a random port, against a real redis-server.
+//!
+//! Each `TestApi` has a queue of its own on the shared server (`unique_queue`), so tests run
+//! in parallel without seeing each other's jobs, and can read the queue directly through
+//! `store` to check what a request did (or did not) enqueue.
+
+use std::time::Duration;
+
+use reqwest::{Client, RequestBuilder};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use underwrite::api::{ApiState, router};
+use underwrite::config::Settings;
+use underwrite::producer::Producer;
+use underwrite::queue::{JobRecord, Keys, ListFilter, Redis, Retention, Store};
+
+use super::redis::{TestRedis, free_port, store_on, unique_queue};
+
+/// The bearer token the test settings accept.
+pub const TOKEN: &str = "test-token";
+/// A second accepted token: another caller.
+pub const OTHER_TOKEN: &str = "other-token";
+
+pub struct TestApi {
+    /// `http://127.0.0.1:<port>`
+    pub url: String,
+    pub store: Store,
+    pub redis: Redis,
+    pub client: Client,
+    server: JoinHandle<()>,
+}
+
+/// Settings as a deployment would load them, with our two tokens.
+pub fn settings(tokens: &str) -> Settings {
+    Settings::load_from(
+        None,
+        vec![("UNDERWRITE_API_TOKENS".to_string(), tokens.to_string())],
+    )
+    .expect("test settings")
+}
+
+impl TestApi {
+    /// The API on the shared redis-server, a fresh queue, default settings.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like [`TestApi::spawn`], with settings adjusted first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let redis = TestRedis::shared();
+        let queue = unique_queue();
+        let mut settings = settings(&format!("{TOKEN},{OTHER_TOKEN}"));
+        settings.redis.url = redis.url();
+        settings.redis.queue = queue.clone();
+        adjust(&mut settings);
+        let (store, conn) = store_on(redis, &queue, Retention::default());
+        Self::serve(store, conn, &settings).await
+    }
+
+    /// The API pointed at a Redis port nobody listens on.
+    pub async fn spawn_without_redis() -> Self {
+        let url = format!("redis://127.0.0.1:{}/", free_port());
+        let conn = Redis::open(&url).expect("redis url");
+        let store = Store::new(
+            conn.manager().expect("lazy manager"),
+            Keys::new("uw", &unique_queue()),
+            Retention::default(),
+        );
+        Self::serve(store, conn, &settings(TOKEN)).await
+    }
+
+    async fn serve(store: Store, redis: Redis, settings: &Settings) -> Self {
+        let producer = Producer::new(
+            store.clone(),
+            Duration::from_secs(settings.api.idempotency_secs),
+        );
+        let app = router(ApiState::new(producer, settings));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        let client = Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Self {
+            url,
+            store,
+            redis,
+            client,
+            server,
+        }
+    }
+
+    /// A request with our bearer token.
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(TOKEN)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(TOKEN)
+    }
+
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.client
+            .delete(format!("{}{path}", self.url))
+            .bearer_auth(TOKEN)
+    }
+
+    /// A request without any token.
+    pub fn anonymous(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.url))
+    }
+
+    /// Every job of this API's queue, read from Redis directly.
+    pub async fn all_jobs(&self) -> Vec<JobRecord> {
+        let filter = ListFilter {
+            limit: 500,
+            ..ListFilter::default()
+        };
+        self.store.list(&filter).await.expect("list").jobs
+    }
+}
+
+impl Drop for TestApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

@@ -1,0 +1,104 @@
+//! A whole underwrite in-process: the sandbox on a free port, a private queue on the shared
+//! redis-server, the real workers (`workers::run`), and a `Producer`.
+
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use underwrite::config::Settings;
+use underwrite::producer::Producer;
+use underwrite::queue::{Keys, Redis, Retention, RetryPolicy, Store, WorkerIdentity};
+use underwrite::sandbox::{SandboxConfig, SandboxServer};
+use underwrite::vendors::proteger::sandbox::ProtegerSandboxConfig;
+use underwrite::workers::{self, WorkerDeps};
+
+use super::redis::{TestRedis, unique_queue};
+
+pub struct World {
+    pub sandbox: SandboxServer,
+    pub settings: Settings,
+    pub store: Store,
+    pub producer: Producer,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Settings for a test: the shared redis-server, a fresh queue, fast retries.
+pub fn test_settings(redis: &TestRedis, queue: &str, sandbox_url: &str) -> Settings {
+    let env = vec![
+        ("UNDERWRITE_REDIS_URL".to_string(), redis.url()),
+        ("UNDERWRITE_REDIS_QUEUE".to_string(), queue.to_string()),
+        ("UNDERWRITE_PROTEGER_TOKEN".to_string(), "sandbox-token".to_string()),
+        ("UNDERWRITE_PROTEGER_BASE_URL".to_string(), sandbox_url.to_string()),
+        ("UNDERWRITE_PROTEGER_TIMEOUT_MS".to_string(), "1000".to_string()),
+        ("UNDERWRITE_API_TOKENS".to_string(), "test-token".to_string()),
+    ];
+    let mut settings = Settings::load_from(None, env).expect("settings");
+    let fast = RetryPolicy { max_attempts: 6, base_ms: 50, cap_ms: 200 };
+    for kind in ["default", "proteger.contract.batch", "proteger.contract.cancel"] {
+        settings.retry.insert(kind.to_string(), fast);
+    }
+    settings
+}
+
+impl World {
+    pub async fn start(
+        proteger: ProtegerSandboxConfig,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let sandbox = underwrite::sandbox::spawn(
+            "127.0.0.1:0".parse().expect("addr"),
+            SandboxConfig { proteger },
+        )
+        .await
+        .expect("sandbox");
+        let redis = TestRedis::shared();
+        let queue = unique_queue();
+        let mut settings = test_settings(redis, &queue, &sandbox.proteger_url());
+        tweak(&mut settings);
+        let conn = Redis::open(&settings.redis.url).expect("redis");
+        let store = Store::new(
+            conn.manager().expect("manager"),
+            Keys::new(&settings.redis.key_prefix, &settings.redis.queue),
+            Retention::default(),
+        );
+        let producer = Producer::new(store.clone(), Duration::from_secs(3600));
+        let deps = WorkerDeps {
+            settings: settings.clone(),
+            redis: conn,
+            store: store.clone(),
+            identity: WorkerIdentity::new(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            workers::run(deps, shutdown).await.expect("workers");
+        });
+        Self {
+            sandbox,
+            settings,
+            store,
+            producer,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.expect("workers task");
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.abort();
+        }
+    }
+}

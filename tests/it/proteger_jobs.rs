@@ -1,0 +1,204 @@
+//! Proteger end to end: producer → queue → batcher → workers → the sandbox over HTTP.
+//! The sandbox's effect count proves that no contract is ever created twice.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use underwrite::producer::Submission;
+use underwrite::queue::{JobId, JobState};
+use underwrite::vendors::proteger::jobs::{CancelContract, CreateContract};
+use underwrite::vendors::proteger::sandbox::{
+    Fault, Faults, Phase, ProtegerSandboxConfig, StallThen,
+};
+
+use crate::helpers::worker::{wait_for, wait_for_state};
+use crate::helpers::world::World;
+use crate::proteger_sandbox::contract;
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+fn sandbox(faults: Faults) -> ProtegerSandboxConfig {
+    ProtegerSandboxConfig {
+        faults,
+        persist_delay: Duration::from_millis(50),
+        ..ProtegerSandboxConfig::default()
+    }
+}
+
+async fn submit(world: &World, transaction_ids: &[String]) -> Vec<JobId> {
+    let submissions = transaction_ids
+        .iter()
+        .map(|t| Submission::new(CreateContract(contract(t))))
+        .collect();
+    world.producer.submit(submissions, None).await.expect("submit").job_ids
+}
+
+fn transaction_ids(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i:03}")).collect()
+}
+
+async fn all_final(world: &World, ids: &[JobId]) -> Vec<underwrite::queue::JobRecord> {
+    let mut records = Vec::new();
+    for id in ids {
+        records.push(wait_for(&world.store, id, WITHIN, |r| r.state.is_final()).await);
+    }
+    records
+}
+
+#[tokio::test]
+async fn contracts_go_out_in_bulk_calls_of_ten_and_each_job_gets_its_own_contract() {
+    let world = World::start(sandbox(Faults::none()), |_| {}).await;
+    let tx = transaction_ids("bulk", 25);
+    let ids = submit(&world, &tx).await;
+    let records = all_final(&world, &ids).await;
+    for (record, transaction_id) in records.iter().zip(&tx) {
+        assert_eq!(record.state, JobState::Succeeded, "{record:?}");
+        let result = record.result.as_ref().expect("the vendor's contract");
+        assert_eq!(result["transactionId"], Value::String(transaction_id.clone()));
+        assert!(result["id"].as_str().is_some_and(|id| !id.is_empty()));
+        assert!(record.batch.is_some());
+    }
+    let effects = world.sandbox.proteger.effects();
+    assert_eq!(effects.contracts_created, 25);
+    assert_eq!(effects.duplicate_transaction_ids, 0);
+    assert_eq!(effects.requests_seen, 3, "25 contracts need 3 bulk calls of at most 10");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn one_bad_contract_does_not_sink_the_good_ones() {
+    let world = World::start(sandbox(Faults::none()), |_| {}).await;
+    let tx = transaction_ids("split", 5);
+    let mut submissions: Vec<Submission<CreateContract>> =
+        tx.iter().map(|t| Submission::new(CreateContract(contract(t)))).collect();
+    submissions[2].payload.0.product.reference_id = "no-such-product".into();
+    let ids = world.producer.submit(submissions, None).await.expect("submit").job_ids;
+    let records = all_final(&world, &ids).await;
+    for (i, record) in records.iter().enumerate() {
+        if i == 2 {
+            assert_eq!(record.state, JobState::Failed);
+            let error = record.last_error.as_ref().expect("vendor answer");
+            assert_eq!(error.vendor_status, Some(400));
+            let body = error.vendor_body.as_ref().expect("vendor body");
+            assert_eq!(body["error"], "failed create contract: failed get product: not found");
+        } else {
+            assert_eq!(record.state, JobState::Succeeded, "{record:?}");
+        }
+    }
+    let effects = world.sandbox.proteger.effects();
+    assert_eq!(effects.contracts_created, 4);
+    assert_eq!(effects.duplicate_transaction_ids, 0);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_retried_after_the_vendor_executed_it_creates_nothing_twice() {
+    // The first call executes, then stalls past the client's 1 s timeout (what a timeout
+    // looks like from our side); the next is a 500 after executing... of a *new* key it
+    // would be a duplicate. The batch keeps its key, so the vendor replays instead.
+    let faults = Faults::scripted([
+        Fault::Stall { ms: 1_500, then: StallThen::Answer },
+        Fault::Drop,
+    ]);
+    let world = World::start(sandbox(faults), |_| {}).await;
+    let tx = transaction_ids("replay", 7);
+    let ids = submit(&world, &tx).await;
+    for record in all_final(&world, &ids).await {
+        assert_eq!(record.state, JobState::Succeeded, "{record:?}");
+        assert!(record.attempts >= 2, "the first attempt timed out");
+    }
+    let effects = world.sandbox.proteger.effects();
+    assert_eq!(effects.contracts_created, 7);
+    assert_eq!(effects.unique_transaction_ids, 7);
+    assert_eq!(effects.duplicate_transaction_ids, 0);
+    assert!(effects.idempotent_replays >= 1, "{effects:?}");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_stored_500_is_never_turned_into_a_duplicate() {
+    let faults = Faults::scripted([Fault::Error { status: 500, phase: Phase::After }]);
+    let world = World::start(sandbox(faults), |s| {
+        s.retry.insert(
+            "proteger.contract.batch".into(),
+            underwrite::queue::RetryPolicy { max_attempts: 3, base_ms: 20, cap_ms: 50 },
+        );
+    })
+    .await;
+    let ids = submit(&world, &transaction_ids("stored500", 3)).await;
+    // The vendor created the contracts but answers 500 for this key until the key expires:
+    // we keep the key, so the batch dies instead of creating them again.
+    for record in all_final(&world, &ids).await {
+        assert_eq!(record.state, JobState::Dead, "{record:?}");
+        assert_eq!(record.last_error.as_ref().and_then(|e| e.vendor_status), Some(500));
+    }
+    let effects = world.sandbox.proteger.effects();
+    assert_eq!(effects.contracts_created, 3);
+    assert_eq!(effects.duplicate_transaction_ids, 0);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_429_waits_for_retry_after() {
+    let faults = Faults::scripted([Fault::RateLimit { retry_after_secs: 1 }]);
+    let world = World::start(sandbox(faults), |_| {}).await;
+    let ids = submit(&world, &transaction_ids("ratelimited", 2)).await;
+    let member = wait_for(&world.store, &ids[0], WITHIN, |r| r.batch.is_some()).await;
+    let batch = member.batch.expect("batch");
+    let retrying = wait_for_state(&world.store, &batch, JobState::Retrying, WITHIN).await;
+    let wait = retrying.next_attempt_at.expect("next") - retrying.started_at.expect("started");
+    assert!(wait >= chrono::Duration::seconds(1), "retried after {wait:?}, before Retry-After");
+    for record in all_final(&world, &ids).await {
+        assert_eq!(record.state, JobState::Succeeded);
+    }
+    assert_eq!(world.sandbox.proteger.effects().contracts_created, 2);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_credentials_fail_at_once_without_retries() {
+    let config = ProtegerSandboxConfig {
+        token: Some("the-real-token".into()),
+        ..sandbox(Faults::none())
+    };
+    let world = World::start(config, |_| {}).await;
+    let ids = submit(&world, &transaction_ids("badcreds", 3)).await;
+    for record in all_final(&world, &ids).await {
+        assert_eq!(record.state, JobState::Failed);
+        assert_eq!(record.attempts, 1);
+        assert_eq!(record.last_error.as_ref().and_then(|e| e.vendor_status), Some(401));
+    }
+    let effects = world.sandbox.proteger.effects();
+    assert_eq!(effects.contracts_created, 0);
+    assert_eq!(effects.requests_seen, 1, "no split and no retry on bad credentials");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_preview_quotes_and_a_cancellation_cancels_once() {
+    let world = World::start(sandbox(Faults::none()), |_| {}).await;
+    let ids = submit(&world, &transaction_ids("cancel", 1)).await;
+    let created = wait_for_state(&world.store, &ids[0], JobState::Succeeded, WITHIN).await;
+    let contract_id = created.result.as_ref().and_then(|r| r["id"].as_str()).expect("id").to_string();
+    // Let the vendor's asynchronous persistence catch up before the refund reads it.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let cancel = |preview: bool| Submission::new(CancelContract { contract_id: contract_id.clone(), preview });
+    let preview = world.producer.submit_one(cancel(true), None).await.expect("submit").job_ids[0];
+    let quote = wait_for(&world.store, &preview, WITHIN, |r| r.state.is_final()).await;
+    assert_eq!(quote.state, JobState::Succeeded, "{quote:?}");
+    let result = quote.result.expect("quote");
+    assert!(result["refundAmount"].as_i64().is_some(), "{result}");
+    assert_eq!(world.sandbox.proteger.effects().cancellations_committed, 0);
+
+    for _ in 0..2 {
+        let job = world.producer.submit_one(cancel(false), None).await.expect("submit").job_ids[0];
+        let done = wait_for(&world.store, &job, WITHIN, |r| r.state.is_final()).await;
+        assert_eq!(done.state, JobState::Succeeded, "cancelling twice is a success: {done:?}");
+        assert_eq!(done.result.expect("contract")["status"], "Cancelled");
+    }
+    let effects = world.sandbox.proteger.effects();
+    assert_eq!(effects.cancellations_committed, 1);
+    assert_eq!(effects.quotes_served, 1);
+    world.stop().await;
+}
