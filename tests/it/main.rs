@@ -8,3 +8,4 @@ mod queue;
 mod proteger_client;
 mod proteger_sandbox;
 mod proteger_jobs;
+mod crash;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod process;
 pub mod redis;
 pub mod worker;
 pub mod world;
