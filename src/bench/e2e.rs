@@ -16,7 +16,9 @@ use crate::workers::{self, WorkerDeps};
 
 pub async fn proteger(options: &BenchOptions) -> Result<Report, BenchError> {
     let sandbox = crate::sandbox::spawn(
-        "127.0.0.1:0".parse().map_err(|_| BenchError::Setup("address".into()))?,
+        "127.0.0.1:0"
+            .parse()
+            .map_err(|_| BenchError::Setup("address".into()))?,
         SandboxConfig::default(),
     )
     .await
@@ -91,9 +93,18 @@ pub async fn proteger(options: &BenchOptions) -> Result<Report, BenchError> {
         rows: vec![
             ("contracts".into(), options.jobs.to_string()),
             ("enqueue (contracts/s)".into(), format!("{enqueue_rate:.0}")),
-            ("queue → vendor → done (contracts/s)".into(), format!("{e2e_rate:.0}")),
-            ("vendor calls per 1,000 contracts".into(), format!("{per_1000:.0}")),
-            ("duplicate contracts".into(), effects.duplicate_transaction_ids.to_string()),
+            (
+                "queue → vendor → done (contracts/s)".into(),
+                format!("{e2e_rate:.0}"),
+            ),
+            (
+                "vendor calls per 1,000 contracts".into(),
+                format!("{per_1000:.0}"),
+            ),
+            (
+                "duplicate contracts".into(),
+                effects.duplicate_transaction_ids.to_string(),
+            ),
         ],
         json: json!({
             "bench": "e2e", "vendor": "proteger", "contracts": options.jobs,

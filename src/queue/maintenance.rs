@@ -42,6 +42,9 @@ pub fn spawn_janitor(store: Store, every: Duration) -> tokio::task::JoinHandle<(
                 Ok(deleted) => tracing::info!(deleted, "retention: deleted expired job records"),
                 Err(e) => tracing::warn!(error = %e, "retention pass failed; will try again"),
             }
+            if let Err(e) = store.forget_idle_consumers(Duration::from_secs(3600)).await {
+                tracing::warn!(error = %e, "cannot tidy consumer groups; will try again");
+            }
         }
     })
 }

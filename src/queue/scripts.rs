@@ -28,6 +28,7 @@ pub struct Scripts {
     pub heartbeat: Script,
     pub drop_entry: Script,
     pub split_batch: Script,
+    pub forget_idle_consumers: Script,
 }
 
 pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -42,4 +43,5 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
     drop_entry: Script::new(include_str!("scripts/drop_entry.lua")),
     split_batch: with_prelude(include_str!("scripts/split_batch.lua")),
+    forget_idle_consumers: Script::new(include_str!("scripts/forget_idle_consumers.lua")),
 });

@@ -791,6 +791,25 @@ impl Store {
         Ok(deleted)
     }
 
+    /// Removes consumer names of worker processes that are gone (nothing pending, idle
+    /// longer than `idle`), so restarts do not pile up names in every consumer group.
+    pub async fn forget_idle_consumers(&self, idle: Duration) -> Result<u64, QueueError> {
+        let mut conn = self.conn.clone();
+        let kinds: Vec<String> = conn.smembers(self.keys.kinds()).await?;
+        let mut removed = 0;
+        for kind in kinds {
+            let n: u64 = SCRIPTS
+                .forget_idle_consumers
+                .key(self.keys.stream(&kind))
+                .arg(GROUP)
+                .arg(idle.as_millis() as u64)
+                .invoke_async(&mut conn)
+                .await?;
+            removed += n;
+        }
+        Ok(removed)
+    }
+
     /// Counts per state, for metrics and `/readyz`-adjacent views.
     pub async fn counts(&self) -> Result<Vec<(JobState, u64)>, QueueError> {
         let mut pipe = redis::pipe();

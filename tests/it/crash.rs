@@ -48,20 +48,32 @@ async fn rig(faults: Faults) -> Rig {
     let env = vec![
         ("UNDERWRITE_REDIS_URL".into(), redis.url()),
         ("UNDERWRITE_REDIS_QUEUE".into(), queue),
-        ("UNDERWRITE_PROTEGER_BASE_URL".into(), sandbox.proteger_url()),
+        (
+            "UNDERWRITE_PROTEGER_BASE_URL".into(),
+            sandbox.proteger_url(),
+        ),
         ("UNDERWRITE_PROTEGER_TOKEN".into(), "sandbox-token".into()),
         ("UNDERWRITE_WORKER_LEASE_SECS".into(), "2".into()),
         ("UNDERWRITE_WORKER_SHUTDOWN_TIMEOUT_SECS".into(), "5".into()),
         ("UNDERWRITE_LOG".into(), "warn".into()),
     ];
-    Rig { sandbox, producer, store, env }
+    Rig {
+        sandbox,
+        producer,
+        store,
+        env,
+    }
 }
 
 async fn submit(rig: &Rig, prefix: &str, n: usize) -> Vec<JobId> {
     let submissions = (0..n)
         .map(|i| Submission::new(CreateContract(sample_contract(&format!("{prefix}-{i}")))))
         .collect();
-    rig.producer.submit(submissions, None).await.expect("submit").job_ids
+    rig.producer
+        .submit(submissions, None)
+        .await
+        .expect("submit")
+        .job_ids
 }
 
 fn worker(rig: &Rig) -> Process {
@@ -87,10 +99,17 @@ async fn finals(rig: &Rig, ids: &[JobId]) -> Vec<JobRecord> {
 #[tokio::test]
 async fn sigkill_mid_job_loses_nothing_and_creates_nothing_twice() {
     // Every vendor call takes 1.5 s, so the worker is killed while calls are in flight.
-    let rig = rig(Faults { latency_ms: 1_500, ..Faults::none() }).await;
+    let rig = rig(Faults {
+        latency_ms: 1_500,
+        ..Faults::none()
+    })
+    .await;
     let ids = submit(&rig, "kill", 40).await;
     let mut first = worker(&rig);
-    until("a vendor call in flight", || rig.sandbox.proteger.effects().requests_seen >= 1).await;
+    until("a vendor call in flight", || {
+        rig.sandbox.proteger.effects().requests_seen >= 1
+    })
+    .await;
     first.kill9();
     let _second = worker(&rig);
     for record in finals(&rig, &ids).await {
@@ -98,7 +117,10 @@ async fn sigkill_mid_job_loses_nothing_and_creates_nothing_twice() {
     }
     let effects = rig.sandbox.proteger.effects();
     assert_eq!(effects.unique_transaction_ids, 40, "0 jobs lost");
-    assert_eq!(effects.duplicate_transaction_ids, 0, "0 duplicate contracts");
+    assert_eq!(
+        effects.duplicate_transaction_ids, 0,
+        "0 duplicate contracts"
+    );
     assert_eq!(effects.contracts_created, 40);
 
     // The batches the killed worker was running were re-delivered, and that did not use
@@ -127,11 +149,18 @@ async fn sigkill_mid_job_loses_nothing_and_creates_nothing_twice() {
 #[tokio::test]
 async fn a_job_whose_worker_is_killed_three_times_is_buried_as_poison() {
     // The vendor never answers in time: every worker that takes the batch hangs in the call.
-    let rig = rig(Faults { latency_ms: 60_000, ..Faults::none() }).await;
+    let rig = rig(Faults {
+        latency_ms: 60_000,
+        ..Faults::none()
+    })
+    .await;
     let ids = submit(&rig, "poison", 1).await;
     for round in 1..=3u64 {
         let mut process = worker(&rig);
-        until("the batch's vendor call", || rig.sandbox.proteger.effects().requests_seen >= round).await;
+        until("the batch's vendor call", || {
+            rig.sandbox.proteger.effects().requests_seen >= round
+        })
+        .await;
         process.kill9();
     }
     // A fourth worker reclaims it once the lease runs out, sees three crashes and buries it

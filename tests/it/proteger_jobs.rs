@@ -30,7 +30,12 @@ async fn submit(world: &World, transaction_ids: &[String]) -> Vec<JobId> {
         .iter()
         .map(|t| Submission::new(CreateContract(contract(t))))
         .collect();
-    world.producer.submit(submissions, None).await.expect("submit").job_ids
+    world
+        .producer
+        .submit(submissions, None)
+        .await
+        .expect("submit")
+        .job_ids
 }
 
 fn transaction_ids(prefix: &str, n: usize) -> Vec<String> {
@@ -54,14 +59,20 @@ async fn contracts_go_out_in_bulk_calls_of_ten_and_each_job_gets_its_own_contrac
     for (record, transaction_id) in records.iter().zip(&tx) {
         assert_eq!(record.state, JobState::Succeeded, "{record:?}");
         let result = record.result.as_ref().expect("the vendor's contract");
-        assert_eq!(result["transactionId"], Value::String(transaction_id.clone()));
+        assert_eq!(
+            result["transactionId"],
+            Value::String(transaction_id.clone())
+        );
         assert!(result["id"].as_str().is_some_and(|id| !id.is_empty()));
         assert!(record.batch.is_some());
     }
     let effects = world.sandbox.proteger.effects();
     assert_eq!(effects.contracts_created, 25);
     assert_eq!(effects.duplicate_transaction_ids, 0);
-    assert_eq!(effects.requests_seen, 3, "25 contracts need 3 bulk calls of at most 10");
+    assert_eq!(
+        effects.requests_seen, 3,
+        "25 contracts need 3 bulk calls of at most 10"
+    );
     world.stop().await;
 }
 
@@ -69,10 +80,17 @@ async fn contracts_go_out_in_bulk_calls_of_ten_and_each_job_gets_its_own_contrac
 async fn one_bad_contract_does_not_sink_the_good_ones() {
     let world = World::start(sandbox(Faults::none()), |_| {}).await;
     let tx = transaction_ids("split", 5);
-    let mut submissions: Vec<Submission<CreateContract>> =
-        tx.iter().map(|t| Submission::new(CreateContract(contract(t)))).collect();
+    let mut submissions: Vec<Submission<CreateContract>> = tx
+        .iter()
+        .map(|t| Submission::new(CreateContract(contract(t))))
+        .collect();
     submissions[2].payload.0.product.reference_id = "no-such-product".into();
-    let ids = world.producer.submit(submissions, None).await.expect("submit").job_ids;
+    let ids = world
+        .producer
+        .submit(submissions, None)
+        .await
+        .expect("submit")
+        .job_ids;
     let records = all_final(&world, &ids).await;
     for (i, record) in records.iter().enumerate() {
         if i == 2 {
@@ -80,7 +98,10 @@ async fn one_bad_contract_does_not_sink_the_good_ones() {
             let error = record.last_error.as_ref().expect("vendor answer");
             assert_eq!(error.vendor_status, Some(400));
             let body = error.vendor_body.as_ref().expect("vendor body");
-            assert_eq!(body["error"], "failed create contract: failed get product: not found");
+            assert_eq!(
+                body["error"],
+                "failed create contract: failed get product: not found"
+            );
         } else {
             assert_eq!(record.state, JobState::Succeeded, "{record:?}");
         }
@@ -97,7 +118,10 @@ async fn a_batch_retried_after_the_vendor_executed_it_creates_nothing_twice() {
     // looks like from our side); the next is a 500 after executing... of a *new* key it
     // would be a duplicate. The batch keeps its key, so the vendor replays instead.
     let faults = Faults::scripted([
-        Fault::Stall { ms: 1_500, then: StallThen::Answer },
+        Fault::Stall {
+            ms: 1_500,
+            then: StallThen::Answer,
+        },
         Fault::Drop,
     ]);
     let world = World::start(sandbox(faults), |_| {}).await;
@@ -117,11 +141,18 @@ async fn a_batch_retried_after_the_vendor_executed_it_creates_nothing_twice() {
 
 #[tokio::test]
 async fn a_stored_500_is_never_turned_into_a_duplicate() {
-    let faults = Faults::scripted([Fault::Error { status: 500, phase: Phase::After }]);
+    let faults = Faults::scripted([Fault::Error {
+        status: 500,
+        phase: Phase::After,
+    }]);
     let world = World::start(sandbox(faults), |s| {
         s.retry.insert(
             "proteger.contract.batch".into(),
-            underwrite::queue::RetryPolicy { max_attempts: 3, base_ms: 20, cap_ms: 50 },
+            underwrite::queue::RetryPolicy {
+                max_attempts: 3,
+                base_ms: 20,
+                cap_ms: 50,
+            },
         );
     })
     .await;
@@ -130,7 +161,10 @@ async fn a_stored_500_is_never_turned_into_a_duplicate() {
     // we keep the key, so the batch dies instead of creating them again.
     for record in all_final(&world, &ids).await {
         assert_eq!(record.state, JobState::Dead, "{record:?}");
-        assert_eq!(record.last_error.as_ref().and_then(|e| e.vendor_status), Some(500));
+        assert_eq!(
+            record.last_error.as_ref().and_then(|e| e.vendor_status),
+            Some(500)
+        );
     }
     let effects = world.sandbox.proteger.effects();
     assert_eq!(effects.contracts_created, 3);
@@ -140,14 +174,19 @@ async fn a_stored_500_is_never_turned_into_a_duplicate() {
 
 #[tokio::test]
 async fn a_429_waits_for_retry_after() {
-    let faults = Faults::scripted([Fault::RateLimit { retry_after_secs: 1 }]);
+    let faults = Faults::scripted([Fault::RateLimit {
+        retry_after_secs: 1,
+    }]);
     let world = World::start(sandbox(faults), |_| {}).await;
     let ids = submit(&world, &transaction_ids("ratelimited", 2)).await;
     let member = wait_for(&world.store, &ids[0], WITHIN, |r| r.batch.is_some()).await;
     let batch = member.batch.expect("batch");
     let retrying = wait_for_state(&world.store, &batch, JobState::Retrying, WITHIN).await;
     let wait = retrying.next_attempt_at.expect("next") - retrying.started_at.expect("started");
-    assert!(wait >= chrono::Duration::seconds(1), "retried after {wait:?}, before Retry-After");
+    assert!(
+        wait >= chrono::Duration::seconds(1),
+        "retried after {wait:?}, before Retry-After"
+    );
     for record in all_final(&world, &ids).await {
         assert_eq!(record.state, JobState::Succeeded);
     }
@@ -166,11 +205,17 @@ async fn wrong_credentials_fail_at_once_without_retries() {
     for record in all_final(&world, &ids).await {
         assert_eq!(record.state, JobState::Failed);
         assert_eq!(record.attempts, 1);
-        assert_eq!(record.last_error.as_ref().and_then(|e| e.vendor_status), Some(401));
+        assert_eq!(
+            record.last_error.as_ref().and_then(|e| e.vendor_status),
+            Some(401)
+        );
     }
     let effects = world.sandbox.proteger.effects();
     assert_eq!(effects.contracts_created, 0);
-    assert_eq!(effects.requests_seen, 1, "no split and no retry on bad credentials");
+    assert_eq!(
+        effects.requests_seen, 1,
+        "no split and no retry on bad credentials"
+    );
     world.stop().await;
 }
 
@@ -179,12 +224,27 @@ async fn a_preview_quotes_and_a_cancellation_cancels_once() {
     let world = World::start(sandbox(Faults::none()), |_| {}).await;
     let ids = submit(&world, &transaction_ids("cancel", 1)).await;
     let created = wait_for_state(&world.store, &ids[0], JobState::Succeeded, WITHIN).await;
-    let contract_id = created.result.as_ref().and_then(|r| r["id"].as_str()).expect("id").to_string();
+    let contract_id = created
+        .result
+        .as_ref()
+        .and_then(|r| r["id"].as_str())
+        .expect("id")
+        .to_string();
     // Let the vendor's asynchronous persistence catch up before the refund reads it.
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let cancel = |preview: bool| Submission::new(CancelContract { contract_id: contract_id.clone(), preview });
-    let preview = world.producer.submit_one(cancel(true), None).await.expect("submit").job_ids[0];
+    let cancel = |preview: bool| {
+        Submission::new(CancelContract {
+            contract_id: contract_id.clone(),
+            preview,
+        })
+    };
+    let preview = world
+        .producer
+        .submit_one(cancel(true), None)
+        .await
+        .expect("submit")
+        .job_ids[0];
     let quote = wait_for(&world.store, &preview, WITHIN, |r| r.state.is_final()).await;
     assert_eq!(quote.state, JobState::Succeeded, "{quote:?}");
     let result = quote.result.expect("quote");
@@ -192,9 +252,18 @@ async fn a_preview_quotes_and_a_cancellation_cancels_once() {
     assert_eq!(world.sandbox.proteger.effects().cancellations_committed, 0);
 
     for _ in 0..2 {
-        let job = world.producer.submit_one(cancel(false), None).await.expect("submit").job_ids[0];
+        let job = world
+            .producer
+            .submit_one(cancel(false), None)
+            .await
+            .expect("submit")
+            .job_ids[0];
         let done = wait_for(&world.store, &job, WITHIN, |r| r.state.is_final()).await;
-        assert_eq!(done.state, JobState::Succeeded, "cancelling twice is a success: {done:?}");
+        assert_eq!(
+            done.state,
+            JobState::Succeeded,
+            "cancelling twice is a success: {done:?}"
+        );
         assert_eq!(done.result.expect("contract")["status"], "Cancelled");
     }
     let effects = world.sandbox.proteger.effects();

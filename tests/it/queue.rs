@@ -616,3 +616,37 @@ async fn workers_ride_out_a_redis_restart() {
     assert!(store.job(&before_id).await.expect("read").is_some());
     worker.stop().await;
 }
+
+#[tokio::test]
+async fn names_of_gone_workers_are_tidied_but_never_with_jobs_they_hold() {
+    let redis = TestRedis::shared();
+    let queue = unique_queue();
+    let (store, _conn) = store_on(redis, &queue, Retention::default());
+    let new = job(Scripted::default());
+    let id = new.id;
+    store.enqueue(&[new], None).await.expect("enqueue");
+    take_and_abandon(&store, &queue, &id, "holder").await;
+    // A consumer that read nothing: what a restarted worker's old name looks like.
+    let _: redis::Value = redis::cmd("XGROUP")
+        .arg("CREATECONSUMER")
+        .arg(format!("uw:{{{queue}}}:stream:{}", Scripted::KIND))
+        .arg("workers")
+        .arg("empty-handed")
+        .query_async(&mut store.connection())
+        .await
+        .expect("createconsumer");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let removed = store
+        .forget_idle_consumers(Duration::from_millis(10))
+        .await
+        .expect("tidy");
+    assert_eq!(removed, 1);
+    let consumers: Vec<Vec<redis::Value>> = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(format!("uw:{{{queue}}}:stream:{}", Scripted::KIND))
+        .arg("workers")
+        .query_async(&mut store.connection())
+        .await
+        .expect("xinfo");
+    assert_eq!(consumers.len(), 1, "the consumer holding a job stays");
+}

@@ -27,24 +27,41 @@ pub fn test_settings(redis: &TestRedis, queue: &str, sandbox_url: &str) -> Setti
     let env = vec![
         ("UNDERWRITE_REDIS_URL".to_string(), redis.url()),
         ("UNDERWRITE_REDIS_QUEUE".to_string(), queue.to_string()),
-        ("UNDERWRITE_PROTEGER_TOKEN".to_string(), "sandbox-token".to_string()),
-        ("UNDERWRITE_PROTEGER_BASE_URL".to_string(), sandbox_url.to_string()),
-        ("UNDERWRITE_PROTEGER_TIMEOUT_MS".to_string(), "1000".to_string()),
-        ("UNDERWRITE_API_TOKENS".to_string(), "test-token".to_string()),
+        (
+            "UNDERWRITE_PROTEGER_TOKEN".to_string(),
+            "sandbox-token".to_string(),
+        ),
+        (
+            "UNDERWRITE_PROTEGER_BASE_URL".to_string(),
+            sandbox_url.to_string(),
+        ),
+        (
+            "UNDERWRITE_PROTEGER_TIMEOUT_MS".to_string(),
+            "1000".to_string(),
+        ),
+        (
+            "UNDERWRITE_API_TOKENS".to_string(),
+            "test-token".to_string(),
+        ),
     ];
     let mut settings = Settings::load_from(None, env).expect("settings");
-    let fast = RetryPolicy { max_attempts: 6, base_ms: 50, cap_ms: 200 };
-    for kind in ["default", "proteger.contract.batch", "proteger.contract.cancel"] {
+    let fast = RetryPolicy {
+        max_attempts: 6,
+        base_ms: 50,
+        cap_ms: 200,
+    };
+    for kind in [
+        "default",
+        "proteger.contract.batch",
+        "proteger.contract.cancel",
+    ] {
         settings.retry.insert(kind.to_string(), fast);
     }
     settings
 }
 
 impl World {
-    pub async fn start(
-        proteger: ProtegerSandboxConfig,
-        tweak: impl FnOnce(&mut Settings),
-    ) -> Self {
+    pub async fn start(proteger: ProtegerSandboxConfig, tweak: impl FnOnce(&mut Settings)) -> Self {
         let sandbox = underwrite::sandbox::spawn(
             "127.0.0.1:0".parse().expect("addr"),
             SandboxConfig { proteger },
