@@ -22,6 +22,8 @@
 //! - [`api`]: the producer HTTP API (axum): routes, auth, error shape, validation.
 //! - [`vendors`]: one folder per vendor with its client, job handlers, sandbox and types.
 //! - [`sandbox`]: the server that mounts every vendor's fake (`underwrite sandbox`).
+//! - [`demo`]: `underwrite demo`, everything in one process with real work sent through.
+//! - The binary (`main.rs`, `cli/`): parses the command line and calls into the above.
 //!
 //! Data flows one way: API → queue → vendor handler → queue (result).
 

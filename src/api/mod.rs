@@ -5,14 +5,15 @@
 //!
 //! ## Routes
 //!
-//! | Route                                                 | File                   |
-//! |-------------------------------------------------------|------------------------|
-//! | `GET /healthz`, `GET /readyz`                         | `routes/health.rs`     |
-//! | `GET /metrics`                                        | `routes/metrics.rs`    |
-//! | `POST /v1/proteger/contracts`, `.../bulk`             | `routes/proteger.rs`   |
-//! | `POST /v1/proteger/contracts/{contractId}/cancellation` | `routes/proteger.rs` |
-//! | `GET /v1/jobs`, `GET /v1/jobs/{id}`                   | `routes/jobs.rs`       |
-//! | `GET/DELETE /v1/dead`, `POST /v1/dead/retry`, `GET/DELETE /v1/dead/{id}`, `POST /v1/dead/{id}/retry` | `routes/dead.rs` |
+//! | Route                                                     | File                 |
+//! |-----------------------------------------------------------|----------------------|
+//! | `GET /healthz`, `GET /readyz`                             | `routes/health.rs`   |
+//! | `GET /metrics`                                            | `routes/metrics.rs`  |
+//! | `POST /v1/proteger/contracts`, `.../contracts/bulk`       | `routes/proteger.rs` |
+//! | `POST /v1/proteger/contracts/{contractId}/cancellation`   | `routes/proteger.rs` |
+//! | `GET /v1/jobs`, `GET /v1/jobs/{id}`                       | `routes/jobs.rs`     |
+//! | `GET`/`DELETE /v1/dead`, `POST /v1/dead/retry`            | `routes/dead.rs`     |
+//! | `GET`/`DELETE /v1/dead/{id}`, `POST /v1/dead/{id}/retry`  | `routes/dead.rs`     |
 //!
 //! `/v1/*` needs `Authorization: Bearer <token>` (`auth.rs`); the other three are open.
 //!

@@ -269,75 +269,90 @@ impl Store {
     }
 
     /// Walks a sorted set from the cursor down, reading records, until `limit` match.
-    /// The cursor is `<score>:<id>` of the last entry examined.
+    /// The cursor is `<score>:<id>` of the last entry handed out. Entries that share a score
+    /// (a bulk enqueued in one millisecond) are ordered by id, so paging through them is
+    /// exact however many there are.
     async fn page(&self, index: &str, filter: &ListFilter) -> Result<Page, QueueError> {
         let limit = filter.limit.clamp(1, 500);
         let mut cursor = filter.cursor.as_deref().map(parse_cursor).transpose()?;
-        let mut conn = self.conn.clone();
         let mut jobs = Vec::new();
         // A kind filter may skip many entries; stop after a bounded scan and hand back a
         // cursor, so one request never walks an unbounded index.
         for _round in 0..10 {
-            let max = cursor
-                .as_ref()
-                .map_or("+inf".to_string(), |(score, _)| score.to_string());
-            let fetch = limit + 64;
-            let entries: Vec<(String, i64)> = redis::cmd("ZRANGE")
-                .arg(index)
-                .arg(&max)
-                .arg("-inf")
-                .arg("BYSCORE")
-                .arg("REV")
-                .arg("LIMIT")
-                .arg(0)
-                .arg(fetch)
-                .arg("WITHSCORES")
-                .query_async(&mut conn)
+            let entries = self
+                .entries_after(index, cursor.as_ref(), limit + 64)
                 .await?;
-            let exhausted = entries.len() < fetch;
-            // Entries that share the cursor's score come in descending id order; skip the
-            // ones at or above the cursor's id (already shown).
-            let fresh: Vec<(String, i64)> = entries
-                .into_iter()
-                .filter(|(member, score)| match &cursor {
-                    Some((cscore, cid)) => *score < *cscore || member < cid,
-                    None => true,
-                })
-                .collect();
-            let mut examined = Vec::new();
-            for (member, score) in fresh {
-                if jobs.len() >= limit {
-                    break;
-                }
-                examined.push((member, score));
-                cursor = examined.last().cloned().map(|(m, s)| (s, m));
+            if entries.is_empty() {
+                return Ok(Page {
+                    jobs,
+                    next_cursor: None,
+                });
             }
-            let ids: Vec<JobId> = examined
-                .iter()
-                .filter_map(|(member, _)| member.parse().ok())
-                .collect();
+            let taken: Vec<(String, i64)> = entries.into_iter().take(limit - jobs.len()).collect();
+            if let Some((member, score)) = taken.last() {
+                cursor = Some((*score, member.clone()));
+            }
+            let ids: Vec<JobId> = taken.iter().filter_map(|(m, _)| m.parse().ok()).collect();
             for record in self.jobs(&ids).await? {
                 if filter.kind.as_ref().is_none_or(|k| *k == record.kind) {
                     jobs.push(record);
                 }
             }
             if jobs.len() >= limit {
-                return Ok(Page {
-                    jobs,
-                    next_cursor: cursor.map(|(s, m)| format!("{s}:{m}")),
-                });
-            }
-            if exhausted {
-                return Ok(Page {
-                    jobs,
-                    next_cursor: None,
-                });
+                break;
             }
         }
         Ok(Page {
             jobs,
             next_cursor: cursor.map(|(s, m)| format!("{s}:{m}")),
         })
+    }
+
+    /// Up to `max` entries strictly after `cursor` in (score desc, id desc) order: first the
+    /// rest of the cursor's own score, then lower scores.
+    async fn entries_after(
+        &self,
+        index: &str,
+        cursor: Option<&(i64, String)>,
+        max: usize,
+    ) -> Result<Vec<(String, i64)>, QueueError> {
+        let mut conn = self.conn.clone();
+        let range = |high: String| {
+            let mut cmd = redis::cmd("ZRANGE");
+            cmd.arg(index)
+                .arg(high)
+                .arg("-inf")
+                .arg("BYSCORE")
+                .arg("REV")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(max)
+                .arg("WITHSCORES");
+            cmd
+        };
+        let Some((score, id)) = cursor else {
+            return Ok(range("+inf".into()).query_async(&mut conn).await?);
+        };
+        let ties: Vec<String> = redis::cmd("ZRANGE")
+            .arg(index)
+            .arg(score)
+            .arg(score)
+            .arg("BYSCORE")
+            .arg("REV")
+            .query_async(&mut conn)
+            .await?;
+        let mut entries: Vec<(String, i64)> = ties
+            .into_iter()
+            .filter(|member| member < id)
+            .take(max)
+            .map(|member| (member, *score))
+            .collect();
+        if entries.len() < max {
+            let below: Vec<(String, i64)> =
+                range(format!("({score}")).query_async(&mut conn).await?;
+            entries.extend(below.into_iter().take(max - entries.len()));
+        }
+        Ok(entries)
     }
 
     // ---- worker side -------------------------------------------------------------------

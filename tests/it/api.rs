@@ -880,6 +880,10 @@ async fn requests_are_counted_by_route_template_and_status() {
     let id = uuid::Uuid::now_v7();
     let missing = answer(api.get(&format!("/v1/jobs/{id}"))).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    for path in ["/v1/nowhere", "/nowhere"] {
+        let unrouted = answer(api.get(path)).await;
+        assert_eq!(unrouted.status, StatusCode::NOT_FOUND);
+    }
     let response = api
         .anonymous(Method::GET, "/metrics")
         .send()
@@ -904,4 +908,52 @@ async fn requests_are_counted_by_route_template_and_status() {
         !text.contains(&id.to_string()),
         "ids must not become labels"
     );
+    assert!(
+        !text.contains("nowhere"),
+        "unrouted paths must not become labels"
+    );
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("underwrite_http_requests_total")
+                && line.contains(r#"route="unmatched""#)
+                && line.contains(r#"status="404""#)),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_chunked_body_past_the_limit_is_cut_off_with_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // reqwest always sends a Content-Length for a body it holds, which the API refuses
+    // before reading; a chunked body has no length and must be cut off while read.
+    let api = TestApi::spawn().await;
+    let address = api.url.trim_start_matches("http://").to_string();
+    let stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let writing = tokio::spawn(async move {
+        let head = "POST /v1/proteger/contracts HTTP/1.1\r\nHost: test\r\n\
+                    Authorization: Bearer test-token\r\nContent-Type: application/json\r\n\
+                    Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+        let padding = vec![b' '; 300 * 1024];
+        // Errors are expected once the server has answered and stopped reading.
+        let _ = writer.write_all(head.as_bytes()).await;
+        let _ = writer
+            .write_all(format!("{:x}\r\n", padding.len()).as_bytes())
+            .await;
+        let _ = writer.write_all(&padding).await;
+        let _ = writer.write_all(b"\r\n0\r\n\r\n").await;
+    });
+    let mut response = Vec::new();
+    let _ = reader.read_to_end(&mut response).await;
+    writing.await.expect("writer");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(
+        response.contains(r#""code":"payload_too_large""#),
+        "{response}"
+    );
+    assert!(api.all_jobs().await.is_empty());
 }

@@ -650,3 +650,45 @@ async fn names_of_gone_workers_are_tidied_but_never_with_jobs_they_hold() {
         .expect("xinfo");
     assert_eq!(consumers.len(), 1, "the consumer holding a job stays");
 }
+
+#[tokio::test]
+async fn paging_walks_every_job_once_even_within_one_millisecond() {
+    let redis = TestRedis::shared();
+    let (store, _conn) = store_on(redis, &unique_queue(), Retention::default());
+    // One script, one timestamp: 100 jobs tie on their index score.
+    let jobs: Vec<NewJob> = (0..100).map(|_| job(Scripted::default())).collect();
+    store.enqueue(&jobs, None).await.expect("enqueue");
+    let later = job(Scripted::default());
+    store
+        .enqueue(std::slice::from_ref(&later), None)
+        .await
+        .expect("enqueue");
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list(&ListFilter {
+                cursor,
+                limit: 3,
+                ..ListFilter::default()
+            })
+            .await
+            .expect("page");
+        assert!(page.jobs.len() <= 3);
+        seen.extend(page.jobs.iter().map(|j| j.id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(seen.len() <= 101, "paging went round in circles");
+    }
+    assert_eq!(seen.len(), 101);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 101, "a job was shown twice");
+    assert!(
+        seen.iter().position(|id| *id == later.id) <= Some(2),
+        "newest first"
+    );
+}

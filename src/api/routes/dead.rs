@@ -2,14 +2,13 @@
 //! vendor refused them for good (`failed`) or because they used up their retries or killed
 //! their workers (`dead`). Their records keep the vendor's last answer.
 //!
-//! | Route                          | Answer                                                  |
-//! |--------------------------------|---------------------------------------------------------|
-//! | `GET /v1/dead?cursor=&limit=`  | `{"jobs", "next_cursor"}`, most recent death first      |
-//! | `GET /v1/dead/{id}`            | the record; 404 unless the job is in the dead set       |
-//! | `POST /v1/dead/{id}/retry`     | 202 `{"job_id", "status_url"}`, queued again with a full retry budget; 404 missing; 409 when the job is not failed or dead |
-//! | `POST /v1/dead/retry`          | 202 `{"requeued": n}`                                   |
-//! | `DELETE /v1/dead/{id}`         | 204; 404 unless the job is in the dead set              |
-//! | `DELETE /v1/dead`              | 200 `{"purged": n}`                                     |
+//! - `GET /v1/dead?cursor=&limit=`: `{"jobs", "next_cursor"}`, most recent death first.
+//! - `GET /v1/dead/{id}`: the record; 404 unless the job is in the dead set.
+//! - `POST /v1/dead/{id}/retry`: 202 `{"job_id", "status_url"}`, queued again with a full
+//!   retry budget; 404 when there is no such job, 409 when it is neither failed nor dead.
+//! - `POST /v1/dead/retry`: every job of the dead set, 202 `{"requeued": n}`.
+//! - `DELETE /v1/dead/{id}`: 204, the record is gone; 404 unless it was in the dead set.
+//! - `DELETE /v1/dead`: 200 `{"purged": n}`.
 //!
 //! These routes do not read `Idempotency-Key`: a retry that is sent twice finds the job
 //! queued the second time and answers 409, and a purge is idempotent by nature.
