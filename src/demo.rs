@@ -18,9 +18,7 @@
 //! Proteger refuses its whole bulk call, the batch is split, its nine good contracts go
 //! through one by one, and only the bad one ends `failed`, with the vendor's answer.
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,6 +26,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::Settings;
+use crate::local_redis::LocalRedis;
 use crate::queue::{JobId, JobRecord, JobState};
 use crate::sandbox::{self, SandboxConfig};
 use crate::startup::{self, Roles, RunningApp, StartupError};
@@ -74,7 +73,9 @@ impl From<reqwest::Error> for DemoError {
 /// Runs the demo; `Ok` when every step went as the demo expects (the one failure included).
 pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
     let started = Instant::now();
-    let redis = DemoRedis::find_or_start(&settings.redis.url).await?;
+    let redis = LocalRedis::find_or_start(&settings.redis.url)
+        .await
+        .map_err(DemoError::Redis)?;
     settings.redis.url = redis.url();
     settings.redis.queue = format!("demo-{}", uuid::Uuid::now_v7().simple());
 
@@ -92,7 +93,7 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
 
 async fn demo(
     mut settings: Settings,
-    redis: &DemoRedis,
+    redis: &LocalRedis,
     started: Instant,
 ) -> Result<(), DemoError> {
     settings.secrets.api_tokens = vec![DEMO_API_TOKEN.to_string()];
@@ -510,126 +511,6 @@ impl Api {
             tokio::time::sleep(POLL_EVERY).await;
         }
     }
-}
-
-/// The Redis the demo runs on.
-enum DemoRedis {
-    /// Someone else's, found answering at this URL.
-    External(String),
-    /// Ours, started for the demo.
-    Private {
-        child: tokio::process::Child,
-        dir: PathBuf,
-        port: u16,
-    },
-}
-
-impl DemoRedis {
-    async fn find_or_start(configured: &str) -> Result<Self, DemoError> {
-        if answers_ping(configured).await {
-            return Ok(Self::External(configured.to_string()));
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| DemoError::Redis(format!("cannot find a free port: {e}")))?;
-        let dir = std::env::temp_dir().join(format!(
-            "underwrite-demo-{}-{}",
-            std::process::id(),
-            uuid::Uuid::now_v7().simple()
-        ));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| DemoError::Redis(format!("cannot create {}: {e}", dir.display())))?;
-        let spawned = tokio::process::Command::new("redis-server")
-            .arg("--port")
-            .arg(port.to_string())
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                let redacted = startup::redacted_redis_url(configured);
-                return Err(DemoError::Redis(
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        format!(
-                            "nothing answers at {redacted} and redis-server is not on PATH: install redis-server (6.2 or newer) or set UNDERWRITE_REDIS_URL"
-                        )
-                    } else {
-                        format!(
-                            "nothing answers at {redacted} and redis-server does not start: {e}"
-                        )
-                    },
-                ));
-            }
-        };
-        let redis = Self::Private { child, dir, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !answers_ping(&redis.url()).await {
-            if Instant::now() > deadline {
-                redis.stop().await;
-                return Err(DemoError::Redis(
-                    "the private redis-server did not answer PING within 10 s".into(),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        Ok(redis)
-    }
-
-    fn url(&self) -> String {
-        match self {
-            Self::External(url) => url.clone(),
-            Self::Private { port, .. } => format!("redis://127.0.0.1:{port}/"),
-        }
-    }
-
-    fn is_external(&self) -> bool {
-        matches!(self, Self::External(_))
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Self::External(url) => format!(
-                "{} (answered PING; the demo's keys are deleted at the end)",
-                startup::redacted_redis_url(url)
-            ),
-            Self::Private { port, dir, .. } => format!(
-                "private redis-server on 127.0.0.1:{port} in {} (stopped at the end)",
-                dir.display()
-            ),
-        }
-    }
-
-    async fn stop(self) {
-        if let Self::Private { mut child, dir, .. } = self {
-            let _ = child.kill().await;
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
-}
-
-async fn answers_ping(url: &str) -> bool {
-    let Ok(client) = redis::Client::open(url) else {
-        return false;
-    };
-    let attempt = async {
-        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .ok()
-    };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(1), attempt).await,
-        Ok(Some(_))
-    )
 }
 
 /// Deletes every key of the demo's queue from a Redis that is not ours.

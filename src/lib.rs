@@ -31,6 +31,7 @@ pub mod api;
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod local_redis;
 pub mod metrics;
 pub mod producer;
 pub mod queue;

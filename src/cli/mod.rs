@@ -4,10 +4,12 @@
 //!
 //! - `serve.rs`: `underwrite serve` (API and workers, or one of them).
 //! - `sandbox.rs`: `underwrite sandbox` (the fake vendor APIs).
+//! - `bench.rs`: `underwrite bench <name>` (figures for the README).
 //! - `demo.rs`: `underwrite demo` (everything in one process, see `src/demo.rs`).
 //! - `jobs.rs`: `underwrite jobs show|list`; `dead.rs`: `underwrite dead ...`. Both talk to
 //!   Redis directly through the queue's `Store`, not through the HTTP API.
 
+mod bench;
 mod dead;
 mod demo;
 mod jobs;
@@ -52,6 +54,8 @@ enum Command {
     /// Inspect and act on the dead set (failed and dead jobs).
     #[command(subcommand)]
     Dead(dead::DeadCommand),
+    /// Measure: noop, latency, backlog or e2e.
+    Bench(bench::BenchArgs),
 }
 
 /// A failure to report: main prints `error: <message>` and exits 1.
@@ -72,7 +76,7 @@ impl Cli {
     pub fn log_filter(&self) -> &'static str {
         match self.command {
             Command::Serve(_) | Command::Sandbox(_) => "info",
-            Command::Demo => "error",
+            Command::Demo | Command::Bench(_) => "error",
             Command::Jobs(_) | Command::Dead(_) => "warn",
         }
     }
@@ -84,6 +88,7 @@ impl Cli {
             Command::Serve(args) => serve::run(settings, args).await,
             Command::Sandbox(args) => sandbox::run(settings, args).await,
             Command::Demo => demo::run(settings).await,
+            Command::Bench(args) => bench::run(settings, args).await,
             Command::Jobs(command) => jobs::run(&connect(&settings).await?, command).await,
             Command::Dead(command) => dead::run(&connect(&settings).await?, command).await,
         }

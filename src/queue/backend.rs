@@ -11,6 +11,8 @@
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -35,7 +37,7 @@ use super::leases::{Leases, spawn_heartbeat};
 use super::outcome::ErrorDetail;
 use super::reader::{Delivery, StreamReader};
 use super::retry::RetryPolicy;
-use super::store::{Claim, Settlement, Store};
+use super::store::{Claim, Settlement, Store, Take};
 
 /// How a backend fetches and holds jobs.
 #[derive(Debug, Clone)]
@@ -59,6 +61,8 @@ pub struct RedisBackend<T> {
     tasks: Option<BoxStream<'static, Task<T>>>,
     heartbeat: Option<tokio::task::JoinHandle<()>>,
     closing: Option<BoxFuture<'static, ()>>,
+    /// Free concurrency slots, updated on every `poll_next` for the fetch loop.
+    free: Arc<AtomicUsize>,
     _payload: PhantomData<fn() -> T>,
 }
 
@@ -88,6 +92,7 @@ impl<T: JobKind> RedisBackend<T> {
             tasks: None,
             heartbeat: None,
             closing: None,
+            free: Arc::new(AtomicUsize::new(1)),
             _payload: PhantomData,
         }
     }
@@ -114,6 +119,8 @@ impl<T: JobKind> RedisBackend<T> {
             leases: self.leases.clone(),
             settings: self.settings.clone(),
             ready: VecDeque::new(),
+            claimed: VecDeque::new(),
+            free: self.free.clone(),
             _payload: PhantomData,
         };
         Ok(futures::stream::unfold(fetch, |mut fetch| async move {
@@ -187,8 +194,12 @@ impl<T: JobKind> Backend for RedisBackend<T> {
     fn poll_next(
         &mut self,
         cx: &mut Context<'_>,
-        _: &WorkerContext,
+        worker: &WorkerContext,
     ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
+        self.free.store(
+            self.settings.prefetch.saturating_sub(worker.task_count()),
+            Ordering::Relaxed,
+        );
         if self.tasks.is_none() {
             match self.start() {
                 Ok(tasks) => self.tasks = Some(tasks),
@@ -250,27 +261,36 @@ struct FetchLoop<T> {
     store: Store,
     leases: Leases,
     settings: FetchSettings,
+    /// Read but not claimed yet.
     ready: VecDeque<Delivery>,
+    /// Claimed, to hand out right away.
+    claimed: VecDeque<Task<T>>,
+    /// Free concurrency slots, as apalis last told us.
+    free: Arc<AtomicUsize>,
     _payload: PhantomData<fn() -> T>,
 }
 
 impl<T: JobKind> FetchLoop<T> {
-    /// The next runnable task. Deliveries are read in batches but claimed one at a time,
-    /// right before they run: apalis asks for a task only when a slot is free, so a claimed
-    /// job is a started job, and a job that merely sat in this buffer when the worker died
-    /// is not counted as a crash of its own.
+    /// The next runnable task. Deliveries are read in batches, but claimed only as many at
+    /// a time as there are free slots: apalis asks for a task only when a slot is free, so
+    /// a claimed job is a started job, and a job that merely sat in this buffer when the
+    /// worker died is not counted as a crash of its own.
     async fn next_task(&mut self) -> Task<T> {
         let mut backoff = Duration::from_millis(50);
         loop {
-            if let Some(delivery) = self.ready.pop_front() {
-                match self.admit(delivery).await {
-                    Ok(Some(task)) => return task,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        tracing::warn!(kind = T::KIND, error = %e, "cannot take a job; it stays queued");
-                        continue;
-                    }
+            if let Some(task) = self.claimed.pop_front() {
+                return task;
+            }
+            if !self.ready.is_empty() {
+                let free = self.free.load(Ordering::Relaxed);
+                let take = free.clamp(1, self.ready.len());
+                let deliveries: Vec<Delivery> = self.ready.drain(..take).collect();
+                if let Err(e) = self.admit(deliveries).await {
+                    tracing::warn!(kind = T::KIND, error = %e, "cannot take jobs; they stay queued");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
+                continue;
             }
             match self.reader.next(self.settings.prefetch).await {
                 Ok(deliveries) => {
@@ -293,70 +313,76 @@ impl<T: JobKind> FetchLoop<T> {
         }
     }
 
-    /// Claims one delivery; returns the task to run, if there is one.
-    async fn admit(&mut self, delivery: Delivery) -> Result<Option<Task<T>>, QueueError> {
-        let Some(id) = delivery.job else {
-            tracing::error!(kind = T::KIND, entry = %delivery.entry, "stream entry without a job id; dropping it");
-            self.store.drop_entry(T::KIND, &delivery.entry).await?;
-            return Ok(None);
-        };
-        let token = format!("{:032x}", rand::rng().random::<u128>());
-        self.leases.hold(&delivery.entry, id, &token);
-        let claim = self
+    /// Claims deliveries in one round trip; runnable jobs join `claimed`.
+    async fn admit(&mut self, deliveries: Vec<Delivery>) -> Result<(), QueueError> {
+        let mut takes = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let Some(job) = delivery.job else {
+                tracing::error!(kind = T::KIND, entry = %delivery.entry, "stream entry without a job id; dropping it");
+                self.store.drop_entry(T::KIND, &delivery.entry).await?;
+                continue;
+            };
+            let token = format!("{:032x}", rand::rng().random::<u128>());
+            self.leases.hold(&delivery.entry, job, &token);
+            takes.push(Take {
+                job,
+                entry: delivery.entry,
+                token,
+                reclaimed: delivery.reclaimed,
+            });
+        }
+        let claims = match self
             .store
-            .claim(
-                T::KIND,
-                &id,
-                &delivery.entry,
-                &token,
-                self.reader.consumer(),
-                delivery.reclaimed,
-            )
-            .await;
-        let claimed = match claim {
-            Ok(Claim::Run(claimed)) => claimed,
-            Ok(Claim::Skip) => {
-                self.leases.drop_entry(&delivery.entry);
-                return Ok(None);
-            }
+            .claim(T::KIND, self.reader.consumer(), &takes)
+            .await
+        {
+            Ok(claims) => claims,
             Err(e) => {
-                // Unknown whether the claim landed: let the lease decide.
-                self.leases.drop_entry(&delivery.entry);
+                // Unknown whether the claim landed: let the leases decide.
+                for take in &takes {
+                    self.leases.drop_entry(&take.entry);
+                }
                 return Err(e);
             }
         };
-        let ctx = JobContext {
-            id,
-            kind: T::KIND.to_string(),
-            attempt: claimed.attempts + 1,
-            children: claimed.children,
-            entry: delivery.entry.clone(),
-            token,
-        };
-        if claimed.crashes >= self.settings.max_crashes {
-            tracing::error!(job = %id, kind = T::KIND, crashes = claimed.crashes, "poison job: its worker died every time it ran; burying it");
-            let error = ErrorDetail::message(format!(
-                "poison job: the worker running it died {} times",
-                claimed.crashes
-            ));
-            self.bury(&ctx, error).await;
-            return Ok(None);
-        }
-        match serde_json::from_str::<T>(&claimed.payload) {
-            Ok(payload) => Ok(Some(
-                TaskBuilder::new(payload)
-                    .task_id(TaskId::from_string(id.to_string()))
-                    .data(ctx)
-                    .build(),
-            )),
-            Err(e) => {
-                tracing::error!(job = %id, kind = T::KIND, error = %e, "job payload cannot be decoded; burying it");
-                let error =
-                    ErrorDetail::message(format!("payload is not a valid {}: {e}", T::KIND));
+        for (take, claim) in takes.into_iter().zip(claims) {
+            let Claim::Run(claimed) = claim else {
+                self.leases.drop_entry(&take.entry);
+                continue;
+            };
+            let ctx = JobContext {
+                id: take.job,
+                kind: T::KIND.to_string(),
+                attempt: claimed.attempts + 1,
+                children: claimed.children,
+                entry: take.entry,
+                token: take.token,
+            };
+            if claimed.crashes >= self.settings.max_crashes {
+                tracing::error!(job = %ctx.id, kind = T::KIND, crashes = claimed.crashes, "poison job: its worker died every time it ran; burying it");
+                let error = ErrorDetail::message(format!(
+                    "poison job: the worker running it died {} times",
+                    claimed.crashes
+                ));
                 self.bury(&ctx, error).await;
-                Ok(None)
+                continue;
+            }
+            match serde_json::from_str::<T>(&claimed.payload) {
+                Ok(payload) => self.claimed.push_back(
+                    TaskBuilder::new(payload)
+                        .task_id(TaskId::from_string(ctx.id.to_string()))
+                        .data(ctx)
+                        .build(),
+                ),
+                Err(e) => {
+                    tracing::error!(job = %ctx.id, kind = T::KIND, error = %e, "job payload cannot be decoded; burying it");
+                    let error =
+                        ErrorDetail::message(format!("payload is not a valid {}: {e}", T::KIND));
+                    self.bury(&ctx, error).await;
+                }
             }
         }
+        Ok(())
     }
 
     async fn bury(&self, ctx: &JobContext, error: ErrorDetail) {

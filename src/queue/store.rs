@@ -86,6 +86,15 @@ pub struct ListFilter {
     pub limit: usize,
 }
 
+/// One delivery to claim.
+#[derive(Debug, Clone)]
+pub struct Take {
+    pub job: JobId,
+    pub entry: String,
+    pub token: String,
+    pub reclaimed: bool,
+}
+
 /// What `claim` found.
 #[derive(Debug)]
 pub enum Claim {
@@ -376,43 +385,52 @@ impl Store {
         }
     }
 
+    /// Claims deliveries in one atomic step: each runnable job gets its lease token and
+    /// becomes `running`; entries whose job is gone or finished are dropped.
     pub async fn claim(
         &self,
         kind: &str,
-        id: &JobId,
-        entry: &str,
-        token: &str,
         worker: &str,
-        reclaimed: bool,
-    ) -> Result<Claim, QueueError> {
-        let mut conn = self.conn.clone();
-        let answer: Vec<String> = SCRIPTS
-            .claim
+        takes: &[Take],
+    ) -> Result<Vec<Claim>, QueueError> {
+        if takes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = SCRIPTS.claim.prepare_invoke();
+        invocation
             .key(self.keys.state_keys())
-            .key(self.keys.job(id))
             .key(self.keys.stream(kind))
             .arg(now_ms())
-            .arg(entry)
             .arg(GROUP)
-            .arg(token)
-            .arg(worker)
-            .arg(if reclaimed { "1" } else { "0" })
-            .invoke_async(&mut conn)
-            .await?;
-        if answer.first().map(String::as_str) != Some("run") {
-            return Ok(Claim::Skip);
+            .arg(worker);
+        for take in takes {
+            invocation
+                .key(self.keys.job(&take.job))
+                .arg(&take.entry)
+                .arg(&take.token)
+                .arg(if take.reclaimed { "1" } else { "0" });
         }
-        let field = |i: usize| answer.get(i).cloned().unwrap_or_default();
-        let children = match field(3).as_str() {
-            "" => Vec::new(),
-            list => serde_json::from_str(list)?,
-        };
-        Ok(Claim::Run(Claimed {
-            payload: field(1),
-            attempts: field(2).parse().unwrap_or(0),
-            crashes: field(4).parse().unwrap_or(0),
-            children,
-        }))
+        let mut conn = self.conn.clone();
+        let answers: Vec<Vec<String>> = invocation.invoke_async(&mut conn).await?;
+        answers
+            .into_iter()
+            .map(|answer| {
+                if answer.first().map(String::as_str) != Some("run") {
+                    return Ok(Claim::Skip);
+                }
+                let field = |i: usize| answer.get(i).cloned().unwrap_or_default();
+                let children = match field(3).as_str() {
+                    "" => Vec::new(),
+                    list => serde_json::from_str(list)?,
+                };
+                Ok(Claim::Run(Claimed {
+                    payload: field(1),
+                    attempts: field(2).parse().unwrap_or(0),
+                    crashes: field(4).parse().unwrap_or(0),
+                    children,
+                }))
+            })
+            .collect()
     }
 
     /// Writes the answer of an attempt. Returns `false` when the lease was lost meanwhile

@@ -339,6 +339,15 @@ async fn a_job_whose_worker_dies_three_times_is_buried_as_poison() {
     worker.stop().await;
 }
 
+fn take(job: JobId, entry: String, reclaimed: bool) -> underwrite::queue::store::Take {
+    underwrite::queue::store::Take {
+        job,
+        entry,
+        token: "ghost-token".into(),
+        reclaimed,
+    }
+}
+
 /// Reads the job's entry as consumer `ghost` and claims it, then never settles: what a
 /// worker killed mid-job leaves behind.
 async fn take_and_abandon(store: &underwrite::queue::Store, queue: &str, id: &JobId, ghost: &str) {
@@ -357,7 +366,7 @@ async fn take_and_abandon(store: &underwrite::queue::Store, queue: &str, id: &Jo
         .expect("xreadgroup");
     let entry = reply[0].1[0].0.clone();
     store
-        .claim(Scripted::KIND, id, &entry, "ghost-token", ghost, false)
+        .claim(Scripted::KIND, ghost, &[take(*id, entry, false)])
         .await
         .expect("claim");
 }
@@ -377,7 +386,7 @@ async fn reclaim_and_abandon(store: &underwrite::queue::Store, queue: &str, ghos
     let (entry, fields) = reply.1.into_iter().next().expect("an abandoned entry");
     let id: JobId = fields[1].parse().expect("job id");
     store
-        .claim(Scripted::KIND, &id, &entry, "ghost-token", ghost, true)
+        .claim(Scripted::KIND, ghost, &[take(id, entry, true)])
         .await
         .expect("claim");
 }

@@ -1,0 +1,44 @@
+//! `underwrite bench <name>`: run one benchmark and print its table and JSON line.
+//! See `src/bench/` for what each measures.
+
+use clap::Args;
+use underwrite::bench::{self, BenchOptions};
+use underwrite::config::Settings;
+use underwrite::local_redis::LocalRedis;
+
+use super::{CliError, CliResult};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// noop, latency, backlog or e2e.
+    name: String,
+    /// Jobs (or samples, for latency). Defaults: noop 100000, latency 1000,
+    /// backlog 1000000, e2e 10000.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Jobs run at once by the worker.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+}
+
+pub async fn run(settings: Settings, args: BenchArgs) -> CliResult {
+    let jobs = args.jobs.unwrap_or(match args.name.as_str() {
+        "latency" => 1_000,
+        "backlog" => 1_000_000,
+        "e2e" => 10_000,
+        _ => 100_000,
+    });
+    let redis = LocalRedis::find_or_start(&settings.redis.url)
+        .await
+        .map_err(CliError)?;
+    eprintln!("redis: {}", redis.describe());
+    let options = BenchOptions {
+        jobs,
+        concurrency: args.concurrency.max(1),
+        redis_url: redis.url(),
+    };
+    let report = bench::run(&args.name, &options).await;
+    redis.stop().await;
+    report?.print();
+    Ok(())
+}
