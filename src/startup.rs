@@ -217,6 +217,11 @@ pub async fn start(settings: Settings, roles: Roles) -> Result<RunningApp, Start
     let task = tokio::spawn(run(app.clone(), listener, roles.worker, shutdown.clone()));
     if let Some(addr) = api_addr {
         tracing::info!(%addr, "producer API listening");
+        if app.settings.secrets.api_tokens.is_empty() {
+            tracing::warn!(
+                "UNDERWRITE_API_TOKENS is empty: every /v1 request will be refused with 401"
+            );
+        }
     }
     Ok(RunningApp {
         api_addr,
@@ -234,6 +239,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartupError> {
     let running = start(settings, roles).await?;
+    tracing::info!(
+        api = roles.api,
+        worker = roles.worker,
+        "underwrite is running; SIGTERM or SIGINT stops it gracefully"
+    );
     let token = running.shutdown_token();
     let trigger = tokio::spawn(async move {
         tokio::select! {
@@ -267,28 +277,33 @@ pub async fn spawn_for_tests_with(
     start(settings, roles).await
 }
 
-/// Resolves on the first SIGTERM or SIGINT. The handlers stay installed afterwards, so later
-/// signals do not kill the process by themselves (`underwrite serve` exits at once on a
-/// second one).
-pub async fn shutdown_signal() {
+/// A future that resolves on the first SIGTERM or SIGINT after this call. The handlers are
+/// installed by the call itself (it must run inside the tokio runtime), not when the future
+/// is first polled, so a signal that comes while the app is still starting is neither lost
+/// nor fatal. They stay installed afterwards: later signals do not kill the process by
+/// themselves (`underwrite serve` exits at once on a second one).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
-    let (mut term, mut int) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(term), Ok(int)) => (term, int),
-        (Err(e), _) | (_, Err(e)) => {
-            // Without signal handlers there is nothing to wait for; never resolve, so the
-            // process runs (and dies by the default signal action).
-            tracing::error!(error = %e, "cannot install signal handlers");
-            return std::future::pending().await;
-        }
-    };
-    let name = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    };
-    tracing::info!(signal = name, "received shutdown signal");
+    let handlers = signal(SignalKind::terminate()).and_then(|term| {
+        let int = signal(SignalKind::interrupt())?;
+        Ok((term, int))
+    });
+    async move {
+        let (mut term, mut int) = match handlers {
+            Ok(handlers) => handlers,
+            Err(e) => {
+                // Without handlers there is nothing to wait for: never resolve, and let the
+                // signal's default action end the process.
+                tracing::error!(error = %e, "cannot install signal handlers");
+                return std::future::pending().await;
+            }
+        };
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "received shutdown signal");
+    }
 }
 
 /// The body of a running app.

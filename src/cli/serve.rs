@@ -28,10 +28,13 @@ pub async fn run(settings: Settings, args: ServeArgs) -> CliResult {
             "--no-api and --no-worker together leave nothing to run".into(),
         ));
     }
+    // Handlers first, so that a signal during start-up already means "shut down".
+    let first = startup::shutdown_signal();
     let shutdown = async {
-        startup::shutdown_signal().await;
+        first.await;
+        let second = startup::shutdown_signal();
         tokio::spawn(async {
-            startup::shutdown_signal().await;
+            second.await;
             eprintln!("error: second signal during shutdown: exiting now");
             std::process::exit(1);
         });

@@ -7,13 +7,18 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use underwrite::config::Settings;
-use underwrite::queue::JobId;
+use underwrite::queue::{JobId, RetryPolicy};
+use underwrite::sandbox::SandboxConfig;
 use underwrite::startup;
+use underwrite::vendors::proteger::sandbox::sample_contract;
 
 use crate::helpers::redis::{TestRedis, free_port, unique_queue};
 
 const WITHIN: Duration = Duration::from_secs(15);
+/// The bearer token of the apps these tests start.
+const TOKEN: &str = "cli-test-token";
 
 /// The binary, with an environment of its own: no `UNDERWRITE_*` of the caller leaks in.
 fn underwrite(redis_url: &str, queue: &str) -> Command {
@@ -26,7 +31,7 @@ fn underwrite(redis_url: &str, queue: &str) -> Command {
     cmd.env("UNDERWRITE_REDIS_URL", redis_url)
         .env("UNDERWRITE_REDIS_QUEUE", queue)
         .env("UNDERWRITE_LOG_FORMAT", "json")
-        .env("UNDERWRITE_API_TOKENS", "cli-test-token")
+        .env("UNDERWRITE_API_TOKENS", TOKEN)
         .env("UNDERWRITE_PROTEGER_TOKEN", "cli-test-proteger-token")
         .stdin(Stdio::null());
     cmd
@@ -249,23 +254,39 @@ fn serve_warns_when_redis_may_evict_jobs() {
     assert_eq!(serve.wait_exit().code(), Some(0), "{}", serve.stderr());
 }
 
-/// Settings for an in-process app on `redis`.
-fn settings_on(redis: &TestRedis) -> Settings {
+/// Settings for an in-process app on `redis`, its worker calling the sandbox at
+/// `proteger_url`.
+fn settings_on(redis: &TestRedis, proteger_url: &str) -> Settings {
     let env = [
         ("UNDERWRITE_REDIS_URL", redis.url()),
         ("UNDERWRITE_REDIS_QUEUE", unique_queue()),
-        ("UNDERWRITE_API_TOKENS", "cli-test-token".to_string()),
+        ("UNDERWRITE_API_TOKENS", TOKEN.to_string()),
         (
             "UNDERWRITE_PROTEGER_TOKEN",
             "cli-test-proteger-token".to_string(),
         ),
+        ("UNDERWRITE_PROTEGER_BASE_URL", proteger_url.to_string()),
     ];
-    Settings::load_from(None, env.map(|(k, v)| (k.to_string(), v))).expect("settings")
+    let mut settings =
+        Settings::load_from(None, env.map(|(k, v)| (k.to_string(), v))).expect("settings");
+    let fast = RetryPolicy {
+        max_attempts: 20,
+        base_ms: 50,
+        cap_ms: 500,
+    };
+    for kind in [
+        "default",
+        "proteger.contract.batch",
+        "proteger.contract.cancel",
+    ] {
+        settings.retry.insert(kind.to_string(), fast);
+    }
+    settings
 }
 
 /// Polls `url` until it answers `status`.
-async fn wait_for_status(client: &reqwest::Client, url: &str, status: u16, within: Duration) {
-    let deadline = Instant::now() + within;
+async fn wait_for_status(client: &reqwest::Client, url: &str, status: u16) {
+    let deadline = Instant::now() + WITHIN;
     loop {
         let answer = client
             .get(url)
@@ -281,29 +302,203 @@ async fn wait_for_status(client: &reqwest::Client, url: &str, status: u16, withi
         let last = answer.map_err(|e| e.to_string());
         assert!(
             Instant::now() < deadline,
-            "{url} did not answer {status} within {within:?}; last: {last:?}"
+            "{url} did not answer {status} within {WITHIN:?}; last: {last:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls a job over the API until it is final.
+async fn wait_until_final(client: &reqwest::Client, base: &str, job_id: &str) -> Value {
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let record: Value = client
+            .get(format!("{base}/v1/jobs/{job_id}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("GET job")
+            .json()
+            .await
+            .expect("job JSON");
+        if matches!(
+            record["state"].as_str(),
+            Some("succeeded" | "failed" | "dead")
+        ) {
+            return record;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {job_id} not final within {WITHIN:?}: {record}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readyz_follows_redis_and_the_api_works_again_after_a_restart() {
+async fn readyz_follows_redis_and_the_app_works_again_after_a_restart() {
     let mut redis = TestRedis::start(&[]);
-    let app = startup::spawn_for_tests(settings_on(&redis))
+    let sandbox = underwrite::sandbox::spawn(
+        "127.0.0.1:0".parse().expect("addr"),
+        SandboxConfig::default(),
+    )
+    .await
+    .expect("sandbox");
+    let app = startup::spawn_for_tests(settings_on(&redis, &sandbox.proteger_url()))
         .await
         .expect("app starts");
     let client = reqwest::Client::new();
-    let readyz = format!("{}/readyz", app.base_url());
-    wait_for_status(&client, &readyz, 200, WITHIN).await;
+    let base = app.base_url();
+    let readyz = format!("{base}/readyz");
+    wait_for_status(&client, &readyz, 200).await;
 
     redis.kill();
-    wait_for_status(&client, &readyz, 503, WITHIN).await;
+    wait_for_status(&client, &readyz, 503).await;
+    // Liveness does not depend on Redis: restarting the process would not bring it back.
+    wait_for_status(&client, &format!("{base}/healthz"), 200).await;
+    // An enqueue meanwhile is refused as "try again", with nothing done.
+    let refused = client
+        .post(format!("{base}/v1/proteger/contracts"))
+        .bearer_auth(TOKEN)
+        .json(&sample_contract("while-redis-is-away"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(refused.status().as_u16(), 503);
+    let body: Value = refused.json().await.expect("error JSON");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
 
     redis.restart();
-    wait_for_status(&client, &readyz, 200, WITHIN).await;
+    wait_for_status(&client, &readyz, 200).await;
+
+    // The API enqueues again, and the workers, which lost their consumer groups with the
+    // data of a Redis without persistence, carry the job to the vendor.
+    let answer = client
+        .post(format!("{base}/v1/proteger/contracts"))
+        .bearer_auth(TOKEN)
+        .json(&sample_contract("after-the-restart"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(answer.status().as_u16(), 202);
+    let accepted: Value = answer.json().await.expect("202 JSON");
+    let job_id = accepted["job_id"].as_str().expect("job_id");
+    let record = wait_until_final(&client, &base, job_id).await;
+    assert_eq!(record["state"], "succeeded", "{record}");
+    assert_eq!(sandbox.proteger.effects().contracts_created, 1);
 
     app.stop()
         .await
         .expect("a clean stop: nothing died while redis was away");
+}
+
+/// Runs the binary off the async runtime's threads.
+async fn run_async(cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || run(cmd))
+        .await
+        .expect("CLI run")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_commands_show_retry_and_purge_a_failed_job() {
+    let redis = TestRedis::shared();
+    let sandbox = underwrite::sandbox::spawn(
+        "127.0.0.1:0".parse().expect("addr"),
+        SandboxConfig::default(),
+    )
+    .await
+    .expect("sandbox");
+    let settings = settings_on(redis, &sandbox.proteger_url());
+    let queue = settings.redis.queue.clone();
+    let app = startup::spawn_for_tests(settings)
+        .await
+        .expect("app starts");
+    let client = reqwest::Client::new();
+    let base = app.base_url();
+
+    // A product the vendor does not know: a permanent refusal, straight to the dead set.
+    let mut contract = serde_json::to_value(sample_contract("cli-dead")).expect("JSON");
+    contract["product"]["referenceId"] = "no-such-product".into();
+    let accepted: Value = client
+        .post(format!("{base}/v1/proteger/contracts"))
+        .bearer_auth(TOKEN)
+        .json(&contract)
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("202 JSON");
+    let id = accepted["job_id"].as_str().expect("job_id").to_string();
+    let record = wait_until_final(&client, &base, &id).await;
+    assert_eq!(record["state"], "failed", "{record}");
+
+    let cli = |args: &[&str]| {
+        let mut cmd = underwrite(&redis.url(), &queue);
+        cmd.args(args);
+        run_async(cmd)
+    };
+    let out = cli(&["dead", "list"]).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(out.stdout.contains(&id), "{}", out.stdout);
+    assert!(out.stdout.contains("failed"), "{}", out.stdout);
+
+    let out = cli(&["dead", "show", &id]).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let shown: Value = serde_json::from_str(&out.stdout).expect("JSON record");
+    assert_eq!(shown["id"], id.as_str());
+    assert_eq!(shown["last_error"]["vendor_status"], 400);
+
+    // (Its batch, the one vendor call that carried it, failed too: filter by kind.)
+    let out = cli(&[
+        "jobs",
+        "list",
+        "--state",
+        "failed",
+        "--kind",
+        "proteger.contract.create",
+        "--json",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let page: Value = serde_json::from_str(&out.stdout).expect("JSON page");
+    assert_eq!(page["jobs"][0]["id"], id.as_str());
+    assert_eq!(page["jobs"].as_array().map(Vec::len), Some(1));
+
+    // Retried, it runs again (and fails again: the product is still unknown).
+    let out = cli(&["dead", "retry", &id]).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), format!("requeued {id}"));
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let record = wait_until_final(&client, &base, &id).await;
+        if record["finished_at"] != shown["finished_at"] {
+            assert_eq!(record["state"], "failed", "{record}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the retried job did not run again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let out = cli(&["dead", "purge", "--all"]).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    // The contract's job and the batches that carried it to the vendor.
+    assert!(out.stdout.starts_with("purged "), "{}", out.stdout);
+    let out = cli(&["dead", "list", "--json"]).await;
+    let page: Value = serde_json::from_str(&out.stdout).expect("JSON page");
+    assert_eq!(page["jobs"], serde_json::json!([]));
+    let out = cli(&["jobs", "show", &id]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", out.stdout);
+    let out = cli(&["dead", "purge", &id]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.contains("is not in the dead set"),
+        "{}",
+        out.stderr
+    );
+
+    app.stop().await.expect("clean stop");
 }

@@ -3,9 +3,9 @@
 
 mod api;
 mod cli;
-mod helpers;
-mod queue;
-mod proteger_client;
-mod proteger_sandbox;
-mod proteger_jobs;
 mod crash;
+mod helpers;
+mod proteger_client;
+mod proteger_jobs;
+mod proteger_sandbox;
+mod queue;

@@ -26,7 +26,6 @@ use serde_json::Value;
 
 use crate::queue::{ErrorDetail, JobError};
 
-
 /// The longest `Retry-After` we honour. A vendor asking for more than a day is more likely
 /// broken than serious, and the job would otherwise sleep past every alert.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
