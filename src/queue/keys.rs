@@ -67,6 +67,12 @@ impl Keys {
         format!("{}:kinds", self.base)
     }
 
+    /// A key of this queue for a module outside `queue` (webhook endpoints, deliveries):
+    /// it shares the queue's hash tag, so scripts can touch it together with jobs.
+    pub fn other(&self, suffix: &str) -> String {
+        format!("{}:{suffix}", self.base)
+    }
+
     /// The keys every state-changing script receives first, in this order, so that the
     /// shared Lua helper `move_state` can keep the state indexes and the dead set right.
     pub fn state_keys(&self) -> Vec<String> {
