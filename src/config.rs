@@ -47,6 +47,7 @@ pub struct Settings {
     pub retry: BTreeMap<String, RetryPolicy>,
     pub proteger: ProtegerSettings,
     pub sandbox: SandboxSettings,
+    pub webhooks: WebhookSettings,
     /// Secrets, from the environment only.
     #[serde(skip)]
     pub secrets: Secrets,
@@ -110,6 +111,48 @@ pub struct SandboxSettings {
     pub listen: SocketAddr,
     /// How long a created Proteger contract stays invisible to GET (asynchronous persistence).
     pub proteger_persist_delay_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Waits before each delivery attempt, in seconds: the first is "at once".
+    pub schedule_secs: Vec<u64>,
+    /// Each wait is drawn within ± this share of itself.
+    pub jitter: f64,
+    pub timeout_ms: u64,
+    /// Deliveries in flight per endpoint, so one slow receiver cannot starve the others.
+    pub endpoint_concurrency: usize,
+    /// An endpoint failing without a single success for this long is disabled.
+    pub disable_after_secs: u64,
+    /// After a rotation, the old secret keeps signing this long.
+    pub rotation_grace_secs: u64,
+    /// CIDRs the SSRF guard admits although they are private or loopback.
+    pub allow_cidrs: Vec<String>,
+    pub https_only: bool,
+    /// Endpoints from the config file (the API adds more, stored in Redis).
+    #[serde(default)]
+    pub endpoints: Vec<ConfiguredEndpoint>,
+}
+
+/// An endpoint declared in the config file. Its secret comes from the environment variable
+/// named by `secret_env`, never from the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfiguredEndpoint {
+    pub id: String,
+    pub url: String,
+    pub secret_env: String,
+    #[serde(default = "all_events")]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub ordered: bool,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+fn all_events() -> Vec<String> {
+    vec!["*".into()]
 }
 
 /// Credentials. `Debug` never shows them.
@@ -281,6 +324,22 @@ fn apply_env(
                 .parse()
                 .map_err(|_| env_error(format!("`{value}` is not a number")))?,
         ),
+        // Lists are comma-separated: `UNDERWRITE_WEBHOOKS_ALLOW_CIDRS=127.0.0.0/8,::1/128`.
+        toml::Value::Array(items) => {
+            let numeric = items.first().is_some_and(toml::Value::is_integer);
+            let mut list = Vec::new();
+            for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                list.push(if numeric {
+                    toml::Value::Integer(
+                        part.parse()
+                            .map_err(|_| env_error(format!("`{part}` is not an integer")))?,
+                    )
+                } else {
+                    toml::Value::String(part.to_string())
+                });
+            }
+            toml::Value::Array(list)
+        }
         _ => {
             return Err(env_error(
                 "this key cannot be set from the environment".into(),
@@ -319,6 +378,23 @@ mod tests {
         assert_eq!(settings.secrets.api_tokens, vec!["a", "b"]);
         assert_eq!(settings.worker.lease_secs, 30);
         assert_eq!(settings.retention.finished_secs, 7 * 24 * 3600);
+    }
+
+    #[test]
+    fn lists_come_comma_separated() {
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                ("UNDERWRITE_WEBHOOKS_ALLOW_CIDRS", "127.0.0.0/8, ::1/128"),
+                ("UNDERWRITE_WEBHOOKS_SCHEDULE_SECS", "0,1,2"),
+            ]),
+        )
+        .expect("settings");
+        assert_eq!(
+            settings.webhooks.allow_cidrs,
+            vec!["127.0.0.0/8", "::1/128"]
+        );
+        assert_eq!(settings.webhooks.schedule_secs, vec![0, 1, 2]);
     }
 
     #[test]
