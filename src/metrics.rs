@@ -120,6 +120,7 @@ pub fn record_attempt(kind: &str, settlement: &Settlement, took: Duration) {
     let outcome = match settlement {
         Settlement::Succeeded { .. } => "succeeded",
         Settlement::Retrying { .. } => "retrying",
+        Settlement::Deferred { .. } => "deferred",
         Settlement::Buried { state, .. } => state.as_str(),
     };
     JOB_ATTEMPTS.with_label_values(&[kind, outcome]).inc();

@@ -24,7 +24,7 @@ use crate::config::Settings;
 use crate::metrics;
 use crate::producer::Producer;
 use crate::queue::connection::ServerCheck;
-use crate::queue::{Keys, QueueError, Redis, Retention, Store, WorkerIdentity};
+use crate::queue::{Keys, QueueError, Redis, Retention, Store};
 use crate::workers::{self, WorkerDeps, WorkerError};
 
 /// How often the queue-depth gauges are sampled.
@@ -100,12 +100,11 @@ impl App {
 
     /// What the workers need, with a fresh identity (unique per process start).
     pub fn worker_deps(&self) -> WorkerDeps {
-        WorkerDeps {
-            settings: self.settings.clone(),
-            redis: self.redis.clone(),
-            store: self.store.clone(),
-            identity: WorkerIdentity::new(),
-        }
+        WorkerDeps::new(
+            self.settings.clone(),
+            self.redis.clone(),
+            self.store.clone(),
+        )
     }
 }
 

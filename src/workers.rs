@@ -7,6 +7,7 @@
 //! its lease, to be re-delivered to another worker.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::Monitor;
@@ -14,7 +15,7 @@ use futures::FutureExt;
 
 use crate::config::Settings;
 use crate::queue::maintenance::{spawn_janitor, spawn_promoter};
-use crate::queue::{FetchSettings, Redis, Store, WorkerIdentity};
+use crate::queue::{FetchSettings, FinalHook, Redis, Store, WorkerIdentity};
 use crate::vendors::proteger;
 
 /// What every vendor's registration needs.
@@ -24,9 +25,23 @@ pub struct WorkerDeps {
     pub redis: Redis,
     pub store: Store,
     pub identity: WorkerIdentity,
+    /// Turns finished jobs into webhook deliveries.
+    pub hook: Option<Arc<dyn FinalHook>>,
 }
 
 impl WorkerDeps {
+    /// Deps with a fresh identity (unique per process start) and no hook yet: [`run`]
+    /// installs the webhook hook.
+    pub fn new(settings: Settings, redis: Redis, store: Store) -> Self {
+        Self {
+            settings,
+            redis,
+            store,
+            identity: WorkerIdentity::new(),
+            hook: None,
+        }
+    }
+
     pub fn fetch_settings(&self, kind: &str) -> FetchSettings {
         FetchSettings {
             lease: self.settings.lease(),
@@ -34,6 +49,7 @@ impl WorkerDeps {
             block: Duration::from_secs(2),
             max_crashes: self.settings.worker.max_crashes,
             policy: self.settings.retry_policy(kind),
+            hook: self.hook.clone(),
         }
     }
 }

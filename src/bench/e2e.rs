@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use super::{BenchError, BenchOptions, Report, bench_store, drop_queue, rate};
 use crate::config::Settings;
 use crate::producer::{Producer, Submission};
-use crate::queue::{JobState, WorkerIdentity};
+use crate::queue::JobState;
 use crate::sandbox::SandboxConfig;
 use crate::vendors::proteger::jobs::CreateContract;
 use crate::vendors::proteger::sandbox::sample_contract;
@@ -50,12 +50,7 @@ pub async fn proteger(options: &BenchOptions) -> Result<Report, BenchError> {
     }
     let enqueued = started.elapsed();
 
-    let deps = WorkerDeps {
-        settings,
-        redis,
-        store: store.clone(),
-        identity: WorkerIdentity::new(),
-    };
+    let deps = WorkerDeps::new(settings, redis, store.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let worker = tokio::spawn(workers::run(deps, async move {
         let _ = stopped.await;

@@ -74,6 +74,7 @@ fn spawn_worker(store: &Store, redis: &Redis, concurrency: usize, probe: Probe) 
             block: Duration::from_secs(2),
             max_crashes: 3,
             policy: RetryPolicy::default(),
+            hook: None,
         };
         let monitor = Monitor::new().register(move |_| {
             WorkerBuilder::new(identity.consumer(Noop::KIND))

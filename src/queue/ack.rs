@@ -6,6 +6,7 @@
 //! burial in the dead set. Settling is retried while Redis is away: an answer obtained from
 //! a vendor is not thrown away because Redis blinked.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,31 +15,39 @@ use apalis_core::task::Task;
 use backon::{ExponentialBuilder, Retryable};
 use futures::future::BoxFuture;
 use rand::RngExt;
+use serde_json::Value;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::context::JobContext;
+use super::error::QueueError;
+use super::hook::{FinalHook, Finished};
+use super::job::JobId;
 use super::job::JobState;
 use super::leases::Leases;
 use super::outcome::{ChildOutcome, ErrorDetail, JobError, JobOutput};
 use super::retry::{RetryDecision, RetryPolicy};
-use super::store::{ChildSettlement, Settlement, Store, now_ms};
+use super::store::{ChildSettlement, FollowUp, Settlement, Store, now_ms};
 use crate::metrics;
+
+/// What settling needs: the store, the kind's retry policy, the leases to let go of, and
+/// the hook that turns finished jobs into follow-up jobs (webhook deliveries).
+#[derive(Debug, Clone)]
+pub struct Acker {
+    pub store: Store,
+    pub policy: RetryPolicy,
+    pub leases: Leases,
+    pub hook: Option<Arc<dyn FinalHook>>,
+}
 
 #[derive(Debug, Clone)]
 pub struct AckLayer {
-    store: Store,
-    policy: RetryPolicy,
-    leases: Leases,
+    acker: Acker,
 }
 
 impl AckLayer {
-    pub fn new(store: Store, policy: RetryPolicy, leases: Leases) -> Self {
-        Self {
-            store,
-            policy,
-            leases,
-        }
+    pub fn new(acker: Acker) -> Self {
+        Self { acker }
     }
 }
 
@@ -48,7 +57,7 @@ impl<S> Layer<S> for AckLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AckService {
             inner,
-            layer: self.clone(),
+            acker: self.acker.clone(),
         }
     }
 }
@@ -56,7 +65,7 @@ impl<S> Layer<S> for AckLayer {
 #[derive(Debug, Clone)]
 pub struct AckService<S> {
     inner: S,
-    layer: AckLayer,
+    acker: Acker,
 }
 
 impl<S, T> Service<Task<T>> for AckService<S>
@@ -77,20 +86,19 @@ where
     fn call(&mut self, task: Task<T>) -> Self::Future {
         let ctx = task.ctx().data().get::<JobContext>().cloned();
         if let Some(ctx) = &ctx {
-            self.layer.leases.start(&ctx.entry);
+            self.acker.leases.start(&ctx.entry);
         }
         let future = self.inner.call(task);
-        let layer = self.layer.clone();
+        let acker = self.acker.clone();
         Box::pin(async move {
             let started = std::time::Instant::now();
             let answer = future.await.map_err(Into::into);
             let Some(ctx) = ctx else {
                 return answer;
             };
-            let settlement = settlement_for(&ctx, &layer.policy, &answer);
+            let settlement = settlement_for(&ctx, &acker.policy, &answer);
             metrics::record_attempt(&ctx.kind, &settlement, started.elapsed());
-            settle_patiently(&layer.store, &ctx, &settlement).await;
-            layer.leases.drop_entry(&ctx.entry);
+            acker.settle(&ctx, &settlement).await;
             answer
         })
     }
@@ -128,12 +136,15 @@ fn settlement_for(
             let jitter: f64 = rand::rng().random();
             match policy.decide(ctx.attempt, &error, jitter) {
                 RetryDecision::RetryAfter(delay) => Settlement::Retrying {
-                    error: error.detail().clone(),
+                    error: error.detail(),
                     due_ms: now_ms() + delay.as_millis() as i64,
                     children: ctx.children.clone(),
                 },
+                RetryDecision::Defer(delay) => Settlement::Deferred {
+                    due_ms: now_ms() + delay.as_millis() as i64,
+                },
                 RetryDecision::Exhausted => {
-                    let mut detail = error.detail().clone();
+                    let mut detail = error.detail();
                     detail.message =
                         format!("gave up after {} attempts: {}", ctx.attempt, detail.message);
                     Settlement::Buried {
@@ -144,7 +155,7 @@ fn settlement_for(
                 }
                 RetryDecision::Permanent => Settlement::Buried {
                     state: JobState::Failed,
-                    error: error.detail().clone(),
+                    error: error.detail(),
                     children: ctx.children.clone(),
                 },
             }
@@ -152,31 +163,106 @@ fn settlement_for(
     }
 }
 
-/// Writes the settlement, retrying while Redis is unreachable (up to two minutes; after
-/// that the lease runs out and another worker runs the job again, which the vendor's
-/// idempotency key makes harmless).
-pub(crate) async fn settle_patiently(store: &Store, ctx: &JobContext, settlement: &Settlement) {
-    let attempt = || store.settle(&ctx.kind, &ctx.id, &ctx.entry, &ctx.token, settlement);
-    let result = attempt
-        .retry(
-            ExponentialBuilder::default()
-                .with_min_delay(Duration::from_millis(50))
-                .with_max_delay(Duration::from_secs(5))
-                .with_total_delay(Some(Duration::from_secs(120)))
-                .without_max_times()
-                .with_jitter(),
-        )
-        .when(|e| e.is_connection())
-        .notify(|e, wait| {
-            tracing::warn!(job = %ctx.id, error = %e, ?wait, "cannot record the job's answer yet; retrying")
-        })
-        .await;
-    match result {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!(
-            job = %ctx.id,
-            "lease lost before the answer was recorded: another worker holds the job now"
-        ),
-        Err(e) => tracing::error!(job = %ctx.id, error = %e, "could not record the job's answer"),
+impl Acker {
+    /// Writes the settlement and its follow-ups, retrying while Redis is unreachable (up to
+    /// two minutes; after that the lease runs out and another worker runs the job again,
+    /// which the vendor's idempotency key makes harmless). Lets go of the lease after.
+    pub(crate) async fn settle(&self, ctx: &JobContext, settlement: &Settlement) {
+        let attempt = || async {
+            let follow_ups = self.follow_ups(ctx, settlement).await?;
+            self.store
+                .settle(
+                    &ctx.kind,
+                    &ctx.id,
+                    &ctx.entry,
+                    &ctx.token,
+                    settlement,
+                    &follow_ups,
+                )
+                .await
+        };
+        let result = attempt
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(50))
+                    .with_max_delay(Duration::from_secs(5))
+                    .with_total_delay(Some(Duration::from_secs(120)))
+                    .without_max_times()
+                    .with_jitter(),
+            )
+            .when(|e| e.is_connection())
+            .notify(|e, wait| {
+                tracing::warn!(job = %ctx.id, error = %e, ?wait, "cannot record the job's answer yet; retrying")
+            })
+            .await;
+        match result {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                job = %ctx.id,
+                "lease lost before the answer was recorded: another worker holds the job now"
+            ),
+            Err(e) => {
+                tracing::error!(job = %ctx.id, error = %e, "could not record the job's answer")
+            }
+        }
+        self.leases.drop_entry(&ctx.entry);
+    }
+
+    /// Asks the hook what the jobs that this settlement finishes cause.
+    async fn follow_ups(
+        &self,
+        ctx: &JobContext,
+        settlement: &Settlement,
+    ) -> Result<Vec<FollowUp>, QueueError> {
+        let Some(hook) = &self.hook else {
+            return Ok(Vec::new());
+        };
+        // (job, final state, result, error) of every job this settlement finishes.
+        let mut ending: Vec<(JobId, JobState, Option<Value>, Option<ErrorDetail>)> = Vec::new();
+        match settlement {
+            Settlement::Succeeded { result, children } => {
+                ending.push((ctx.id, JobState::Succeeded, Some(result.clone()), None));
+                for (child, outcome) in children {
+                    ending.push(match outcome {
+                        ChildSettlement::Succeeded(result) => {
+                            (*child, JobState::Succeeded, Some(result.clone()), None)
+                        }
+                        ChildSettlement::Failed(error) => {
+                            (*child, JobState::Failed, None, Some(error.clone()))
+                        }
+                    });
+                }
+            }
+            Settlement::Buried {
+                state,
+                error,
+                children,
+            } => {
+                for id in std::iter::once(&ctx.id).chain(children) {
+                    ending.push((*id, *state, None, Some(error.clone())));
+                }
+            }
+            Settlement::Retrying { .. } | Settlement::Deferred { .. } => return Ok(Vec::new()),
+        }
+        let ids: Vec<JobId> = ending.iter().map(|(id, ..)| *id).collect();
+        let records = self.store.records(&ids).await?;
+        let finished: Vec<Finished> = ending
+            .into_iter()
+            .filter_map(|(id, state, result, error)| {
+                let record = records.iter().find(|r| r.id == id)?;
+                Some(Finished {
+                    id,
+                    kind: record.kind.clone(),
+                    state,
+                    attempts: record.attempts + 1,
+                    result,
+                    error,
+                    reference: record.reference.clone(),
+                    metadata: record.metadata.clone(),
+                    payload: record.payload.clone(),
+                })
+            })
+            .collect();
+        hook.follow_ups(&finished).await
     }
 }

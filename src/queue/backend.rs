@@ -26,10 +26,11 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use rand::RngExt;
 
-use super::ack::{AckLayer, settle_patiently};
+use super::ack::{AckLayer, Acker};
 use super::connection::Redis;
 use super::context::JobContext;
 use super::error::QueueError;
+use super::hook::FinalHook;
 use super::identity::WorkerIdentity;
 use super::job::JobState;
 use super::kind::JobKind;
@@ -49,6 +50,8 @@ pub struct FetchSettings {
     pub block: Duration,
     pub max_crashes: u32,
     pub policy: RetryPolicy,
+    /// Turns finished jobs into follow-up jobs (webhook deliveries); `None` for none.
+    pub hook: Option<Arc<dyn FinalHook>>,
 }
 
 pub struct RedisBackend<T> {
@@ -115,6 +118,7 @@ impl<T: JobKind> RedisBackend<T> {
         ));
         let fetch = FetchLoop {
             reader,
+            acker: self.acker(),
             store: self.store.clone(),
             leases: self.leases.clone(),
             settings: self.settings.clone(),
@@ -128,6 +132,15 @@ impl<T: JobKind> RedisBackend<T> {
             Some((task, fetch))
         })
         .boxed())
+    }
+
+    fn acker(&self) -> Acker {
+        Acker {
+            store: self.store.clone(),
+            policy: self.settings.policy,
+            leases: self.leases.clone(),
+            hook: self.settings.hook.clone(),
+        }
     }
 
     /// Hands back every entry this consumer still holds unstarted, so that at a graceful
@@ -247,17 +260,14 @@ impl<T: JobKind> BackendConfig for RedisBackend<T> {
     }
 
     fn middleware(&mut self, _: &mut WorkerContext) -> Self::Layer {
-        AckLayer::new(
-            self.store.clone(),
-            self.settings.policy,
-            self.leases.clone(),
-        )
+        AckLayer::new(self.acker())
     }
 }
 
 /// The loop behind `poll_next`.
 struct FetchLoop<T> {
     reader: StreamReader,
+    acker: Acker,
     store: Store,
     leases: Leases,
     settings: FetchSettings,
@@ -392,7 +402,6 @@ impl<T: JobKind> FetchLoop<T> {
             children: ctx.children.clone(),
         };
         crate::metrics::record_burial(&ctx.kind);
-        settle_patiently(&self.store, ctx, &settlement).await;
-        self.leases.drop_entry(&ctx.entry);
+        self.acker.settle(ctx, &settlement).await;
     }
 }

@@ -82,6 +82,10 @@ pub enum JobError {
     /// credentials): the job goes to the dead set at once with this answer.
     #[error("permanent: {detail}")]
     Permanent { detail: ErrorDetail },
+    /// Not this job's turn (its endpoint is busy, an earlier event must go first): run it
+    /// again after `after`, without using up an attempt.
+    #[error("deferred: {reason}")]
+    Deferred { after: Duration, reason: String },
 }
 
 impl JobError {
@@ -96,9 +100,11 @@ impl JobError {
         Self::Permanent { detail }
     }
 
-    pub fn detail(&self) -> &ErrorDetail {
+    /// What to record as the job's `last_error`.
+    pub fn detail(&self) -> ErrorDetail {
         match self {
-            Self::Retryable { detail, .. } | Self::Permanent { detail } => detail,
+            Self::Retryable { detail, .. } | Self::Permanent { detail } => detail.clone(),
+            Self::Deferred { reason, .. } => ErrorDetail::message(reason.clone()),
         }
     }
 }

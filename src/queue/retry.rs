@@ -46,6 +46,8 @@ pub enum RetryDecision {
     Exhausted,
     /// The error is permanent: the job goes to the dead set as `failed` at once.
     Permanent,
+    /// Not the job's turn: run again after this delay, without using up an attempt.
+    Defer(Duration),
 }
 
 impl RetryPolicy {
@@ -54,6 +56,7 @@ impl RetryPolicy {
     pub fn decide(&self, attempt: u32, error: &JobError, jitter: f64) -> RetryDecision {
         match error {
             JobError::Permanent { .. } => RetryDecision::Permanent,
+            JobError::Deferred { after, .. } => RetryDecision::Defer(*after),
             JobError::Retryable { retry_after, .. } => {
                 if attempt >= self.max_attempts {
                     return RetryDecision::Exhausted;

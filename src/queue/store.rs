@@ -122,12 +122,22 @@ pub enum Settlement {
         due_ms: i64,
         children: Vec<JobId>,
     },
+    /// Not its turn yet: run again at `due_ms` without using up an attempt.
+    Deferred { due_ms: i64 },
     /// `failed` (permanent error) or `dead` (exhausted, poison).
     Buried {
         state: JobState,
         error: ErrorDetail,
         children: Vec<JobId>,
     },
+}
+
+/// A job to enqueue in the same atomic step as a settlement (a webhook delivery), and
+/// optionally a sorted set to index it in, with its score.
+#[derive(Debug, Clone)]
+pub struct FollowUp {
+    pub job: NewJob,
+    pub index: Option<(String, f64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -433,8 +443,9 @@ impl Store {
             .collect()
     }
 
-    /// Writes the answer of an attempt. Returns `false` when the lease was lost meanwhile
-    /// (another worker holds the job now) and nothing was written.
+    /// Writes the answer of an attempt, with the jobs it causes (`follow_ups`), in one
+    /// atomic step. Returns `false` when the lease was lost meanwhile (another worker holds
+    /// the job now) and nothing was written.
     pub async fn settle(
         &self,
         kind: &str,
@@ -442,77 +453,140 @@ impl Store {
         entry: &str,
         token: &str,
         settlement: &Settlement,
+        follow_ups: &[FollowUp],
     ) -> Result<bool, QueueError> {
         let mut invocation = SCRIPTS.settle.prepare_invoke();
         invocation
             .key(self.keys.state_keys())
             .key(self.keys.job(id))
             .key(self.keys.stream(kind))
-            .key(self.keys.scheduled(kind));
-        let (state, result, error, due, keep) = match settlement {
-            Settlement::Succeeded { result, .. } => (
-                JobState::Succeeded,
+            .key(self.keys.scheduled(kind))
+            .key(self.keys.kinds());
+        let error_json = |error: &ErrorDetail| serde_json::to_string(error);
+        let (state, result, error, due, keep, children): (
+            &str,
+            String,
+            String,
+            i64,
+            Duration,
+            Vec<(JobId, &str, String)>,
+        ) = match settlement {
+            Settlement::Succeeded { result, children } => (
+                "succeeded",
                 serde_json::to_string(result)?,
                 String::new(),
                 0,
                 self.retention.finished,
+                children
+                    .iter()
+                    .map(|(child, outcome)| {
+                        Ok(match outcome {
+                            ChildSettlement::Succeeded(result) => {
+                                (*child, "succeeded", serde_json::to_string(result)?)
+                            }
+                            ChildSettlement::Failed(error) => {
+                                (*child, "failed", error_json(error)?)
+                            }
+                        })
+                    })
+                    .collect::<Result<_, serde_json::Error>>()?,
             ),
-            Settlement::Retrying { error, due_ms, .. } => (
-                JobState::Retrying,
+            Settlement::Retrying {
+                error,
+                due_ms,
+                children,
+            } => {
+                let error = error_json(error)?;
+                let members = children
+                    .iter()
+                    .map(|c| (*c, "retrying", error.clone()))
+                    .collect();
+                (
+                    "retrying",
+                    String::new(),
+                    error,
+                    *due_ms,
+                    self.retention.finished,
+                    members,
+                )
+            }
+            Settlement::Deferred { due_ms } => (
+                "deferred",
                 String::new(),
-                serde_json::to_string(error)?,
+                String::new(),
                 *due_ms,
                 self.retention.finished,
+                Vec::new(),
             ),
-            Settlement::Buried { state, error, .. } => (
-                *state,
-                String::new(),
-                serde_json::to_string(error)?,
-                0,
-                self.retention.dead_max_age,
-            ),
+            Settlement::Buried {
+                state,
+                error,
+                children,
+            } => {
+                let error = error_json(error)?;
+                let members = children
+                    .iter()
+                    .map(|c| (*c, state.as_str(), error.clone()))
+                    .collect();
+                (
+                    state.as_str(),
+                    String::new(),
+                    error,
+                    0,
+                    self.retention.dead_max_age,
+                    members,
+                )
+            }
         };
         invocation
             .arg(now_ms())
             .arg(token)
             .arg(entry)
             .arg(GROUP)
-            .arg(state.as_str())
+            .arg(state)
             .arg(result)
             .arg(&error)
             .arg(due)
-            .arg(keep.as_millis() as u64);
-        match settlement {
-            Settlement::Succeeded { children, .. } => {
-                for (child, outcome) in children {
-                    let (state, data) = match outcome {
-                        ChildSettlement::Succeeded(result) => {
-                            (JobState::Succeeded, serde_json::to_string(result)?)
-                        }
-                        ChildSettlement::Failed(error) => {
-                            (JobState::Failed, serde_json::to_string(error)?)
-                        }
-                    };
-                    invocation
-                        .key(self.keys.job(child))
-                        .arg(child.to_string())
-                        .arg(state.as_str())
-                        .arg(data);
-                }
-            }
-            Settlement::Retrying { children, .. } | Settlement::Buried { children, .. } => {
-                for child in children {
-                    invocation
-                        .key(self.keys.job(child))
-                        .arg(child.to_string())
-                        .arg(state.as_str())
-                        .arg(&error);
-                }
-            }
+            .arg(keep.as_millis() as u64)
+            .arg(children.len())
+            .arg(follow_ups.len());
+        for (child, state, data) in &children {
+            invocation
+                .key(self.keys.job(child))
+                .arg(child.to_string())
+                .arg(*state)
+                .arg(data);
+        }
+        for follow_up in follow_ups {
+            let job = &follow_up.job;
+            let (index, score) = match &follow_up.index {
+                Some((key, score)) => (key.clone(), score.to_string()),
+                None => (self.keys.kinds(), String::new()),
+            };
+            invocation
+                .key(self.keys.job(&job.id))
+                .key(self.keys.stream(&job.kind))
+                .key(index)
+                .arg(job.id.to_string())
+                .arg(&job.kind)
+                .arg(serde_json::to_string(&job.payload)?)
+                .arg(job.reference.as_deref().unwrap_or(""))
+                .arg(optional_json(job.metadata.as_ref())?)
+                .arg(if job.children.is_empty() {
+                    String::new()
+                } else {
+                    serde_json::to_string(&job.children)?
+                })
+                .arg(score);
         }
         let mut conn = self.conn.clone();
         let answer: String = invocation.invoke_async(&mut conn).await?;
         Ok(answer == "ok")
+    }
+
+    /// Reads several job records in one round trip (missing ones are left out).
+    pub async fn records(&self, ids: &[JobId]) -> Result<Vec<JobRecord>, QueueError> {
+        self.jobs(ids).await
     }
 
     /// Hands a taken-but-unstarted job back to its stream (graceful shutdown).

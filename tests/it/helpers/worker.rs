@@ -123,6 +123,7 @@ impl TestWorker {
                 block: Duration::from_millis(500),
                 max_crashes: options.max_crashes,
                 policy: options.policy,
+                hook: None,
             };
             let monitor = Monitor::new()
                 .shutdown_timeout(options.shutdown_timeout)

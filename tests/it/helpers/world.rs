@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use underwrite::config::Settings;
 use underwrite::producer::Producer;
-use underwrite::queue::{Keys, Redis, Retention, RetryPolicy, Store, WorkerIdentity};
+use underwrite::queue::{Keys, Redis, Retention, RetryPolicy, Store};
 use underwrite::sandbox::{SandboxConfig, SandboxServer};
 use underwrite::vendors::proteger::sandbox::ProtegerSandboxConfig;
 use underwrite::workers::{self, WorkerDeps};
@@ -79,12 +79,7 @@ impl World {
             Retention::default(),
         );
         let producer = Producer::new(store.clone(), Duration::from_secs(3600));
-        let deps = WorkerDeps {
-            settings: settings.clone(),
-            redis: conn,
-            store: store.clone(),
-            identity: WorkerIdentity::new(),
-        };
+        let deps = WorkerDeps::new(settings.clone(), conn, store.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             let shutdown = async move {

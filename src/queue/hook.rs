@@ -1,0 +1,40 @@
+//! Jobs caused by other jobs finishing, written in the same atomic step.
+//!
+//! When a job reaches a final state, the queue asks its [`FinalHook`] (if it has one) for
+//! follow-up jobs and writes them together with the final state (`settle.lua`), so a crash
+//! can never leave a finished job without them. The webhook module implements the hook:
+//! its follow-ups are the deliveries of the job's event. The queue itself knows nothing of
+//! webhooks or vendors.
+
+use std::fmt::Debug;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::error::QueueError;
+use super::job::{JobId, JobState};
+use super::outcome::ErrorDetail;
+use super::store::FollowUp;
+
+/// A job that has just reached a final state, as the hook sees it.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub id: JobId,
+    pub kind: String,
+    pub state: JobState,
+    pub attempts: u32,
+    pub result: Option<Value>,
+    pub error: Option<ErrorDetail>,
+    pub reference: Option<String>,
+    pub metadata: Option<Value>,
+    pub payload: Value,
+}
+
+pub trait FinalHook: Send + Sync + Debug + 'static {
+    /// The jobs to enqueue because these jobs finished. Called again if the settle that
+    /// follows has to be retried, so it must not have effects of its own.
+    fn follow_ups<'a>(
+        &'a self,
+        finished: &'a [Finished],
+    ) -> BoxFuture<'a, Result<Vec<FollowUp>, QueueError>>;
+}
