@@ -95,6 +95,22 @@ pub static HTTP_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+pub static WEBHOOK_ATTEMPTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "underwrite_webhook_attempts_total",
+        "Webhook delivery attempts by verdict (delivered, gone, retry_after, failed, refused)",
+        &["verdict"],
+    )
+});
+
+pub static WEBHOOK_ENDPOINTS_DISABLED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "underwrite_webhook_endpoints_disabled_total",
+        "Webhook endpoints disabled automatically (gone: 410; failing: no success for too long)",
+        &["reason"],
+    )
+});
+
 pub static JOBS_BY_STATE: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     match IntGaugeVec::new(
         Opts::new("underwrite_jobs", "Jobs currently in each state (sampled)"),
@@ -143,6 +159,8 @@ pub fn render() -> String {
     LazyLock::force(&VENDOR_REQUESTS);
     LazyLock::force(&VENDOR_CREDENTIAL_FAILURES);
     LazyLock::force(&HTTP_REQUESTS);
+    LazyLock::force(&WEBHOOK_ATTEMPTS);
+    LazyLock::force(&WEBHOOK_ENDPOINTS_DISABLED);
     LazyLock::force(&JOBS_BY_STATE);
     LazyLock::force(&REDIS_UP);
     let mut buffer = Vec::new();
