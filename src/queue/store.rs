@@ -82,8 +82,19 @@ pub struct Page {
 pub struct ListFilter {
     pub state: Option<JobState>,
     pub kind: Option<String>,
+    /// Only jobs whose payload has this top-level string field with this value.
+    pub payload_field: Option<(String, String)>,
     pub cursor: Option<String>,
     pub limit: usize,
+}
+
+impl ListFilter {
+    fn admits(&self, record: &JobRecord) -> bool {
+        self.kind.as_ref().is_none_or(|k| *k == record.kind)
+            && self.payload_field.as_ref().is_none_or(|(field, value)| {
+                record.payload.get(field).and_then(|v| v.as_str()) == Some(value.as_str())
+            })
+    }
 }
 
 /// One delivery to claim.
@@ -287,6 +298,11 @@ impl Store {
         self.page(&self.keys.dead(), &filter).await
     }
 
+    /// The dead set, filtered (by kind, payload field).
+    pub async fn dead_filtered(&self, filter: &ListFilter) -> Result<Page, QueueError> {
+        self.page(&self.keys.dead(), filter).await
+    }
+
     /// Walks a sorted set from the cursor down, reading records, until `limit` match.
     /// The cursor is `<score>:<id>` of the last entry handed out. Entries that share a score
     /// (a bulk enqueued in one millisecond) are ordered by id, so paging through them is
@@ -313,7 +329,7 @@ impl Store {
             }
             let ids: Vec<JobId> = taken.iter().filter_map(|(m, _)| m.parse().ok()).collect();
             for record in self.jobs(&ids).await? {
-                if filter.kind.as_ref().is_none_or(|k| *k == record.kind) {
+                if filter.admits(&record) {
                     jobs.push(record);
                 }
             }

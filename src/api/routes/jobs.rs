@@ -72,6 +72,7 @@ async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<
         kind,
         cursor,
         limit,
+        payload_field: None,
     };
     Ok(Json(state.producer().store().list(&filter).await?))
 }
