@@ -55,6 +55,7 @@ pub async fn run(store: &Store, command: JobsCommand) -> CliResult {
                 kind,
                 cursor,
                 limit: limit as usize,
+                payload_field: None,
             };
             let page = store.list(&filter).await?;
             if json {
