@@ -143,6 +143,17 @@ pub enum Settlement {
     },
 }
 
+/// The arguments `settle.lua` takes for a settlement.
+struct SettleArgs {
+    state: &'static str,
+    result: String,
+    error: String,
+    due: i64,
+    keep: Duration,
+    /// (member, its new state, its result or error JSON)
+    children: Vec<(JobId, &'static str, String)>,
+}
+
 /// A job to enqueue in the same atomic step as a settlement (a webhook delivery), and
 /// optionally a sorted set to index it in, with its score.
 #[derive(Debug, Clone)]
@@ -479,21 +490,21 @@ impl Store {
             .key(self.keys.scheduled(kind))
             .key(self.keys.kinds());
         let error_json = |error: &ErrorDetail| serde_json::to_string(error);
-        let (state, result, error, due, keep, children): (
-            &str,
-            String,
-            String,
-            i64,
-            Duration,
-            Vec<(JobId, &str, String)>,
-        ) = match settlement {
-            Settlement::Succeeded { result, children } => (
-                "succeeded",
-                serde_json::to_string(result)?,
-                String::new(),
-                0,
-                self.retention.finished,
-                children
+        let SettleArgs {
+            state,
+            result,
+            error,
+            due,
+            keep,
+            children,
+        } = match settlement {
+            Settlement::Succeeded { result, children } => SettleArgs {
+                state: "succeeded",
+                result: serde_json::to_string(result)?,
+                error: String::new(),
+                due: 0,
+                keep: self.retention.finished,
+                children: children
                     .iter()
                     .map(|(child, outcome)| {
                         Ok(match outcome {
@@ -506,52 +517,50 @@ impl Store {
                         })
                     })
                     .collect::<Result<_, serde_json::Error>>()?,
-            ),
+            },
             Settlement::Retrying {
                 error,
                 due_ms,
                 children,
             } => {
                 let error = error_json(error)?;
-                let members = children
-                    .iter()
-                    .map(|c| (*c, "retrying", error.clone()))
-                    .collect();
-                (
-                    "retrying",
-                    String::new(),
+                SettleArgs {
+                    state: "retrying",
+                    result: String::new(),
+                    children: children
+                        .iter()
+                        .map(|c| (*c, "retrying", error.clone()))
+                        .collect(),
                     error,
-                    *due_ms,
-                    self.retention.finished,
-                    members,
-                )
+                    due: *due_ms,
+                    keep: self.retention.finished,
+                }
             }
-            Settlement::Deferred { due_ms } => (
-                "deferred",
-                String::new(),
-                String::new(),
-                *due_ms,
-                self.retention.finished,
-                Vec::new(),
-            ),
+            Settlement::Deferred { due_ms } => SettleArgs {
+                state: "deferred",
+                result: String::new(),
+                error: String::new(),
+                due: *due_ms,
+                keep: self.retention.finished,
+                children: Vec::new(),
+            },
             Settlement::Buried {
                 state,
                 error,
                 children,
             } => {
                 let error = error_json(error)?;
-                let members = children
-                    .iter()
-                    .map(|c| (*c, state.as_str(), error.clone()))
-                    .collect();
-                (
-                    state.as_str(),
-                    String::new(),
+                SettleArgs {
+                    state: state.as_str(),
+                    result: String::new(),
+                    children: children
+                        .iter()
+                        .map(|c| (*c, state.as_str(), error.clone()))
+                        .collect(),
                     error,
-                    0,
-                    self.retention.dead_max_age,
-                    members,
-                )
+                    due: 0,
+                    keep: self.retention.dead_max_age,
+                }
             }
         };
         invocation

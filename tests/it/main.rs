@@ -9,3 +9,4 @@ mod proteger_client;
 mod proteger_jobs;
 mod proteger_sandbox;
 mod queue;
+mod webhook_http;
