@@ -8,6 +8,8 @@
 //! - `demo.rs`: `underwrite demo` (everything in one process, see `src/demo.rs`).
 //! - `jobs.rs`: `underwrite jobs show|list`; `dead.rs`: `underwrite dead ...`. Both talk to
 //!   Redis directly through the queue's `Store`, not through the HTTP API.
+//! - `webhooks.rs`: `underwrite webhooks verify` and `underwrite webhook-sink` (tools for
+//!   webhook receivers; no Redis).
 
 mod bench;
 mod dead;
@@ -15,6 +17,7 @@ mod demo;
 mod jobs;
 mod sandbox;
 mod serve;
+mod webhooks;
 
 use std::fmt::Display;
 use std::path::PathBuf;
@@ -56,6 +59,11 @@ enum Command {
     Dead(dead::DeadCommand),
     /// Measure: noop, latency, backlog or e2e.
     Bench(bench::BenchArgs),
+    /// Webhook tools: check a delivery's signature.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
+    /// Receive webhooks: verify and print every delivery; fail on purpose when asked.
+    WebhookSink(webhooks::SinkArgs),
 }
 
 /// A failure to report: main prints `error: <message>` and exits 1.
@@ -75,9 +83,9 @@ impl Cli {
     /// what they do; commands that print results stay quiet but for problems.
     pub fn log_filter(&self) -> &'static str {
         match self.command {
-            Command::Serve(_) | Command::Sandbox(_) => "info",
+            Command::Serve(_) | Command::Sandbox(_) | Command::WebhookSink(_) => "info",
             Command::Demo | Command::Bench(_) => "error",
-            Command::Jobs(_) | Command::Dead(_) => "warn",
+            Command::Jobs(_) | Command::Dead(_) | Command::Webhooks(_) => "warn",
         }
     }
 
@@ -91,6 +99,8 @@ impl Cli {
             Command::Bench(args) => bench::run(settings, args).await,
             Command::Jobs(command) => jobs::run(&connect(&settings).await?, command).await,
             Command::Dead(command) => dead::run(&connect(&settings).await?, command).await,
+            Command::Webhooks(command) => webhooks::run(command).await,
+            Command::WebhookSink(args) => webhooks::sink(args).await,
         }
     }
 }

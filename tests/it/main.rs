@@ -10,3 +10,4 @@ mod proteger_jobs;
 mod proteger_sandbox;
 mod queue;
 mod webhook_http;
+mod webhook_signing;
