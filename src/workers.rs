@@ -14,9 +14,11 @@ use apalis::prelude::Monitor;
 use futures::FutureExt;
 
 use crate::config::Settings;
+use crate::queue::JobKind;
 use crate::queue::maintenance::{spawn_janitor, spawn_promoter};
 use crate::queue::{FetchSettings, FinalHook, Redis, Store, WorkerIdentity};
 use crate::vendors::proteger;
+use crate::webhooks::{self, delivery::Delivery};
 
 /// What every vendor's registration needs.
 #[derive(Debug, Clone)]
@@ -58,18 +60,25 @@ impl WorkerDeps {
 pub enum WorkerError {
     #[error("cannot set up the Proteger client: {0}")]
     Proteger(#[from] proteger::classify::ProtegerError),
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::worker::WebhookSetupError),
     #[error("worker runtime: {0}")]
     Runtime(String),
 }
 
 /// Runs workers until `shutdown` resolves, then shuts down gracefully.
 pub async fn run(
-    deps: WorkerDeps,
+    mut deps: WorkerDeps,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     tracing::info!(worker = %deps.identity, "starting workers");
+    // First, so that every worker registered below writes webhook deliveries.
+    let deliverer = webhooks::worker::setup(&mut deps).await?;
     let mut chores = Vec::new();
-    for kind in proteger::jobs::WORKER_KINDS {
+    for kind in proteger::jobs::WORKER_KINDS
+        .into_iter()
+        .chain([Delivery::KIND])
+    {
         chores.push(spawn_promoter(deps.store.clone(), kind.to_string()));
     }
     chores.push(spawn_janitor(deps.store.clone(), Duration::from_secs(60)));
@@ -81,6 +90,7 @@ pub async fn run(
         deps.settings.worker.shutdown_timeout_secs,
     ));
     let monitor = proteger::jobs::register(monitor, &deps)?;
+    let monitor = webhooks::worker::register(monitor, &deps, deliverer);
     let result = monitor
         .run_with_signal(shutdown.map(Ok))
         .await

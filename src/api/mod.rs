@@ -14,6 +14,8 @@
 //! | `GET /v1/jobs`, `GET /v1/jobs/{id}`                       | `routes/jobs.rs`     |
 //! | `GET`/`DELETE /v1/dead`, `POST /v1/dead/retry`            | `routes/dead.rs`     |
 //! | `GET`/`DELETE /v1/dead/{id}`, `POST /v1/dead/{id}/retry`  | `routes/dead.rs`     |
+//! | `/v1/webhook-endpoints[/{id}[/secret/rotate]]`            | `routes/webhook_endpoints.rs` |
+//! | `/v1/webhook-deliveries[/{id}[/resend]]`, `/v1/webhook-endpoints/{id}/recover` | `routes/webhook_deliveries.rs` |
 //!
 //! `/v1/*` needs `Authorization: Bearer <token>` (`auth.rs`); the other three are open.
 //!
@@ -52,6 +54,7 @@ pub mod routes;
 pub mod submission;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -73,6 +76,8 @@ struct Inner {
     producer: Producer,
     tokens: Tokens,
     body_limit: usize,
+    /// How long a rotated-out webhook secret keeps signing.
+    rotation_grace: Duration,
 }
 
 impl ApiState {
@@ -85,6 +90,7 @@ impl ApiState {
                 producer,
                 tokens: Tokens::new(&settings.secrets.api_tokens),
                 body_limit: settings.api.body_limit_bytes,
+                rotation_grace: Duration::from_secs(settings.webhooks.rotation_grace_secs),
             }),
         }
     }
@@ -100,6 +106,11 @@ impl ApiState {
     pub fn body_limit(&self) -> usize {
         self.inner.body_limit
     }
+
+    /// `webhooks.rotation_grace_secs`.
+    pub fn rotation_grace(&self) -> Duration {
+        self.inner.rotation_grace
+    }
 }
 
 /// The whole API, ready for `axum::serve`.
@@ -108,6 +119,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(routes::proteger::routes())
         .merge(routes::jobs::routes())
         .merge(routes::dead::routes())
+        .merge(routes::webhook_endpoints::routes())
+        .merge(routes::webhook_deliveries::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         // `layer`, not `route_layer`: unknown paths under /v1 are refused without a token

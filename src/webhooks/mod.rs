@@ -29,8 +29,14 @@
 
 // ── The rest of the folder: event, endpoints, fanout, delivery, replay, http, ssrf ──
 // (each part adds its own `pub mod` line here)
+pub mod delivery;
+pub mod endpoints;
+pub mod event;
+pub mod fanout;
 pub mod http;
+pub mod replay;
 pub mod ssrf;
+pub mod worker;
 
 // Signing and the test receiver (issue 3, "Signing" and "A receiver for people and tests").
 pub mod signing;

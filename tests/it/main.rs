@@ -9,5 +9,7 @@ mod proteger_client;
 mod proteger_jobs;
 mod proteger_sandbox;
 mod queue;
+mod webhook_endpoints;
 mod webhook_http;
 mod webhook_signing;
+mod webhooks;

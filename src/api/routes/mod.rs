@@ -5,6 +5,8 @@
 //! - `proteger.rs`: `/v1/proteger/...`, Proteger work to enqueue.
 //! - `jobs.rs`: `/v1/jobs...`, job records.
 //! - `dead.rs`: `/v1/dead...`, the dead set, for operators.
+//! - `webhook_endpoints.rs`: `/v1/webhook-endpoints...`, where signed webhooks go.
+//! - `webhook_deliveries.rs`: `/v1/webhook-deliveries...`, what was sent, and resending.
 //!
 //! Paths under `/v1` are written here without the prefix; `api/mod.rs` nests them.
 
@@ -13,3 +15,5 @@ pub mod health;
 pub mod jobs;
 pub mod metrics;
 pub mod proteger;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;

@@ -7,6 +7,7 @@
 
 pub mod classify;
 pub mod client;
+pub mod events;
 pub mod jobs;
 pub mod sandbox;
 pub mod types;

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod process;
+pub mod receiver;
 pub mod redis;
 pub mod worker;
 pub mod world;

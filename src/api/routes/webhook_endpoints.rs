@@ -1,0 +1,212 @@
+//! Webhook endpoints: where the signed webhooks of finished jobs go.
+//!
+//! - `POST /v1/webhook-endpoints` with `{url, events?, headers?, ordered?, enabled?,
+//!   secret?}`: 201, the endpoint and its `secret` (`whsec_...`, generated unless given).
+//!   **The only answer that shows the secret.** `events` defaults to `["*"]`.
+//! - `GET /v1/webhook-endpoints`: `{"endpoints": [...]}`, oldest first.
+//! - `GET /v1/webhook-endpoints/{id}`: the endpoint.
+//! - `PATCH /v1/webhook-endpoints/{id}` with any of `{url, events, headers, ordered,
+//!   enabled}`: the endpoint afterwards. `{"enabled": true}` re-enables one the sender
+//!   disabled (410, or failing too long) and clears its failing streak.
+//! - `DELETE /v1/webhook-endpoints/{id}`: 204.
+//! - `POST /v1/webhook-endpoints/{id}/secret/rotate`: `{"secret", "previous_secret_expires_at"}`;
+//!   the previous secret keeps signing until then (`webhooks.rotation_grace_secs`).
+//!
+//! 404 for an unknown id, 422 with every wrong field, 409 for changing, rotating or
+//! deleting an endpoint declared in the config file (only `enabled` may change: the file
+//! is the truth for the rest). Endpoints as shown never carry a secret.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::api::ApiState;
+use crate::api::error::ApiError;
+use crate::api::extract::{ApiPath, JsonBody};
+use crate::validation::FieldError;
+use crate::webhooks::endpoints::{EndpointError, EndpointPatch, EndpointStore, NewEndpoint, View};
+use crate::webhooks::signing::Secret;
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/webhook-endpoints", get(list).post(create))
+        .route(
+            "/webhook-endpoints/{id}",
+            get(show).patch(update).delete(remove),
+        )
+        .route("/webhook-endpoints/{id}/secret/rotate", post(rotate))
+}
+
+fn store(state: &ApiState) -> EndpointStore {
+    EndpointStore::new(state.producer().store())
+}
+
+/// No `Debug`: it may hold a secret.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    url: String,
+    events: Option<Vec<String>>,
+    headers: Option<BTreeMap<String, String>>,
+    ordered: Option<bool>,
+    enabled: Option<bool>,
+    secret: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Created {
+    #[serde(flatten)]
+    endpoint: View,
+    secret: String,
+}
+
+async fn create(
+    State(state): State<ApiState>,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    let secret = match body.secret.as_deref().map(Secret::parse) {
+        None => None,
+        Some(Ok(secret)) => Some(secret),
+        // The reason never quotes the text.
+        Some(Err(reason)) => {
+            errors.push(FieldError::new("secret", reason.to_string()));
+            None
+        }
+    };
+    let mut new = NewEndpoint {
+        url: body.url,
+        events: body.events.unwrap_or_else(|| NewEndpoint::default().events),
+        headers: body.headers.unwrap_or_default(),
+        ordered: body.ordered.unwrap_or(false),
+        enabled: body.enabled.unwrap_or(true),
+        secret,
+        ..NewEndpoint::default()
+    };
+    // Every wrong field in one answer, the secret's included.
+    if let Err(fields) = new.validate() {
+        errors.extend(fields);
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let (endpoint, secret) = store(&state).create(new).await?;
+    tracing::info!(endpoint = %endpoint.id, url = %endpoint.url, "webhook endpoint created");
+    let location = format!("/v1/webhook-endpoints/{}", endpoint.id);
+    let body = Created {
+        endpoint: endpoint.view(),
+        secret: secret.expose(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
+}
+
+#[derive(Serialize)]
+struct Listed {
+    endpoints: Vec<View>,
+}
+
+async fn list(State(state): State<ApiState>) -> Result<Json<Listed>, ApiError> {
+    let endpoints = store(&state).list().await?;
+    Ok(Json(Listed {
+        endpoints: endpoints.iter().map(View::from).collect(),
+    }))
+}
+
+async fn show(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<View>, ApiError> {
+    store(&state)
+        .get(&id)
+        .await?
+        .map(|endpoint| Json(endpoint.view()))
+        .ok_or_else(|| EndpointError::NotFound(id).into())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    headers: Option<BTreeMap<String, String>>,
+    ordered: Option<bool>,
+    enabled: Option<bool>,
+}
+
+async fn update(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<String>,
+    JsonBody(body): JsonBody<PatchBody>,
+) -> Result<Json<View>, ApiError> {
+    let patch = EndpointPatch {
+        url: body.url,
+        events: body.events,
+        enabled: body.enabled,
+        headers: body.headers,
+        ordered: body.ordered,
+    };
+    let endpoint = store(&state).update(&id, patch).await?;
+    tracing::info!(endpoint = %endpoint.id, enabled = endpoint.enabled, "webhook endpoint updated");
+    Ok(Json(endpoint.view()))
+}
+
+async fn remove(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    store(&state).delete(&id).await?;
+    tracing::info!(endpoint = %id, "webhook endpoint deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+struct Rotated {
+    secret: String,
+    previous_secret_expires_at: DateTime<Utc>,
+}
+
+async fn rotate(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Rotated>, ApiError> {
+    let rotation = store(&state)
+        .rotate_at(&id, state.rotation_grace(), Utc::now())
+        .await?;
+    tracing::info!(
+        endpoint = %id,
+        previous_expires_at = %rotation.previous_expires_at,
+        "webhook endpoint secret rotated"
+    );
+    Ok(Json(Rotated {
+        secret: rotation.secret.expose(),
+        previous_secret_expires_at: rotation.previous_expires_at,
+    }))
+}
+
+impl From<EndpointError> for ApiError {
+    fn from(error: EndpointError) -> Self {
+        match error {
+            EndpointError::Invalid(fields) => Self::invalid(fields),
+            EndpointError::NotFound(id) => Self::NotFound(format!("no webhook endpoint {id}")),
+            error @ (EndpointError::Exists(_) | EndpointError::Configured(_)) => {
+                Self::Conflict(error.to_string())
+            }
+            EndpointError::Store(error) => error.into(),
+            error => {
+                tracing::error!(%error, "webhook endpoint error; answering 500");
+                Self::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,604 @@
+//! What an endpoint is, what may be written into one, and how it is stored.
+//!
+//! [`Endpoint`] is the whole record, secrets included: deliveries need them to sign. Its
+//! secrets are a private field, readable only as [`Endpoint::signing_secrets`], and its
+//! `Debug` redacts them. What the API shows is a [`View`]: everything but the secrets.
+//!
+//! [`NewEndpoint`] and [`EndpointPatch`] are what callers write; their `validate` gathers
+//! every wrong field at once, named as the API body names it (`headers.host`,
+//! `events[2]`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use axum::http::{HeaderName, HeaderValue};
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::filter;
+use crate::validation::FieldError;
+use crate::webhooks::signing::Secret;
+
+/// The longest URL accepted.
+pub const MAX_URL_LEN: usize = 2048;
+/// The most extra headers an endpoint may have.
+pub const MAX_HEADERS: usize = 20;
+/// The longest extra header value.
+pub const MAX_HEADER_VALUE_LEN: usize = 4096;
+/// The most event-type patterns an endpoint may list.
+pub const MAX_EVENT_PATTERNS: usize = 100;
+/// The longest id a caller (the config file) may choose.
+pub const MAX_ID_LEN: usize = 64;
+
+/// Headers the sender sets itself (besides every `webhook-*`): an endpoint may not add them.
+const RESERVED_HEADERS: [&str; 5] = [
+    "content-type",
+    "content-length",
+    "host",
+    "transfer-encoding",
+    "connection",
+];
+
+/// Where an endpoint was declared. Config-file endpoints are rewritten from the file at
+/// every start, so the API may only re-enable or disable them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Config,
+    Api,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Api => "api",
+        }
+    }
+}
+
+/// A webhook endpoint, as stored.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub id: String,
+    pub url: String,
+    /// Event-type patterns (`*`, `proteger.*`, `proteger.contract.created`); see `filter.rs`.
+    pub events: Vec<String>,
+    pub enabled: bool,
+    /// Why it was disabled, when the sender disabled it (410, failing too long).
+    pub disabled_reason: Option<String>,
+    /// Extra headers sent with every delivery (names lowercase).
+    pub headers: BTreeMap<String, String>,
+    /// Deliveries for the same subject go out one at a time, in event order.
+    pub ordered: bool,
+    pub source: Source,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Since when every delivery failed (cleared by a success and by re-enabling).
+    pub failing_since: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    secrets: SigningKeys,
+}
+
+/// The current secret and the rotated-out ones that still sign until they expire.
+#[derive(Clone)]
+struct SigningKeys {
+    current: Secret,
+    previous: Vec<(Secret, DateTime<Utc>)>,
+}
+
+impl fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKeys")
+            .field("current", &"[redacted]")
+            .field(
+                "previous",
+                &self.previous.iter().map(|(_, at)| at).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Endpoint {
+    /// Whether the endpoint wants events of this type (enabled or not).
+    pub fn accepts(&self, event_type: &str) -> bool {
+        filter::any_matches(&self.events, event_type)
+    }
+
+    /// The secrets that sign a delivery made at `now`: the current one first, then the
+    /// rotated-out ones whose grace has not passed.
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<Secret> {
+        std::iter::once(self.secrets.current.clone())
+            .chain(
+                self.secrets
+                    .previous
+                    .iter()
+                    .filter(|(_, expires_at)| *expires_at > now)
+                    .map(|(secret, _)| secret.clone()),
+            )
+            .collect()
+    }
+
+    /// What the API shows: everything but the secrets.
+    pub fn view(&self) -> View {
+        View {
+            id: self.id.clone(),
+            url: self.url.clone(),
+            events: self.events.clone(),
+            enabled: self.enabled,
+            disabled_reason: self.disabled_reason.clone(),
+            headers: self.headers.clone(),
+            ordered: self.ordered,
+            source: self.source,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            failing_since: self.failing_since,
+            last_success_at: self.last_success_at,
+        }
+    }
+
+    pub(super) fn current_secret(&self) -> &Secret {
+        &self.secrets.current
+    }
+}
+
+/// An endpoint as the API shows it: no secret, ever.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct View {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub ordered: bool,
+    pub source: Source,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Endpoint> for View {
+    fn from(endpoint: &Endpoint) -> Self {
+        endpoint.view()
+    }
+}
+
+/// An endpoint to create.
+#[derive(Debug, Clone)]
+pub struct NewEndpoint {
+    /// `None`: `ep_<uuid v7>`. Given ids are `[A-Za-z0-9_-]`, at most [`MAX_ID_LEN`].
+    pub id: Option<String>,
+    pub url: String,
+    /// Default: `["*"]`.
+    pub events: Vec<String>,
+    pub headers: BTreeMap<String, String>,
+    pub ordered: bool,
+    /// Default: `true`.
+    pub enabled: bool,
+    /// `None`: a new random one.
+    pub secret: Option<Secret>,
+    /// Default: [`Source::Api`].
+    pub source: Source,
+}
+
+impl Default for NewEndpoint {
+    fn default() -> Self {
+        Self {
+            id: None,
+            url: String::new(),
+            events: vec![filter::ALL.into()],
+            headers: BTreeMap::new(),
+            ordered: false,
+            enabled: true,
+            secret: None,
+            source: Source::Api,
+        }
+    }
+}
+
+impl NewEndpoint {
+    /// Every wrong field (the store checks again before writing); the headers come back
+    /// with lowercase names.
+    pub fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if let Some(id) = &self.id {
+            check_id(id, &mut errors);
+        }
+        check_url(&self.url, &mut errors);
+        check_events(&self.events, &mut errors);
+        self.headers = check_headers(&self.headers, &mut errors);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// A change to an endpoint: `None` leaves a field as it is. Enabling (`enabled: Some(true)`)
+/// also clears `disabled_reason` and `failing_since`: the endpoint starts afresh.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointPatch {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub ordered: Option<bool>,
+}
+
+impl EndpointPatch {
+    /// Whether it changes more than `enabled` (which is all a config-file endpoint allows).
+    pub(super) fn touches_definition(&self) -> bool {
+        self.url.is_some()
+            || self.events.is_some()
+            || self.headers.is_some()
+            || self.ordered.is_some()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        !self.touches_definition() && self.enabled.is_none()
+    }
+
+    /// Every wrong field (the store checks again before writing); the headers come back
+    /// with lowercase names.
+    pub fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if let Some(url) = &self.url {
+            check_url(url, &mut errors);
+        }
+        if let Some(events) = &self.events {
+            check_events(events, &mut errors);
+        }
+        if let Some(headers) = &self.headers {
+            self.headers = Some(check_headers(headers, &mut errors));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn check_id(id: &str, errors: &mut Vec<FieldError>) {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if id.is_empty() || id.len() > MAX_ID_LEN || !id.chars().all(allowed) {
+        errors.push(FieldError::new(
+            "id",
+            format!("must be 1 to {MAX_ID_LEN} letters, digits, `_` or `-`"),
+        ));
+    }
+}
+
+fn check_url(url: &str, errors: &mut Vec<FieldError>) {
+    let mut fail = |reason: &str| errors.push(FieldError::new("url", reason));
+    if url.len() > MAX_URL_LEN {
+        return fail(&format!("must be at most {MAX_URL_LEN} characters"));
+    }
+    let parsed = match reqwest::Url::parse(url) {
+        Ok(parsed) => parsed,
+        Err(error) => return fail(&format!("is not a URL ({error})")),
+    };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return fail("must be an http or https URL");
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return fail("must name a host");
+    }
+    // Credentials in a URL end up in views and logs; a header carries them instead.
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        fail("must not carry credentials (send them in a header, such as `authorization`)");
+    }
+}
+
+fn check_events(events: &[String], errors: &mut Vec<FieldError>) {
+    if events.is_empty() {
+        errors.push(FieldError::new(
+            "events",
+            "must list at least one event type pattern (`*` for every event)",
+        ));
+    }
+    if events.len() > MAX_EVENT_PATTERNS {
+        errors.push(FieldError::new(
+            "events",
+            format!("must list at most {MAX_EVENT_PATTERNS} patterns"),
+        ));
+    }
+    for (i, pattern) in events.iter().enumerate() {
+        if let Err(reason) = filter::check_pattern(pattern) {
+            errors.push(FieldError::new(format!("events[{i}]"), reason));
+        }
+    }
+}
+
+/// Checks the extra headers and hands them back with lowercase names.
+fn check_headers(
+    headers: &BTreeMap<String, String>,
+    errors: &mut Vec<FieldError>,
+) -> BTreeMap<String, String> {
+    if headers.len() > MAX_HEADERS {
+        errors.push(FieldError::new(
+            "headers",
+            format!("must hold at most {MAX_HEADERS} headers"),
+        ));
+    }
+    let mut normalized = BTreeMap::new();
+    for (name, value) in headers {
+        let field = format!("headers.{name}");
+        let Ok(parsed) = HeaderName::from_bytes(name.as_bytes()) else {
+            errors.push(FieldError::new(field, "is not a valid HTTP header name"));
+            continue;
+        };
+        let lower = parsed.as_str();
+        if lower.starts_with("webhook-") || RESERVED_HEADERS.contains(&lower) {
+            errors.push(FieldError::new(
+                field,
+                "is set by the sender itself (every `webhook-*`, content-type, content-length, host, transfer-encoding, connection)",
+            ));
+            continue;
+        }
+        if value.len() > MAX_HEADER_VALUE_LEN {
+            errors.push(FieldError::new(
+                field,
+                format!("must be at most {MAX_HEADER_VALUE_LEN} characters"),
+            ));
+            continue;
+        }
+        if HeaderValue::from_str(value).is_err() {
+            errors.push(FieldError::new(
+                field,
+                "is not a valid HTTP header value (visible ASCII, spaces and tabs only)",
+            ));
+            continue;
+        }
+        if normalized
+            .insert(lower.to_string(), value.clone())
+            .is_some()
+        {
+            errors.push(FieldError::new(
+                field,
+                "is given twice (header names are case-insensitive)",
+            ));
+        }
+    }
+    normalized
+}
+
+// ── Storage: one Redis hash per endpoint, every value a string ──
+
+pub(super) mod field {
+    pub const URL: &str = "url";
+    pub const EVENTS: &str = "events";
+    pub const HEADERS: &str = "headers";
+    pub const ORDERED: &str = "ordered";
+    pub const SOURCE: &str = "source";
+    pub const CREATED_AT: &str = "created_at";
+    pub const UPDATED_AT: &str = "updated_at";
+    pub const ENABLED: &str = "enabled";
+    pub const ENABLED_AT: &str = "enabled_at";
+    pub const DISABLED_REASON: &str = "disabled_reason";
+    pub const FAILING_SINCE: &str = "failing_since";
+    pub const LAST_SUCCESS_AT: &str = "last_success_at";
+    pub const SECRET: &str = "secret";
+    pub const PREVIOUS_SECRETS: &str = "previous_secrets";
+}
+
+pub(super) fn flag(value: bool) -> &'static str {
+    if value { "1" } else { "0" }
+}
+
+pub(super) fn ms(at: DateTime<Utc>) -> String {
+    at.timestamp_millis().to_string()
+}
+
+/// The definition fields of an endpoint (what the API or the config file sets), as
+/// field/value pairs of its hash.
+pub(super) fn definition_fields(
+    url: &str,
+    events: &[String],
+    headers: &BTreeMap<String, String>,
+    ordered: bool,
+) -> Vec<(&'static str, String)> {
+    vec![
+        (field::URL, url.to_string()),
+        (
+            field::EVENTS,
+            serde_json::to_string(events).expect("strings encode"),
+        ),
+        (
+            field::HEADERS,
+            serde_json::to_string(headers).expect("strings encode"),
+        ),
+        (field::ORDERED, flag(ordered).to_string()),
+    ]
+}
+
+impl Endpoint {
+    /// Reads a record from its hash. The reason never quotes a secret.
+    pub(super) fn from_hash(id: &str, hash: &HashMap<String, String>) -> Result<Self, String> {
+        let text = |name: &str| {
+            hash.get(name)
+                .map(String::as_str)
+                .ok_or_else(|| format!("`{name}` is missing"))
+        };
+        let time = |name: &str| -> Result<Option<DateTime<Utc>>, String> {
+            hash.get(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    v.parse::<i64>()
+                        .ok()
+                        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+                        .ok_or_else(|| format!("`{name}` is not a time in ms"))
+                })
+                .transpose()
+        };
+        let required_time = |name: &str| time(name)?.ok_or_else(|| format!("`{name}` is missing"));
+        let json = |name: &str| -> Result<serde_json::Value, String> {
+            serde_json::from_str(text(name)?).map_err(|e| format!("`{name}`: {e}"))
+        };
+        let source = match text(field::SOURCE)? {
+            "config" => Source::Config,
+            "api" => Source::Api,
+            other => return Err(format!("unknown source `{other}`")),
+        };
+        let current = Secret::parse(text(field::SECRET)?).map_err(|e| format!("secret: {e}"))?;
+        let previous =
+            parse_previous(hash.get(field::PREVIOUS_SECRETS).map_or("", String::as_str))?;
+        Ok(Self {
+            id: id.to_string(),
+            url: text(field::URL)?.to_string(),
+            events: serde_json::from_value(json(field::EVENTS)?)
+                .map_err(|e| format!("events: {e}"))?,
+            enabled: text(field::ENABLED)? == "1",
+            disabled_reason: hash
+                .get(field::DISABLED_REASON)
+                .filter(|r| !r.is_empty())
+                .cloned(),
+            headers: serde_json::from_value(json(field::HEADERS)?)
+                .map_err(|e| format!("headers: {e}"))?,
+            ordered: text(field::ORDERED)? == "1",
+            source,
+            created_at: required_time(field::CREATED_AT)?,
+            updated_at: required_time(field::UPDATED_AT)?,
+            failing_since: time(field::FAILING_SINCE)?,
+            last_success_at: time(field::LAST_SUCCESS_AT)?,
+            secrets: SigningKeys { current, previous },
+        })
+    }
+}
+
+/// `previous_secrets`: `<expires ms>:<whsec_...>` separated by spaces (as `rotate.lua`
+/// writes it; base64 has neither spaces nor colons).
+fn parse_previous(text: &str) -> Result<Vec<(Secret, DateTime<Utc>)>, String> {
+    text.split_whitespace()
+        .map(|token| {
+            let (expires, secret) = token
+                .split_once(':')
+                .ok_or("a previous secret has no expiry")?;
+            let expires = expires
+                .parse::<i64>()
+                .ok()
+                .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+                .ok_or("a previous secret's expiry is not a time in ms")?;
+            let secret = Secret::parse(secret).map_err(|e| format!("previous secret: {e}"))?;
+            Ok((secret, expires))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(previous: &str) -> Endpoint {
+        let current = Secret::generate();
+        let hash: HashMap<String, String> = [
+            ("url", "https://example.com/hook"),
+            ("events", r#"["proteger.*"]"#),
+            ("headers", r#"{"x-team":"a"}"#),
+            ("ordered", "0"),
+            ("source", "api"),
+            ("created_at", "1700000000000"),
+            ("updated_at", "1700000000000"),
+            ("enabled", "1"),
+            ("secret", current.expose().as_str()),
+            ("previous_secrets", previous),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Endpoint::from_hash("ep_1", &hash).expect("record")
+    }
+
+    #[test]
+    fn debug_and_view_never_show_a_secret() {
+        let old = Secret::generate();
+        let e = endpoint(&format!("1800000000000:{}", old.expose()));
+        let shown = format!("{e:?} {}", serde_json::to_string(&e.view()).expect("json"));
+        assert!(!shown.contains("whsec_"), "{shown}");
+        assert!(!shown.contains(&old.expose()[6..]), "{shown}");
+    }
+
+    #[test]
+    fn previous_secrets_sign_until_they_expire() {
+        let old = Secret::generate();
+        let e = endpoint(&format!("1700000001000:{}", old.expose()));
+        let before = Utc.timestamp_millis_opt(1_700_000_000_999).unwrap();
+        let at = Utc.timestamp_millis_opt(1_700_000_001_000).unwrap();
+        assert_eq!(e.signing_secrets(before).len(), 2);
+        assert_eq!(e.signing_secrets(before)[1], old);
+        assert_eq!(e.signing_secrets(at), vec![e.current_secret().clone()]);
+    }
+
+    #[test]
+    fn every_wrong_field_is_named() {
+        let mut new = NewEndpoint {
+            id: Some("bad id".into()),
+            url: "ftp://example.com".into(),
+            events: vec!["*".into(), "Proteger".into()],
+            headers: [
+                ("Webhook-Id", "x"),
+                ("Host", "x"),
+                ("bad name", "x"),
+                ("x-ok", "line\nbreak"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            ..NewEndpoint::default()
+        };
+        let fields: Vec<String> = new
+            .validate()
+            .expect_err("invalid")
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "id",
+                "url",
+                "events[1]",
+                "headers.Host",
+                "headers.Webhook-Id",
+                "headers.bad name",
+                "headers.x-ok"
+            ]
+        );
+    }
+
+    #[test]
+    fn urls() {
+        let errors = |url: &str| {
+            let mut errors = Vec::new();
+            check_url(url, &mut errors);
+            errors
+        };
+        assert!(errors("https://example.com/hook?a=1").is_empty());
+        assert!(errors("http://127.0.0.1:9000/").is_empty());
+        assert!(!errors("example.com/hook").is_empty());
+        assert!(!errors("https://user:pw@example.com/").is_empty());
+        assert!(!errors("mailto:a@example.com").is_empty());
+        assert!(!errors(&format!("https://example.com/{}", "a".repeat(2048))).is_empty());
+    }
+
+    #[test]
+    fn header_names_are_lowercased_and_duplicates_refused() {
+        let mut errors = Vec::new();
+        let headers: BTreeMap<String, String> = [("X-Team", "a"), ("x-team", "b")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let normalized = check_headers(&headers, &mut errors);
+        assert_eq!(normalized.keys().collect::<Vec<_>>(), ["x-team"]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let many: BTreeMap<String, String> = (0..=MAX_HEADERS)
+            .map(|i| (format!("x-h{i}"), "v".to_string()))
+            .collect();
+        let mut errors = Vec::new();
+        check_headers(&many, &mut errors);
+        assert_eq!(errors[0].field, "headers");
+    }
+}

@@ -1,0 +1,84 @@
+//! The fan-out: one delivery per (event, endpoint), written with the job's final state.
+//!
+//! This is the queue's [`FinalHook`]: when jobs finish, it asks the vendors' [`Catalogue`]
+//! for their events, finds the endpoints that want each event, and hands the queue one
+//! `webhook.delivery` job per (event, endpoint). The queue writes them in the same atomic
+//! step as the final state (`settle.lua`), so no crash leaves a finished job without its
+//! webhooks, and a settle that is retried creates nothing twice (a lost lease makes the
+//! retry a no-op).
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+
+use super::delivery::{Delivery, order_key};
+use super::endpoints::EndpointStore;
+use super::event::{Catalogue, Event};
+use crate::queue::store::FollowUp;
+use crate::queue::{FinalHook, Finished, JobKind, NewJob, QueueError};
+
+#[derive(Debug, Clone)]
+pub struct Fanout {
+    catalogue: Arc<Catalogue>,
+    endpoints: EndpointStore,
+}
+
+impl Fanout {
+    pub fn new(catalogue: Catalogue, endpoints: EndpointStore) -> Self {
+        Self {
+            catalogue: Arc::new(catalogue),
+            endpoints,
+        }
+    }
+
+    async fn deliveries(&self, finished: &[Finished]) -> Result<Vec<FollowUp>, QueueError> {
+        let events: Vec<Event> = finished
+            .iter()
+            .filter_map(|job| {
+                let spec = self.catalogue.event_for(job)?;
+                Some(Event::new(spec, job, Utc::now()))
+            })
+            .collect();
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One read of the endpoints for the whole settlement (a batch finishes ten jobs).
+        let endpoints = self
+            .endpoints
+            .list()
+            .await
+            .map_err(|e| QueueError::Unexpected(format!("webhook endpoints: {e}")))?;
+        let mut follow_ups = Vec::new();
+        for event in &events {
+            for endpoint in endpoints
+                .iter()
+                .filter(|e| e.enabled && e.accepts(&event.event_type))
+            {
+                let delivery = Delivery {
+                    event: event.clone(),
+                    endpoint_id: endpoint.id.clone(),
+                    ordered: endpoint.ordered,
+                };
+                let job = NewJob::new(Delivery::KIND, serde_json::to_value(&delivery)?);
+                let index = endpoint.ordered.then(|| {
+                    (
+                        order_key(self.endpoints.keys(), &endpoint.id, &event.subject),
+                        event.timestamp.timestamp_millis() as f64,
+                    )
+                });
+                follow_ups.push(FollowUp { job, index });
+            }
+        }
+        Ok(follow_ups)
+    }
+}
+
+impl FinalHook for Fanout {
+    fn follow_ups<'a>(
+        &'a self,
+        finished: &'a [Finished],
+    ) -> BoxFuture<'a, Result<Vec<FollowUp>, QueueError>> {
+        Box::pin(self.deliveries(finished))
+    }
+}

@@ -1,0 +1,74 @@
+//! The webhook side of a worker process: the fan-out hook every job kind's settlement
+//! calls, and the worker that delivers.
+
+use std::sync::Arc;
+
+use apalis::layers::WorkerBuilderExt;
+use apalis::prelude::{Monitor, WorkerBuilder};
+
+use super::delivery::{self, Deliverer, Delivery};
+use super::endpoints::EndpointStore;
+use super::event::Catalogue;
+use super::fanout::Fanout;
+use super::http::WebhookHttp;
+use crate::queue::{JobKind, RedisBackend};
+use crate::vendors::proteger;
+use crate::workers::WorkerDeps;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookSetupError {
+    #[error("webhook HTTP client: {0}")]
+    Http(String),
+    #[error("webhook endpoints from the config file: {0}")]
+    Endpoints(String),
+}
+
+/// Every vendor's event types.
+pub fn catalogue() -> Catalogue {
+    let mut catalogue = Catalogue::default();
+    proteger::events::register(&mut catalogue);
+    catalogue
+}
+
+/// Installs the fan-out hook in `deps` (so every worker registered after this writes
+/// deliveries with its jobs' final states), loads the config file's endpoints, and returns
+/// what the delivery worker needs.
+pub async fn setup(deps: &mut WorkerDeps) -> Result<Deliverer, WebhookSetupError> {
+    let settings = deps.settings.webhooks.clone();
+    let endpoints = EndpointStore::new(&deps.store);
+    endpoints
+        .sync_configured(&settings.endpoints, |name| std::env::var(name).ok())
+        .await
+        .map_err(|e| WebhookSetupError::Endpoints(e.to_string()))?;
+    deps.settings
+        .retry
+        .entry(Delivery::KIND.to_string())
+        .or_insert_with(|| delivery::retry_policy(&settings));
+    deps.hook = Some(Arc::new(Fanout::new(catalogue(), endpoints.clone())));
+    let http = WebhookHttp::from_settings(&settings)
+        .map_err(|e| WebhookSetupError::Http(e.to_string()))?;
+    Ok(Deliverer::new(endpoints, http, settings))
+}
+
+/// Adds the delivery worker to the monitor. Deliveries raise no events of their own.
+pub fn register(monitor: Monitor, deps: &WorkerDeps, deliverer: Deliverer) -> Monitor {
+    let deps = deps.clone();
+    // Deliveries wait on receivers, not on our CPU: run more of them at once than vendor
+    // jobs; the per-endpoint limit keeps one receiver from taking them all.
+    let concurrency = deps.settings.worker.concurrency * 4;
+    monitor.register(move |_| {
+        let mut settings = deps.fetch_settings(Delivery::KIND);
+        settings.hook = None;
+        WorkerBuilder::new(deps.identity.consumer(Delivery::KIND))
+            .backend(RedisBackend::<Delivery>::new(
+                deps.store.clone(),
+                deps.redis.clone(),
+                &deps.identity,
+                settings,
+            ))
+            .catch_panic()
+            .concurrency(concurrency)
+            .data(deliverer.clone())
+            .build(delivery::deliver)
+    })
+}
