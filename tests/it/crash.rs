@@ -173,3 +173,44 @@ async fn a_job_whose_worker_is_killed_three_times_is_buried_as_poison() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(rig.sandbox.proteger.effects().requests_seen, 3);
 }
+
+#[tokio::test]
+async fn sigkill_during_webhook_delivery_loses_no_event() {
+    use crate::helpers::receiver::{Receiver, independently_verified};
+    use underwrite::webhooks::endpoints::{EndpointStore, NewEndpoint};
+
+    let mut rig = rig(Faults::none()).await;
+    rig.env.extend([
+        (
+            "UNDERWRITE_WEBHOOKS_ALLOW_CIDRS".to_string(),
+            "127.0.0.0/8".to_string(),
+        ),
+        (
+            "UNDERWRITE_WEBHOOKS_SCHEDULE_SECS".to_string(),
+            "0,1,1,1,1,1,1,1".to_string(),
+        ),
+    ]);
+    let receiver = Receiver::start("127.0.0.1:0".parse().expect("addr")).await;
+    // Slow answers: the worker is killed while deliveries are in flight.
+    receiver.delay(1_500);
+    let (_, secret) = EndpointStore::new(&rig.store)
+        .create(NewEndpoint {
+            url: receiver.url(),
+            ..NewEndpoint::default()
+        })
+        .await
+        .expect("endpoint");
+    let ids = submit(&rig, "hook", 10).await;
+    let mut first = worker(&rig);
+    for record in finals(&rig, &ids).await {
+        assert_eq!(record.state, JobState::Succeeded);
+    }
+    // Deliveries are running now (each takes 1.5 s at the receiver): kill the worker.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.kill9();
+    let _second = worker(&rig);
+    until("10 events delivered", || receiver.distinct_ids() >= 10).await;
+    for r in receiver.received() {
+        assert!(independently_verified(&secret.expose(), &r));
+    }
+}

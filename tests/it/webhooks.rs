@@ -325,3 +325,123 @@ async fn private_addresses_are_refused_unless_allowlisted() {
     );
     world.stop().await;
 }
+
+#[tokio::test]
+async fn an_ordered_endpoint_gets_a_subjects_events_one_at_a_time_in_order() {
+    let world = world().await;
+    let receiver = Receiver::start("127.0.0.1:0".parse().expect("addr")).await;
+    receiver.answer(500, 0);
+    endpoint(
+        &world,
+        &receiver.url(),
+        &["proteger.contract.created", "proteger.contract.cancelled"],
+        true,
+    )
+    .await;
+    let ids = submit(&world, "ordered", 1).await;
+    let created = wait_for(&world.store, &ids[0], WITHIN, |r| {
+        r.state == JobState::Succeeded
+    })
+    .await;
+    let contract_id = created
+        .result
+        .as_ref()
+        .and_then(|r| r["id"].as_str())
+        .expect("id")
+        .to_string();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let cancel = CancelContract {
+        contract_id,
+        preview: false,
+    };
+    let job = world
+        .producer
+        .submit_one(Submission::new(cancel), None)
+        .await
+        .expect("cancel")
+        .job_ids[0];
+    wait_for(&world.store, &job, WITHIN, |r| {
+        r.state == JobState::Succeeded
+    })
+    .await;
+    // While the first event keeps failing, the second waits its turn.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let types = |r: &crate::helpers::receiver::Received| {
+        r.json()["type"].as_str().unwrap_or("").to_string()
+    };
+    assert!(
+        receiver.received().len() >= 2,
+        "the first event was retried"
+    );
+    assert!(
+        receiver
+            .received()
+            .iter()
+            .all(|r| types(r) == "proteger.contract.created")
+    );
+    receiver.answer(204, 0);
+    until("both events", || receiver.distinct_ids() >= 2).await;
+    let received = receiver.received();
+    let last_created = received
+        .iter()
+        .rposition(|r| types(r) == "proteger.contract.created");
+    let first_cancelled = received
+        .iter()
+        .position(|r| types(r) == "proteger.contract.cancelled");
+    assert!(
+        last_created < first_cancelled,
+        "cancelled went out before created was delivered"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn failed_deliveries_are_recovered_and_a_delivered_one_can_be_resent() {
+    let world = World::start(sandbox(), |s| {
+        s.webhooks.allow_cidrs = vec!["127.0.0.0/8".into()];
+        s.webhooks.schedule_secs = vec![0, 1];
+        s.webhooks.jitter = 0.0;
+    })
+    .await;
+    let receiver = Receiver::start("127.0.0.1:0".parse().expect("addr")).await;
+    receiver.answer(503, 0);
+    let since = chrono::Utc::now();
+    let (id, _secret) = endpoint(&world, &receiver.url(), &["*"], false).await;
+    submit(&world, "recover", 3).await;
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let all = deliveries(&world).await;
+        if all.len() == 3 && all.iter().all(|d| d.state == JobState::Dead) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "deliveries did not die: {all:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    receiver.answer(204, 0);
+    let requeued = underwrite::webhooks::replay::recover(&world.store, &id, since)
+        .await
+        .expect("recover");
+    assert_eq!(requeued, 3);
+    // 3 deliveries × 2 failed attempts, then the 3 recovered ones.
+    until("3 recovered events", || receiver.received().len() >= 9).await;
+    let all = deliveries(&world).await;
+    for d in &all {
+        wait_for(&world.store, &d.id, WITHIN, |r| {
+            r.state == JobState::Succeeded
+        })
+        .await;
+    }
+    // Resending a delivered one sends the same event (same webhook-id) again.
+    let before = receiver.received().len();
+    let again = underwrite::webhooks::replay::resend(&world.store, &all[0].id)
+        .await
+        .expect("resend");
+    wait_for(&world.store, &again, WITHIN, |r| {
+        r.state == JobState::Succeeded
+    })
+    .await;
+    let received = receiver.received();
+    assert_eq!(received.len(), before + 1);
+    assert_eq!(receiver.distinct_ids(), 3, "a resend keeps the webhook-id");
+    world.stop().await;
+}
