@@ -9,9 +9,11 @@
 //!   one at a time.
 //! - `backlog`: a large backlog enqueued then drained (1,000,000 by default).
 //! - `e2e`: Proteger contracts end to end against the sandbox (see `e2e.rs`).
+//! - `webhooks`: signed deliveries to a local verifying receiver (see `webhooks.rs`).
 
 mod e2e;
 mod noop;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -61,8 +63,9 @@ pub async fn run(name: &str, options: &BenchOptions) -> Result<Report, BenchErro
         "latency" => noop::latency(options).await,
         "backlog" => noop::backlog(options).await,
         "e2e" => e2e::proteger(options).await,
+        "webhooks" => webhooks::deliveries(options).await,
         other => Err(BenchError::Setup(format!(
-            "unknown benchmark `{other}`: expected noop, latency, backlog or e2e"
+            "unknown benchmark `{other}`: expected noop, latency, backlog, e2e or webhooks"
         ))),
     }
 }

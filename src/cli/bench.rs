@@ -10,10 +10,10 @@ use super::{CliError, CliResult};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// noop, latency, backlog or e2e.
+    /// noop, latency, backlog, e2e or webhooks.
     name: String,
     /// Jobs (or samples, for latency). Defaults: noop 100000, latency 1000,
-    /// backlog 1000000, e2e 10000.
+    /// backlog 1000000, e2e and webhooks 10000.
     #[arg(long)]
     jobs: Option<usize>,
     /// Jobs run at once by the worker.
@@ -25,7 +25,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> CliResult {
     let jobs = args.jobs.unwrap_or(match args.name.as_str() {
         "latency" => 1_000,
         "backlog" => 1_000_000,
-        "e2e" => 10_000,
+        "e2e" | "webhooks" => 10_000,
         _ => 100_000,
     });
     let redis = LocalRedis::find_or_start(&settings.redis.url)

@@ -57,7 +57,7 @@ enum Command {
     /// Inspect and act on the dead set (failed and dead jobs).
     #[command(subcommand)]
     Dead(dead::DeadCommand),
-    /// Measure: noop, latency, backlog or e2e.
+    /// Measure: noop, latency, backlog, e2e or webhooks.
     Bench(bench::BenchArgs),
     /// Webhook tools: check a delivery's signature.
     #[command(subcommand)]
