@@ -445,3 +445,37 @@ async fn failed_deliveries_are_recovered_and_a_delivered_one_can_be_resent() {
     assert_eq!(receiver.distinct_ids(), 3, "a resend keeps the webhook-id");
     world.stop().await;
 }
+
+#[tokio::test]
+async fn a_slow_receiver_gets_at_most_its_concurrency_limit_and_starves_no_one() {
+    let world = World::start(sandbox(), |s| {
+        s.webhooks.allow_cidrs = vec!["127.0.0.0/8".into()];
+        s.webhooks.endpoint_concurrency = 2;
+    })
+    .await;
+    let slow = Receiver::start("127.0.0.1:0".parse().expect("addr")).await;
+    slow.delay(300);
+    let fast = Receiver::start("127.0.0.1:0".parse().expect("addr")).await;
+    endpoint(&world, &slow.url(), &["*"], false).await;
+    endpoint(&world, &fast.url(), &["*"], false).await;
+    submit(&world, "limit", 10).await;
+    // The fast receiver is served while the slow one still has work waiting.
+    until("the fast receiver's 10 events", || {
+        fast.distinct_ids() >= 10
+    })
+    .await;
+    assert!(
+        slow.distinct_ids() < 10,
+        "the fast receiver waited for the slow one"
+    );
+    until("the slow receiver's 10 events", || {
+        slow.distinct_ids() >= 10
+    })
+    .await;
+    assert!(
+        slow.most_in_flight() <= 2,
+        "{} at once",
+        slow.most_in_flight()
+    );
+    world.stop().await;
+}

@@ -36,6 +36,8 @@ struct Shared {
     status: Arc<AtomicU16>,
     retry_after: Arc<AtomicU64>,
     delay_ms: Arc<AtomicU64>,
+    in_flight: Arc<AtomicU64>,
+    most_in_flight: Arc<AtomicU64>,
 }
 
 pub struct Receiver {
@@ -52,10 +54,13 @@ async fn hook(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> 
             .unwrap_or_default()
             .to_string()
     };
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
     let delay = shared.delay_ms.load(Ordering::Relaxed);
     if delay > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
     }
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     if let Ok(mut received) = shared.received.lock() {
         received.push(Received {
             id: header("webhook-id"),
@@ -106,6 +111,11 @@ impl Receiver {
     /// Answers only after `ms` (a slow receiver).
     pub fn delay(&self, ms: u64) {
         self.shared.delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The most requests that were ever in progress at once.
+    pub fn most_in_flight(&self) -> u64 {
+        self.shared.most_in_flight.load(Ordering::SeqCst)
     }
 
     /// Distinct `webhook-id`s received.
