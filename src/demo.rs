@@ -12,12 +12,18 @@
 //!    jobs to their end.
 //! 4. A refund quote (`preview: true`) and a real cancellation of one created contract,
 //!    whose id is read from its job's result.
-//! 5. Every outcome, then a one-line summary.
+//! 5. Every outcome.
+//! 6. Webhooks: a webhook sink (`webhooks/sink.rs`) listens on loopback with a fresh
+//!    secret, and an endpoint pointing at it (`proteger.*`) is created through the API
+//!    before any work is sent. Every finished contract and cancellation job raises one
+//!    event; the demo waits until the sink has verified one delivery per job, shows them
+//!    by type, and fails when one did not verify or is missing. Then a one-line summary.
 //!
 //! The contract with the unknown product shows the batch rule of `vendors/proteger/jobs.rs`:
 //! Proteger refuses its whole bulk call, the batch is split, its nine good contracts go
 //! through one by one, and only the bad one ends `failed`, with the vendor's answer.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -33,6 +39,8 @@ use crate::startup::{self, Roles, RunningApp, StartupError};
 use crate::vendors::proteger::sandbox::{
     SANDBOX_PHONE_PLAN_ID, SANDBOX_PHONE_PRODUCT_ID, SANDBOX_PLAN_3Y_ID, sample_contract,
 };
+use crate::webhooks::signing::Secret;
+use crate::webhooks::sink::{self, Sink, SinkConfig};
 
 /// The bearer token the demo's producer uses (the in-process API accepts only it).
 const DEMO_API_TOKEN: &str = "demo-api-token";
@@ -47,6 +55,8 @@ const UNKNOWN_PRODUCT: &str = "demo-unknown-toaster";
 /// How long the demo waits for its jobs before giving up.
 const PATIENCE: Duration = Duration::from_secs(120);
 const POLL_EVERY: Duration = Duration::from_millis(150);
+/// How long the demo waits, after the last job, for the sink to have every webhook.
+const WEBHOOK_PATIENCE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -54,6 +64,8 @@ pub enum DemoError {
     Redis(String),
     #[error("cannot start the sandbox: {0}")]
     Sandbox(std::io::Error),
+    #[error("cannot start the webhook sink: {0}")]
+    Sink(std::io::Error),
     #[error(transparent)]
     Startup(#[from] StartupError),
     #[error("{0}")]
@@ -104,6 +116,12 @@ async fn demo(
         .map_err(DemoError::Sandbox)?;
     settings.proteger.base_url = sandbox.proteger_url();
     settings.api.listen = loopback;
+    // The sink listens on loopback, which the SSRF guard refuses unless allowlisted.
+    settings.webhooks.allow_cidrs = vec!["127.0.0.0/8".into()];
+    let secret = Secret::generate();
+    let sink = sink::spawn(loopback, SinkConfig::new(vec![secret.clone()]))
+        .await
+        .map_err(DemoError::Sink)?;
     let app = startup::start(settings.clone(), Roles::ALL).await?;
 
     println!("underwrite demo");
@@ -111,10 +129,30 @@ async fn demo(
     println!("  sandbox   {}", sandbox.proteger_url());
     println!("  API       {}", app.base_url());
     println!("  queue     {}", settings.redis.queue);
+    println!("  webhooks  {}", sink.url());
     println!();
 
     let api = Api::new(&app);
     api.wait_ready().await?;
+
+    // --- the webhook endpoint, before any work ------------------------------------------
+    let endpoint: CreatedEndpoint = api
+        .send(
+            "/v1/webhook-endpoints",
+            &json!({
+                "url": sink.url(),
+                "events": ["proteger.*"],
+                "secret": secret.expose(),
+            }),
+            None,
+            reqwest::StatusCode::CREATED,
+        )
+        .await?;
+    println!(
+        "POST /v1/webhook-endpoints            {} → 201, endpoint {}",
+        endpoint.events.join(","),
+        endpoint.id
+    );
 
     // --- contracts ----------------------------------------------------------------------
     let queue = &settings.redis.queue;
@@ -276,34 +314,207 @@ async fn demo(
     }
     println!();
 
+    // --- webhooks -----------------------------------------------------------------------
+    // One event per finished job the demo sent: what each should be, by job id.
+    let mut wanted: HashMap<JobId, &'static str> = records
+        .iter()
+        .map(|r| (r.id, contract_event(r.state)))
+        .collect();
+    wanted.extend(
+        cancellations
+            .iter()
+            .map(|(preview, r)| (r.id, cancellation_event(r.state, *preview))),
+    );
+    let webhooks = check_webhooks(&sink, &wanted).await;
+    println!();
+
     let effects = sandbox.proteger.effects();
     let cancel_ok = cancellations
         .iter()
         .all(|(_, r)| r.state == JobState::Succeeded);
     let expected = created.len() == BULK + SINGLES - 1 && failed == 1;
     println!(
-        "demo: {} of {} contracts created, {failed} failed (unknown product: expected), refund quoted and contract cancelled ({}); sandbox: {} contracts, {} duplicates; {:.1} s",
+        "demo: {} of {} contracts created, {failed} failed (unknown product: expected), refund quoted and contract cancelled ({}); sandbox: {} contracts, {} duplicates; webhooks: {} of {} delivered, {}; {:.1} s",
         created.len(),
         BULK + SINGLES,
         refunded.map_or("?".to_string(), yen),
         effects.contracts_created,
         effects.duplicate_transaction_ids,
+        webhooks.delivered,
+        webhooks.expected,
+        if webhooks.rejected == 0 {
+            "all verified".to_string()
+        } else {
+            format!("{} NOT VERIFIED", webhooks.rejected)
+        },
         started.elapsed().as_secs_f64(),
     );
 
-    stop(app, sandbox).await?;
+    stop(app, sandbox, sink).await?;
     if !expected || !cancel_ok || effects.duplicate_transaction_ids != 0 {
         return Err(DemoError::Unexpected(
             "the demo did not end as expected; see the outcomes above".into(),
         ));
     }
+    if !webhooks.problems.is_empty() {
+        return Err(DemoError::Unexpected(format!(
+            "the webhooks did not arrive as expected: {}",
+            webhooks.problems.join("; ")
+        )));
+    }
     Ok(())
 }
 
-async fn stop(app: RunningApp, sandbox: sandbox::SandboxServer) -> Result<(), DemoError> {
+async fn stop(
+    app: RunningApp,
+    sandbox: sandbox::SandboxServer,
+    sink: Sink,
+) -> Result<(), DemoError> {
     app.stop().await?;
     sandbox.shutdown().await;
+    sink.shutdown().await;
     Ok(())
+}
+
+/// The event a finished contract job raises (`vendors/proteger/events.rs`).
+fn contract_event(state: JobState) -> &'static str {
+    match state {
+        JobState::Succeeded => "proteger.contract.created",
+        _ => "proteger.contract.failed",
+    }
+}
+
+/// The event a finished cancellation job raises.
+fn cancellation_event(state: JobState, preview: bool) -> &'static str {
+    match (state, preview) {
+        (JobState::Succeeded, true) => "proteger.contract.refund_quoted",
+        (JobState::Succeeded, false) => "proteger.contract.cancelled",
+        _ => "proteger.contract.cancellation_failed",
+    }
+}
+
+/// What the sink got, against what the demo expected.
+struct WebhookReport {
+    expected: usize,
+    /// Distinct events (`webhook-id`s) that arrived verified for a job the demo sent.
+    delivered: usize,
+    /// Requests that did not verify.
+    rejected: usize,
+    problems: Vec<String>,
+}
+
+/// Waits (at most [`WEBHOOK_PATIENCE`]) until the sink has verified one event per job of
+/// `wanted`, then prints them by type and checks each job got the event it should.
+async fn check_webhooks(sink: &Sink, wanted: &HashMap<JobId, &'static str>) -> WebhookReport {
+    let expected = wanted.len();
+    let waited = Instant::now();
+    let complete = sink
+        .wait_until(WEBHOOK_PATIENCE, |counts| counts.distinct_ids >= expected)
+        .await;
+    let received = sink.received();
+
+    // Per event type: distinct events, attempts that verified, attempts refused.
+    let mut by_type: BTreeMap<String, (HashSet<String>, usize, usize)> = BTreeMap::new();
+    // Per job: the distinct events about it.
+    let mut by_job: HashMap<JobId, HashMap<String, String>> = HashMap::new();
+    let mut rejected = Vec::new();
+    for delivery in &received {
+        let event_type = delivery.event_type.clone().unwrap_or_else(|| "?".into());
+        let row = by_type.entry(event_type.clone()).or_default();
+        if !delivery.verified {
+            row.2 += 1;
+            rejected.push(format!(
+                "{} {}: {}",
+                if delivery.id.is_empty() {
+                    "-"
+                } else {
+                    &delivery.id
+                },
+                event_type,
+                delivery.error.as_deref().unwrap_or("not verified")
+            ));
+            continue;
+        }
+        row.0.insert(delivery.id.clone());
+        row.1 += 1;
+        let job = delivery.body["data"]["job_id"]
+            .as_str()
+            .and_then(|id| id.parse::<JobId>().ok());
+        if let Some(job) = job {
+            by_job
+                .entry(job)
+                .or_default()
+                .insert(delivery.id.clone(), event_type);
+        }
+    }
+
+    println!("webhooks → {}", sink.url());
+    println!(
+        "{:<40}  {:>6}  {:>8}  {:>8}",
+        "EVENT", "EVENTS", "VERIFIED", "REJECTED"
+    );
+    for (event_type, (ids, verified, refused)) in &by_type {
+        println!(
+            "{event_type:<40}  {:>6}  {verified:>8}  {refused:>8}",
+            ids.len()
+        );
+    }
+
+    let mut problems = Vec::new();
+    if !rejected.is_empty() {
+        problems.push(format!(
+            "{} deliveries did not verify ({})",
+            rejected.len(),
+            rejected[..rejected.len().min(3)].join(", ")
+        ));
+    }
+    let mut delivered = 0;
+    let mut missing = 0;
+    for (job, want) in wanted {
+        match by_job
+            .get(job)
+            .map(|events| events.values().collect::<Vec<_>>())
+        {
+            None => missing += 1,
+            Some(events) if events.len() == 1 && events[0] == want => delivered += 1,
+            Some(events) => problems.push(format!("job {job} raised {events:?}, not one {want}")),
+        }
+    }
+    if missing > 0 {
+        problems.push(format!(
+            "{missing} of {expected} events missing after {:.1} s",
+            waited.elapsed().as_secs_f64()
+        ));
+    }
+    let strangers = by_job
+        .keys()
+        .filter(|job| !wanted.contains_key(job))
+        .count();
+    if strangers > 0 {
+        problems.push(format!(
+            "{strangers} events about jobs the demo did not send"
+        ));
+    }
+    let verdict = if problems.is_empty() {
+        "all verified"
+    } else if complete {
+        "NOT AS EXPECTED"
+    } else {
+        "INCOMPLETE"
+    };
+    println!(
+        "{delivered} of {expected} events delivered (one per finished job), {verdict}; {} requests, {} repeated",
+        received.len(),
+        received
+            .len()
+            .saturating_sub(by_type.values().map(|r| r.0.len()).sum::<usize>() + rejected.len()),
+    );
+    WebhookReport {
+        expected,
+        delivered,
+        rejected: rejected.len(),
+        problems,
+    }
 }
 
 /// Contract number `i` of this run: the sandbox's sample, varied over its catalogue.
@@ -381,6 +592,12 @@ struct Accepted {
 }
 
 #[derive(Debug, Deserialize)]
+struct CreatedEndpoint {
+    id: String,
+    events: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
 struct BulkAccepted {
     jobs: Vec<Accepted>,
 }
@@ -413,11 +630,24 @@ impl Api {
         }
     }
 
+    /// POSTs a request that enqueues work: `202 Accepted` or an error.
     async fn post<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &Value,
         idempotency_key: Option<&str>,
+    ) -> Result<T, DemoError> {
+        self.send(path, body, idempotency_key, reqwest::StatusCode::ACCEPTED)
+            .await
+    }
+
+    /// POSTs `body`; any answer but `expected` is an error.
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Value,
+        idempotency_key: Option<&str>,
+        expected: reqwest::StatusCode,
     ) -> Result<T, DemoError> {
         let mut request = self
             .http
@@ -429,7 +659,7 @@ impl Api {
         }
         let response = request.send().await?;
         let status = response.status();
-        if status != reqwest::StatusCode::ACCEPTED {
+        if status != expected {
             let text = response.text().await.unwrap_or_default();
             return Err(DemoError::Http(format!(
                 "POST {path} answered {status}: {text}"
@@ -515,32 +745,8 @@ impl Api {
 
 /// Deletes every key of the demo's queue from a Redis that is not ours.
 async fn drop_queue(settings: &Settings) {
-    let Ok((_, store)) = startup::open_store(settings) else {
-        return;
-    };
-    let pattern = format!(
-        "{}:{{{}}}:*",
-        settings.redis.key_prefix, settings.redis.queue
-    );
-    let mut conn = store.connection();
-    let mut cursor: u64 = 0;
-    loop {
-        let reply: Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await;
-        let Ok((next, keys)) = reply else { return };
-        if !keys.is_empty() {
-            let _: Result<i64, _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
-        }
-        if next == 0 {
-            return;
-        }
-        cursor = next;
+    if let Ok((_, store)) = startup::open_store(settings) {
+        let _ = store.delete_queue().await;
     }
 }
 

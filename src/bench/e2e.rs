@@ -80,7 +80,7 @@ pub async fn proteger(options: &BenchOptions) -> Result<Report, BenchError> {
     let _ = stop.send(());
     let _ = worker.await;
     let effects = sandbox.proteger.effects();
-    drop_queue(&store, &queue).await;
+    drop_queue(&store).await;
     let per_1000 = effects.requests_seen as f64 * 1000.0 / options.jobs.max(1) as f64;
     let (enqueue_rate, e2e_rate) = (rate(options.jobs, enqueued), rate(options.jobs, drained));
     Ok(Report {

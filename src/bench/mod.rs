@@ -83,26 +83,9 @@ fn bench_store(options: &BenchOptions) -> Result<(Store, Redis, String), BenchEr
 }
 
 /// Deletes every key of a benchmark queue.
-async fn drop_queue(store: &Store, queue: &str) {
-    let mut conn = store.connection();
-    let mut cursor: u64 = 0;
-    loop {
-        let reply: Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("uw:{{{queue}}}:*"))
-            .arg("COUNT")
-            .arg(10_000)
-            .query_async(&mut conn)
-            .await;
-        let Ok((next, keys)) = reply else { return };
-        if !keys.is_empty() {
-            let _: Result<i64, _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
-        }
-        if next == 0 {
-            return;
-        }
-        cursor = next;
+async fn drop_queue(store: &Store) {
+    if let Err(e) = store.delete_queue().await {
+        tracing::warn!(error = %e, "cannot delete the benchmark's keys");
     }
 }
 

@@ -134,7 +134,7 @@ async fn drain(store: &Store, redis: &Redis, total: usize, concurrency: usize) -
 
 /// Enqueue rate one by one and in bulk, then drain rate.
 pub async fn throughput(options: &BenchOptions) -> Result<Report, BenchError> {
-    let (store, redis, queue) = bench_store(options)?;
+    let (store, redis, _) = bench_store(options)?;
     let single_n = options.jobs.min(10_000);
     let started = Instant::now();
     for _ in 0..single_n {
@@ -144,7 +144,7 @@ pub async fn throughput(options: &BenchOptions) -> Result<Report, BenchError> {
     let bulk_n = options.jobs.saturating_sub(single_n);
     let bulk = enqueue_bulk(&store, bulk_n).await?;
     let drained = drain(&store, &redis, options.jobs, options.concurrency).await;
-    drop_queue(&store, &queue).await;
+    drop_queue(&store).await;
     let (single_rate, bulk_rate, drain_rate) = (
         rate(single_n, single),
         rate(bulk_n, bulk),
@@ -175,7 +175,7 @@ pub async fn throughput(options: &BenchOptions) -> Result<Report, BenchError> {
 
 /// Idle pick-up: one job at a time into an idle worker.
 pub async fn latency(options: &BenchOptions) -> Result<Report, BenchError> {
-    let (store, redis, queue) = bench_store(options)?;
+    let (store, redis, _) = bench_store(options)?;
     let samples = options.jobs.clamp(10, 100_000);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let done = Arc::new(AtomicUsize::new(0));
@@ -201,7 +201,7 @@ pub async fn latency(options: &BenchOptions) -> Result<Report, BenchError> {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     worker.stop().await;
-    drop_queue(&store, &queue).await;
+    drop_queue(&store).await;
     latencies.sort();
     let (p50, p99, max) = (
         percentile(&latencies, 50.0),
@@ -225,13 +225,13 @@ pub async fn latency(options: &BenchOptions) -> Result<Report, BenchError> {
 
 /// A large backlog: enqueue it all, measure Redis memory per queued job, drain it.
 pub async fn backlog(options: &BenchOptions) -> Result<Report, BenchError> {
-    let (store, redis, queue) = bench_store(options)?;
+    let (store, redis, _) = bench_store(options)?;
     let before = used_memory(&store).await;
     let enqueue = enqueue_bulk(&store, options.jobs).await?;
     let after = used_memory(&store).await;
     let per_job = after.saturating_sub(before) as f64 / options.jobs.max(1) as f64;
     let drained = drain(&store, &redis, options.jobs, options.concurrency).await;
-    drop_queue(&store, &queue).await;
+    drop_queue(&store).await;
     let (enqueue_rate, drain_rate) = (rate(options.jobs, enqueue), rate(options.jobs, drained));
     Ok(Report {
         name: "backlog",

@@ -31,7 +31,7 @@ pub async fn deliveries(options: &BenchOptions) -> Result<Report, BenchError> {
     )
     .await
     .map_err(setup)?;
-    let (store, redis, queue) = bench_store(options)?;
+    let (store, redis, _) = bench_store(options)?;
     let mut settings = Settings::load_from(None, Vec::new()).map_err(setup)?;
     settings.webhooks.allow_cidrs = vec!["127.0.0.0/8".into()];
     settings.worker.concurrency = options.concurrency;
@@ -86,7 +86,7 @@ pub async fn deliveries(options: &BenchOptions) -> Result<Report, BenchError> {
     let _ = stop.send(());
     let _ = running.await;
     let counts = sink.counts();
-    drop_queue(&store, &queue).await;
+    drop_queue(&store).await;
     let per_s = rate(options.jobs, took);
     Ok(Report {
         name: "webhooks",

@@ -73,6 +73,11 @@ impl Keys {
         format!("{}:{suffix}", self.base)
     }
 
+    /// A `SCAN MATCH` pattern for every key of this queue.
+    pub fn pattern(&self) -> String {
+        format!("{}:*", self.base)
+    }
+
     /// The keys every state-changing script receives first, in this order, so that the
     /// shared Lua helper `move_state` can keep the state indexes and the dead set right.
     pub fn state_keys(&self) -> Vec<String> {

@@ -236,17 +236,8 @@ impl Store {
         for job in jobs {
             invocation
                 .key(self.keys.job(&job.id))
-                .key(self.keys.stream(&job.kind))
-                .arg(job.id.to_string())
-                .arg(&job.kind)
-                .arg(serde_json::to_string(&job.payload)?)
-                .arg(job.reference.as_deref().unwrap_or(""))
-                .arg(optional_json(job.metadata.as_ref())?)
-                .arg(if job.children.is_empty() {
-                    String::new()
-                } else {
-                    serde_json::to_string(&job.children)?
-                });
+                .key(self.keys.stream(&job.kind));
+            job_args(&mut invocation, job)?;
         }
         let mut conn = self.conn.clone();
         let answer: Vec<String> = invocation.invoke_async(&mut conn).await?;
@@ -591,18 +582,9 @@ impl Store {
             invocation
                 .key(self.keys.job(&job.id))
                 .key(self.keys.stream(&job.kind))
-                .key(index)
-                .arg(job.id.to_string())
-                .arg(&job.kind)
-                .arg(serde_json::to_string(&job.payload)?)
-                .arg(job.reference.as_deref().unwrap_or(""))
-                .arg(optional_json(job.metadata.as_ref())?)
-                .arg(if job.children.is_empty() {
-                    String::new()
-                } else {
-                    serde_json::to_string(&job.children)?
-                })
-                .arg(score);
+                .key(index);
+            job_args(&mut invocation, job)?;
+            invocation.arg(score);
         }
         let mut conn = self.conn.clone();
         let answer: String = invocation.invoke_async(&mut conn).await?;
@@ -959,6 +941,33 @@ impl Store {
         Ok(conn.zcard(self.keys.dead()).await?)
     }
 
+    /// Deletes every key of this queue (a demo's or a benchmark's queue, once done).
+    /// Never used on a queue that workers still serve.
+    pub async fn delete_queue(&self) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(self.keys.pattern())
+                .arg("COUNT")
+                .arg(10_000)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                let _: i64 = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut conn)
+                    .await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
     /// Raw access for tests and the chaos suite (for example to write a corrupt payload).
     pub async fn raw(&self, cmd: &redis::Cmd) -> Result<Value, QueueError> {
         let mut conn = self.conn.clone();
@@ -972,6 +981,26 @@ pub enum Requeue {
     Requeued,
     Missing,
     NotDead(JobState),
+}
+
+/// The six arguments `create_job` (prelude.lua) takes for a job: id, kind, payload,
+/// reference, metadata, children.
+fn job_args(
+    invocation: &mut redis::ScriptInvocation<'_>,
+    job: &NewJob,
+) -> Result<(), serde_json::Error> {
+    invocation
+        .arg(job.id.to_string())
+        .arg(&job.kind)
+        .arg(serde_json::to_string(&job.payload)?)
+        .arg(job.reference.as_deref().unwrap_or(""))
+        .arg(optional_json(job.metadata.as_ref())?)
+        .arg(if job.children.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&job.children)?
+        });
+    Ok(())
 }
 
 fn optional_json(value: Option<&serde_json::Value>) -> Result<String, serde_json::Error> {

@@ -23,14 +23,8 @@ for i = 0, jobs - 1 do
   local job_key, stream = KEYS[11 + 2 * i], KEYS[12 + 2 * i]
   local a = 4 + 6 * i
   local id, kind = ARGV[a + 1], ARGV[a + 2]
-  if redis.call('EXISTS', job_key) == 0 then
-    redis.call('HSET', job_key, 'id', id, 'kind', kind, 'payload', ARGV[a + 3],
-      'reference', ARGV[a + 4], 'metadata', ARGV[a + 5], 'children', ARGV[a + 6],
-      'attempts', 0, 'crashes', 0, 'enqueued_at', now)
-    redis.call('ZADD', KEYS[IDX_ALL], now, id)
-    move_state(job_key, id, nil, 'queued', now)
-    redis.call('XADD', stream, '*', 'id', id)
-    redis.call('SADD', KEYS[10], kind)
+  if create_job(job_key, stream, KEYS[10], now, id, kind, ARGV[a + 3], ARGV[a + 4],
+      ARGV[a + 5], ARGV[a + 6]) then
     created = created + 1
   end
 end

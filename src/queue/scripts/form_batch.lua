@@ -22,10 +22,5 @@ if #members == 0 then
   return 0
 end
 local list = cjson.encode(members)
-redis.call('HSET', KEYS[9], 'id', batch_id, 'kind', ARGV[3], 'payload', list,
-  'children', list, 'attempts', 0, 'crashes', 0, 'enqueued_at', now)
-redis.call('ZADD', KEYS[IDX_ALL], now, batch_id)
-move_state(KEYS[9], batch_id, nil, 'queued', now)
-redis.call('XADD', KEYS[10], '*', 'id', batch_id)
-redis.call('SADD', KEYS[11], ARGV[3])
+create_job(KEYS[9], KEYS[10], KEYS[11], now, batch_id, ARGV[3], list, '', '', list)
 return #members

@@ -30,3 +30,19 @@ local function forget(job_key, id)
     redis.call('ZREM', KEYS[i], id)
   end
 end
+
+-- Creates a job record and queues it, unless a record with that key exists already
+-- (replaying a step creates nothing). Returns whether it created the job.
+local function create_job(job_key, stream, kinds, now, id, kind, payload, reference, metadata, children)
+  if redis.call('EXISTS', job_key) == 1 then
+    return false
+  end
+  redis.call('HSET', job_key, 'id', id, 'kind', kind, 'payload', payload,
+    'reference', reference, 'metadata', metadata, 'children', children,
+    'attempts', 0, 'crashes', 0, 'enqueued_at', now)
+  redis.call('ZADD', KEYS[IDX_ALL], now, id)
+  move_state(job_key, id, nil, 'queued', now)
+  redis.call('XADD', stream, '*', 'id', id)
+  redis.call('SADD', kinds, kind)
+  return true
+end

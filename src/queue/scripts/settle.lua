@@ -78,17 +78,9 @@ for i = 0, follow_ups - 1 do
   local fkey, fstream, findex = KEYS[k0 + 3 * i], KEYS[k0 + 3 * i + 1], KEYS[k0 + 3 * i + 2]
   local a = a0 + 7 * i
   local id, kind = ARGV[a + 1], ARGV[a + 2]
-  if redis.call('EXISTS', fkey) == 0 then
-    redis.call('HSET', fkey, 'id', id, 'kind', kind, 'payload', ARGV[a + 3],
-      'reference', ARGV[a + 4], 'metadata', ARGV[a + 5], 'children', ARGV[a + 6],
-      'attempts', 0, 'crashes', 0, 'enqueued_at', now)
-    redis.call('ZADD', KEYS[IDX_ALL], now, id)
-    move_state(fkey, id, nil, 'queued', now)
-    redis.call('XADD', fstream, '*', 'id', id)
-    redis.call('SADD', KEYS[12], kind)
-    if ARGV[a + 7] ~= '' then
-      redis.call('ZADD', findex, ARGV[a + 7], id)
-    end
+  if create_job(fkey, fstream, KEYS[12], now, id, kind, ARGV[a + 3], ARGV[a + 4],
+      ARGV[a + 5], ARGV[a + 6]) and ARGV[a + 7] ~= '' then
+    redis.call('ZADD', findex, ARGV[a + 7], id)
   end
 end
 return 'ok'
