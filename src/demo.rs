@@ -83,7 +83,15 @@ impl From<reqwest::Error> for DemoError {
 }
 
 /// Runs the demo; `Ok` when every step went as the demo expects (the one failure included).
-pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
+/// Options of a demo run.
+#[derive(Debug, Clone, Default)]
+pub struct DemoOptions {
+    /// A second webhook receiver `(url, whsec_ secret)` to send every event to as well, for
+    /// checking a demo run from outside (the tests verify its deliveries independently).
+    pub extra_webhook: Option<(String, String)>,
+}
+
+pub async fn run(mut settings: Settings, options: DemoOptions) -> Result<(), DemoError> {
     let started = Instant::now();
     let redis = LocalRedis::find_or_start(&settings.redis.url)
         .await
@@ -92,7 +100,7 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
     settings.redis.queue = format!("demo-{}", uuid::Uuid::now_v7().simple());
 
     let result = tokio::select! {
-        result = demo(settings.clone(), &redis, started) => result,
+        result = demo(settings.clone(), &redis, started, &options) => result,
         _ = tokio::signal::ctrl_c() => Err(DemoError::Interrupted),
     };
     // Everything the demo started in-process was dropped (hence stopped) with `demo`.
@@ -107,6 +115,7 @@ async fn demo(
     mut settings: Settings,
     redis: &LocalRedis,
     started: Instant,
+    options: &DemoOptions,
 ) -> Result<(), DemoError> {
     settings.secrets.api_tokens = vec![DEMO_API_TOKEN.to_string()];
     settings.secrets.proteger_token = Some(DEMO_PROTEGER_TOKEN.to_string());
@@ -153,6 +162,22 @@ async fn demo(
         endpoint.events.join(","),
         endpoint.id
     );
+    let mut extra_endpoint = None;
+    if let Some((url, secret)) = &options.extra_webhook {
+        let extra: CreatedEndpoint = api
+            .send(
+                "/v1/webhook-endpoints",
+                &json!({ "url": url, "events": ["proteger.*"], "secret": secret }),
+                None,
+                reqwest::StatusCode::CREATED,
+            )
+            .await?;
+        println!(
+            "POST /v1/webhook-endpoints            (extra receiver) → 201, endpoint {}",
+            extra.id
+        );
+        extra_endpoint = Some(extra.id);
+    }
 
     // --- contracts ----------------------------------------------------------------------
     let queue = &settings.redis.queue;
@@ -326,6 +351,10 @@ async fn demo(
             .map(|(preview, r)| (r.id, cancellation_event(r.state, *preview))),
     );
     let webhooks = check_webhooks(&sink, &wanted).await;
+    if let Some(id) = &extra_endpoint {
+        api.wait_delivered(id, wanted.len()).await?;
+        println!("extra receiver: {} deliveries succeeded", wanted.len());
+    }
     println!();
 
     let effects = sandbox.proteger.effects();
@@ -666,6 +695,34 @@ impl Api {
             )));
         }
         Ok(response.json().await?)
+    }
+
+    /// Waits until `count` deliveries to `endpoint` have succeeded.
+    async fn wait_delivered(&self, endpoint: &str, count: usize) -> Result<(), DemoError> {
+        let deadline = Instant::now() + WEBHOOK_PATIENCE;
+        loop {
+            let page: Value = self
+                .http
+                .get(format!(
+                    "{}/v1/webhook-deliveries?endpoint={endpoint}&state=succeeded&limit=500",
+                    self.base
+                ))
+                .bearer_auth(DEMO_API_TOKEN)
+                .send()
+                .await?
+                .json()
+                .await?;
+            let done = page["jobs"].as_array().map_or(0, Vec::len);
+            if done >= count {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(DemoError::Unexpected(format!(
+                    "the extra receiver got {done} of {count} deliveries"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn job(&self, id: &JobId) -> Result<JobRecord, DemoError> {

@@ -50,7 +50,7 @@ enum Command {
     /// Run the vendor sandbox: a local fake of the vendor APIs, with fault injection.
     Sandbox(sandbox::SandboxArgs),
     /// Start Redis (if needed), the sandbox, the API and a worker, and send work through.
-    Demo,
+    Demo(demo::DemoArgs),
     /// Inspect jobs.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
@@ -84,7 +84,7 @@ impl Cli {
     pub fn log_filter(&self) -> &'static str {
         match self.command {
             Command::Serve(_) | Command::Sandbox(_) | Command::WebhookSink(_) => "info",
-            Command::Demo | Command::Bench(_) => "error",
+            Command::Demo(_) | Command::Bench(_) => "error",
             Command::Jobs(_) | Command::Dead(_) | Command::Webhooks(_) => "warn",
         }
     }
@@ -95,7 +95,7 @@ impl Cli {
         match self.command {
             Command::Serve(args) => serve::run(settings, args).await,
             Command::Sandbox(args) => sandbox::run(settings, args).await,
-            Command::Demo => demo::run(settings).await,
+            Command::Demo(args) => demo::run(settings, args).await,
             Command::Bench(args) => bench::run(settings, args).await,
             Command::Jobs(command) => jobs::run(&connect(&settings).await?, command).await,
             Command::Dead(command) => dead::run(&connect(&settings).await?, command).await,

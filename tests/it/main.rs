@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod crash;
+mod demo;
 mod helpers;
 mod proteger_client;
 mod proteger_jobs;
