@@ -217,6 +217,13 @@ impl Acker {
         let Some(hook) = &self.hook else {
             return Ok(Vec::new());
         };
+        if matches!(
+            settlement,
+            Settlement::Retrying { .. } | Settlement::Deferred { .. }
+        ) || !hook.active().await?
+        {
+            return Ok(Vec::new());
+        }
         // (job, final state, result, error) of every job this settlement finishes.
         let mut ending: Vec<(JobId, JobState, Option<Value>, Option<ErrorDetail>)> = Vec::new();
         match settlement {

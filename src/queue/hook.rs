@@ -31,6 +31,12 @@ pub struct Finished {
 }
 
 pub trait FinalHook: Send + Sync + Debug + 'static {
+    /// Whether the hook may have follow-ups at all right now (for example: are there any
+    /// webhook endpoints?). When not, the queue skips reading the finished jobs' records.
+    fn active(&self) -> BoxFuture<'_, Result<bool, QueueError>> {
+        Box::pin(async { Ok(true) })
+    }
+
     /// The jobs to enqueue because these jobs finished. Called again if the settle that
     /// follows has to be retried, so it must not have effects of its own.
     fn follow_ups<'a>(

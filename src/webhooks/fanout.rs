@@ -75,6 +75,18 @@ impl Fanout {
 }
 
 impl FinalHook for Fanout {
+    /// One `SCARD`: with no endpoint at all, finished jobs cost nothing more.
+    fn active(&self) -> BoxFuture<'_, Result<bool, QueueError>> {
+        Box::pin(async {
+            let mut conn = self.endpoints.connection();
+            let endpoints: u64 = redis::cmd("SCARD")
+                .arg(self.endpoints.index_key())
+                .query_async(&mut conn)
+                .await?;
+            Ok(endpoints > 0)
+        })
+    }
+
     fn follow_ups<'a>(
         &'a self,
         finished: &'a [Finished],
