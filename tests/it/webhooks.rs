@@ -74,6 +74,23 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Polls the deliveries until `done` holds for them (or fails after `WITHIN`).
+async fn deliveries_until(
+    world: &World,
+    what: &str,
+    done: impl Fn(&[JobRecord]) -> bool,
+) -> Vec<JobRecord> {
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let all = deliveries(world).await;
+        if done(&all) {
+            return all;
+        }
+        assert!(Instant::now() < deadline, "{what}: {all:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn deliveries(world: &World) -> Vec<JobRecord> {
     world
         .store
@@ -184,15 +201,10 @@ async fn a_receiver_down_for_a_while_gets_every_event_when_it_is_back() {
     let (_id, secret) = endpoint(&world, &format!("http://{addr}/hook"), &["*"], false).await;
     submit(&world, "down", 4).await;
     // Wait until the deliveries have failed at least once.
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let all = deliveries(&world).await;
-        if all.len() == 4 && all.iter().all(|d| d.attempts >= 1) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "deliveries never tried: {all:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    deliveries_until(&world, "deliveries never tried", |all| {
+        all.len() == 4 && all.iter().all(|d| d.attempts >= 1)
+    })
+    .await;
     let receiver = Receiver::start(addr).await;
     until("4 events after the receiver came back", || {
         receiver.distinct_ids() >= 4
@@ -244,18 +256,14 @@ async fn retry_after_is_honoured() {
     receiver.answer(429, 3);
     endpoint(&world, &receiver.url(), &["*"], false).await;
     submit(&world, "ra", 1).await;
-    let deadline = Instant::now() + WITHIN;
-    let retrying = loop {
-        if let Some(d) = deliveries(&world)
-            .await
-            .into_iter()
-            .find(|d| d.state == JobState::Retrying && d.attempts >= 1)
-        {
-            break d;
-        }
-        assert!(Instant::now() < deadline, "no retrying delivery");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let is_retrying = |d: &JobRecord| d.state == JobState::Retrying && d.attempts >= 1;
+    let retrying = deliveries_until(&world, "no retrying delivery", |all| {
+        all.iter().any(is_retrying)
+    })
+    .await
+    .into_iter()
+    .find(is_retrying)
+    .expect("a retrying delivery");
     let wait = retrying.next_attempt_at.expect("next") - retrying.started_at.expect("started");
     assert!(
         wait >= chrono::Duration::seconds(3),
@@ -305,19 +313,14 @@ async fn private_addresses_are_refused_unless_allowlisted() {
         endpoint(&world, &url, &["*"], false).await;
     }
     submit(&world, "ssrf", 1).await;
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let all = deliveries(&world).await;
-        if all.len() == 3 && all.iter().all(|d| d.state.is_final()) {
-            for d in &all {
-                assert_eq!(d.state, JobState::Failed, "{d:?}");
-                let message = &d.last_error.as_ref().expect("error").message;
-                assert!(message.contains("SSRF"), "{message}");
-            }
-            break;
-        }
-        assert!(Instant::now() < deadline, "deliveries not refused: {all:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let all = deliveries_until(&world, "deliveries not refused", |all| {
+        all.len() == 3 && all.iter().all(|d| d.state.is_final())
+    })
+    .await;
+    for d in &all {
+        assert_eq!(d.state, JobState::Failed, "{d:?}");
+        let message = &d.last_error.as_ref().expect("error").message;
+        assert!(message.contains("SSRF"), "{message}");
     }
     assert!(
         receiver.received().is_empty(),
@@ -408,15 +411,10 @@ async fn failed_deliveries_are_recovered_and_a_delivered_one_can_be_resent() {
     let since = chrono::Utc::now();
     let (id, _secret) = endpoint(&world, &receiver.url(), &["*"], false).await;
     submit(&world, "recover", 3).await;
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let all = deliveries(&world).await;
-        if all.len() == 3 && all.iter().all(|d| d.state == JobState::Dead) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "deliveries did not die: {all:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    deliveries_until(&world, "deliveries did not die", |all| {
+        all.len() == 3 && all.iter().all(|d| d.state == JobState::Dead)
+    })
+    .await;
     receiver.answer(204, 0);
     let requeued = underwrite::webhooks::replay::recover(&world.store, &id, since)
         .await
