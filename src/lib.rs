@@ -11,6 +11,10 @@
 //! api/  ──► producer.rs ──► queue/ (Redis) ──► vendors/<vendor>/jobs.rs ──► vendors/<vendor>/client.rs
 //!  HTTP       enqueue         streams, leases,      job handlers               the vendor's HTTP API
 //!                             retries, dead set
+//!                                  │ a job's final state, with its webhook deliveries (one atomic step)
+//!                                  ▼
+//!                             webhooks/delivery.rs ──► webhooks/http.rs ──► the receivers
+//!                             signed (signing.rs)       SSRF-guarded
 //! ```
 //!
 //! - [`config`]: typed settings (`config/default.toml`, then `UNDERWRITE_*` variables).
@@ -21,11 +25,15 @@
 //! - [`producer`]: the Rust producer API; the HTTP handlers call it.
 //! - [`api`]: the producer HTTP API (axum): routes, auth, error shape, validation.
 //! - [`vendors`]: one folder per vendor with its client, job handlers, sandbox and types.
+//! - [`webhooks`]: events, endpoints, signing (where a webhook is signed: `signing.rs`),
+//!   the fan-out written with a job's final state, delivery jobs, the SSRF guard, the sink.
 //! - [`sandbox`]: the server that mounts every vendor's fake (`underwrite sandbox`).
+//! - [`bench`]: `underwrite bench`, the figures in the README.
 //! - [`demo`]: `underwrite demo`, everything in one process with real work sent through.
 //! - The binary (`main.rs`, `cli/`): parses the command line and calls into the above.
 //!
-//! Data flows one way: API → queue → vendor handler → queue (result).
+//! Data flows one way: API → queue → vendor handler → queue (result, webhook deliveries)
+//! → webhooks.
 
 pub mod api;
 pub mod bench;
