@@ -28,7 +28,7 @@
 //! - [`webhooks`]: events, endpoints, signing (where a webhook is signed: `signing.rs`),
 //!   the fan-out written with a job's final state, delivery jobs, the SSRF guard, the sink.
 //! - [`sandbox`]: the server that mounts every vendor's fake (`underwrite sandbox`).
-//! - [`bench`]: `underwrite bench`, the figures in the README.
+//! - [`mod@bench`]: `underwrite bench`, the figures in the README.
 //! - [`demo`]: `underwrite demo`, everything in one process with real work sent through.
 //! - The binary (`main.rs`, `cli/`): parses the command line and calls into the above.
 //!

@@ -168,7 +168,7 @@ impl From<&Endpoint> for View {
 /// An endpoint to create.
 #[derive(Debug, Clone)]
 pub struct NewEndpoint {
-    /// `None`: `ep_<uuid v7>`. Given ids are `[A-Za-z0-9_-]`, at most [`MAX_ID_LEN`].
+    /// `None`: `ep_<uuid v7>`. Given ids are `[A-Za-z0-9_-]`, at most `MAX_ID_LEN`.
     pub id: Option<String>,
     pub url: String,
     /// Default: `["*"]`.
