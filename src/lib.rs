@@ -28,7 +28,8 @@
 //! - [`webhooks`]: events, endpoints, signing (where a webhook is signed: `signing.rs`),
 //!   the fan-out written with a job's final state, delivery jobs, the SSRF guard, the sink.
 //! - [`sandbox`]: the server that mounts every vendor's fake (`underwrite sandbox`).
-//! - [`mod@bench`]: `underwrite bench`, the figures in the README.
+//! - [`mod@bench`]: `underwrite bench`, the figures in the README. [`chaos`]: `underwrite
+//!   chaos kill`, SIGKILLed workers and what that cost.
 //! - [`demo`]: `underwrite demo`, everything in one process with real work sent through.
 //! - The binary (`main.rs`, `cli/`): parses the command line and calls into the above.
 //!
@@ -37,6 +38,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod chaos;
 pub mod config;
 pub mod demo;
 pub mod local_redis;

@@ -5,6 +5,7 @@
 //! - `serve.rs`: `underwrite serve` (API and workers, or one of them).
 //! - `sandbox.rs`: `underwrite sandbox` (the fake vendor APIs).
 //! - `bench.rs`: `underwrite bench <name>` (figures for the README).
+//! - `chaos.rs`: `underwrite chaos kill` (SIGKILLs workers, counts the cost).
 //! - `demo.rs`: `underwrite demo` (everything in one process, see `src/demo.rs`).
 //! - `jobs.rs`: `underwrite jobs show|list`; `dead.rs`: `underwrite dead ...`. Both talk to
 //!   Redis directly through the queue's `Store`, not through the HTTP API.
@@ -12,6 +13,7 @@
 //!   webhook receivers; no Redis).
 
 mod bench;
+mod chaos;
 mod dead;
 mod demo;
 mod jobs;
@@ -59,6 +61,8 @@ enum Command {
     Dead(dead::DeadCommand),
     /// Measure: noop, latency, backlog, e2e or webhooks.
     Bench(bench::BenchArgs),
+    /// Break things on purpose and count what was lost or done twice.
+    Chaos(chaos::ChaosArgs),
     /// Webhook tools: check a delivery's signature.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
@@ -84,7 +88,7 @@ impl Cli {
     pub fn log_filter(&self) -> &'static str {
         match self.command {
             Command::Serve(_) | Command::Sandbox(_) | Command::WebhookSink(_) => "info",
-            Command::Demo(_) | Command::Bench(_) => "error",
+            Command::Demo(_) | Command::Bench(_) | Command::Chaos(_) => "error",
             Command::Jobs(_) | Command::Dead(_) | Command::Webhooks(_) => "warn",
         }
     }
@@ -97,6 +101,7 @@ impl Cli {
             Command::Sandbox(args) => sandbox::run(settings, args).await,
             Command::Demo(args) => demo::run(settings, args).await,
             Command::Bench(args) => bench::run(settings, args).await,
+            Command::Chaos(args) => chaos::run(settings, args).await,
             Command::Jobs(command) => jobs::run(&connect(&settings).await?, command).await,
             Command::Dead(command) => dead::run(&connect(&settings).await?, command).await,
             Command::Webhooks(command) => webhooks::run(command).await,

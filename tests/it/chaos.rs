@@ -1,0 +1,42 @@
+//! `underwrite chaos kill`, short form: workers SIGKILLed mid-run lose nothing, duplicate
+//! nothing and miss no webhook.
+
+use crate::helpers::redis::TestRedis;
+
+#[tokio::test]
+async fn chaos_kill_short_form_is_clean() {
+    let redis = TestRedis::shared();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_underwrite"))
+        .args([
+            "chaos",
+            "kill",
+            "--jobs",
+            "2000",
+            "--every-secs",
+            "1",
+            "--patience-secs",
+            "120",
+        ])
+        .env("UNDERWRITE_REDIS_URL", redis.url())
+        .env_remove("UNDERWRITE_REDIS_QUEUE")
+        .output()
+        .await
+        .expect("run chaos");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("2000 jobs, 0 lost, 0 duplicated, 0 webhooks missing"),
+        "{stdout}"
+    );
+    let kills: u32 = stdout
+        .split('(')
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("kill count");
+    assert!(kills >= 1, "no worker was killed: {stdout}");
+}
