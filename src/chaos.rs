@@ -113,6 +113,11 @@ async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosReport,
         ("UNDERWRITE_PROTEGER_BASE_URL", sandbox.proteger_url()),
         ("UNDERWRITE_PROTEGER_TOKEN", "chaos".to_string()),
         ("UNDERWRITE_WORKER_LEASE_SECS", "2".to_string()),
+        // Kills every 2 s with a 2 s lease can hit the same in-flight batch in three workers
+        // running: the poison rule (3 crashes) would then bury jobs that killed nobody. This
+        // scenario kills on purpose, so it raises the threshold; the rule itself is tested
+        // apart (`tests/it/crash.rs`).
+        ("UNDERWRITE_WORKER_MAX_CRASHES", "10".to_string()),
         ("UNDERWRITE_WEBHOOKS_ALLOW_CIDRS", "127.0.0.0/8".to_string()),
         (
             "UNDERWRITE_WEBHOOKS_SCHEDULE_SECS",
