@@ -12,7 +12,7 @@ use underwrite::vendors::proteger::sandbox::{
 };
 
 use crate::helpers::worker::{wait_for, wait_for_state};
-use crate::helpers::world::World;
+use crate::helpers::world::{World, created_contract};
 use crate::proteger_sandbox::contract;
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -223,15 +223,7 @@ async fn wrong_credentials_fail_at_once_without_retries() {
 async fn a_preview_quotes_and_a_cancellation_cancels_once() {
     let world = World::start(sandbox(Faults::none()), |_| {}).await;
     let ids = submit(&world, &transaction_ids("cancel", 1)).await;
-    let created = wait_for_state(&world.store, &ids[0], JobState::Succeeded, WITHIN).await;
-    let contract_id = created
-        .result
-        .as_ref()
-        .and_then(|r| r["id"].as_str())
-        .expect("id")
-        .to_string();
-    // Let the vendor's asynchronous persistence catch up before the refund reads it.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let contract_id = created_contract(&world.store, &ids[0]).await;
 
     let cancel = |preview: bool| {
         Submission::new(CancelContract {

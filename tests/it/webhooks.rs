@@ -12,7 +12,7 @@ use underwrite::webhooks::endpoints::{EndpointStore, NewEndpoint};
 
 use crate::helpers::receiver::{Receiver, independently_verified};
 use crate::helpers::worker::wait_for;
-use crate::helpers::world::World;
+use crate::helpers::world::{World, created_contract};
 
 const WITHIN: Duration = Duration::from_secs(30);
 
@@ -120,17 +120,7 @@ async fn every_event_is_delivered_once_and_verifies_independently() {
         .await
         .expect("submit")
         .job_ids;
-    let first = wait_for(&world.store, &ids[0], WITHIN, |r| {
-        r.state == JobState::Succeeded
-    })
-    .await;
-    let contract_id = first
-        .result
-        .as_ref()
-        .and_then(|r| r["id"].as_str())
-        .expect("id")
-        .to_string();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let contract_id = created_contract(&world.store, &ids[0]).await;
     for preview in [true, false] {
         let cancel = CancelContract {
             contract_id: contract_id.clone(),
@@ -342,17 +332,7 @@ async fn an_ordered_endpoint_gets_a_subjects_events_one_at_a_time_in_order() {
     )
     .await;
     let ids = submit(&world, "ordered", 1).await;
-    let created = wait_for(&world.store, &ids[0], WITHIN, |r| {
-        r.state == JobState::Succeeded
-    })
-    .await;
-    let contract_id = created
-        .result
-        .as_ref()
-        .and_then(|r| r["id"].as_str())
-        .expect("id")
-        .to_string();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let contract_id = created_contract(&world.store, &ids[0]).await;
     let cancel = CancelContract {
         contract_id,
         preview: false,

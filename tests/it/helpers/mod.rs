@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod background;
 pub mod process;
 pub mod receiver;
 pub mod redis;

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use apalis::layers::WorkerBuilderExt;
 use apalis::prelude::{Data, Monitor, WorkerBuilder};
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
 use underwrite::queue::maintenance::spawn_promoter;
+
+use super::background::Background;
 use underwrite::queue::{
     ErrorDetail, FetchSettings, JobContext, JobError, JobId, JobKind, JobOutput, JobRecord,
     JobState, Redis, RedisBackend, RetryPolicy, Store, WorkerIdentity,
@@ -79,8 +80,7 @@ async fn scripted(job: Scripted, ctx: JobContext, runs: Data<Runs>) -> Result<Jo
 
 pub struct TestWorker {
     pub runs: Runs,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<()>>,
+    task: Background,
 }
 
 pub struct WorkerOptions {
@@ -110,11 +110,10 @@ impl Default for WorkerOptions {
 impl TestWorker {
     pub fn start(store: &Store, redis: &Redis, options: WorkerOptions) -> Self {
         let runs = Runs::default();
-        let (stop, stopped) = oneshot::channel::<()>();
         let store = store.clone();
         let redis = redis.clone();
         let data = runs.clone();
-        let handle = tokio::spawn(async move {
+        let task = Background::spawn(move |stopped| async move {
             let promoter = spawn_promoter(store.clone(), Scripted::KIND.to_string());
             let identity = WorkerIdentity::new();
             let settings = FetchSettings {
@@ -149,29 +148,12 @@ impl TestWorker {
             }
             promoter.abort();
         });
-        Self {
-            runs,
-            stop: Some(stop),
-            handle: Some(handle),
-        }
+        Self { runs, task }
     }
 
     /// Graceful shutdown; waits until the worker has stopped.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            handle.await.expect("worker task");
-        }
-    }
-}
-
-impl Drop for TestWorker {
-    fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            handle.abort();
-        }
+    pub async fn stop(self) {
+        self.task.stop().await;
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use tokio::sync::oneshot;
 use underwrite::config::Settings;
 use underwrite::producer::Producer;
 use underwrite::queue::{Keys, Redis, Retention, RetryPolicy, Store};
@@ -11,6 +10,7 @@ use underwrite::sandbox::{SandboxConfig, SandboxServer};
 use underwrite::vendors::proteger::sandbox::ProtegerSandboxConfig;
 use underwrite::workers::{self, WorkerDeps};
 
+use super::background::Background;
 use super::redis::{TestRedis, unique_queue};
 
 pub struct World {
@@ -18,8 +18,7 @@ pub struct World {
     pub settings: Settings,
     pub store: Store,
     pub producer: Producer,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<()>>,
+    workers: Background,
 }
 
 /// Settings for a test: the shared redis-server, a fresh queue, fast retries.
@@ -80,8 +79,7 @@ impl World {
         );
         let producer = Producer::new(store.clone(), Duration::from_secs(3600));
         let deps = WorkerDeps::new(settings.clone(), conn, store.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
+        let workers = Background::spawn(move |stopped| async move {
             let shutdown = async move {
                 let _ = stopped.await;
             };
@@ -92,25 +90,28 @@ impl World {
             settings,
             store,
             producer,
-            stop: Some(stop),
-            handle: Some(handle),
+            workers,
         }
     }
 
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            handle.await.expect("workers task");
-        }
+    pub async fn stop(self) {
+        self.workers.stop().await;
     }
 }
 
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            handle.abort();
-        }
-    }
+/// Waits for a contract job to succeed and returns the vendor's contract id, once the
+/// vendor's asynchronous persistence has caught up (a refund reads the contract back).
+pub async fn created_contract(store: &Store, job: &underwrite::queue::JobId) -> String {
+    let record = super::worker::wait_for(store, job, Duration::from_secs(30), |r| {
+        r.state == underwrite::queue::JobState::Succeeded
+    })
+    .await;
+    let id = record
+        .result
+        .as_ref()
+        .and_then(|r| r["id"].as_str())
+        .expect("the vendor's contract id")
+        .to_string();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    id
 }
