@@ -29,7 +29,8 @@
 //!   the fan-out written with a job's final state, delivery jobs, the SSRF guard, the sink.
 //! - [`sandbox`]: the server that mounts every vendor's fake (`underwrite sandbox`).
 //! - [`mod@bench`]: `underwrite bench`, the figures in the README. [`chaos`]: `underwrite
-//!   chaos kill`, SIGKILLed workers and what that cost.
+//!   chaos <scenario>`: killed workers, a restarted Redis, a faulty vendor, a receiver
+//!   down, corrupt jobs, and what each cost.
 //! - [`demo`]: `underwrite demo`, everything in one process with real work sent through.
 //! - The binary (`main.rs`, `cli/`): parses the command line and calls into the above.
 //!

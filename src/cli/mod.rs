@@ -5,7 +5,7 @@
 //! - `serve.rs`: `underwrite serve` (API and workers, or one of them).
 //! - `sandbox.rs`: `underwrite sandbox` (the fake vendor APIs).
 //! - `bench.rs`: `underwrite bench <name>` (figures for the README).
-//! - `chaos.rs`: `underwrite chaos kill` (SIGKILLs workers, counts the cost).
+//! - `chaos.rs`: `underwrite chaos <scenario>` (breaks things, counts the cost).
 //! - `demo.rs`: `underwrite demo` (everything in one process, see `src/demo.rs`).
 //! - `jobs.rs`: `underwrite jobs show|list`; `dead.rs`: `underwrite dead ...`. Both talk to
 //!   Redis directly through the queue's `Store`, not through the HTTP API.

@@ -1,0 +1,69 @@
+//! `chaos kill`: worker processes are SIGKILLed while they work.
+//!
+//! Three workers run the contracts against a sandbox that takes `vendor_latency` per call,
+//! so kills land mid-call. Every `every`, one of them is SIGKILLed (no shutdown, no
+//! hand-back) and a new one started. What the dead worker held comes back to the others
+//! when its lease runs out (2 s here); a batch whose vendor call had executed is sent again
+//! under the same idempotency key, so the sandbox replays its answer instead of creating
+//! the contracts twice.
+//!
+//! Kills every 2 s with a 2 s lease can catch the same in-flight batch in three victims
+//! running, and the poison rule (3 crashes by default) would then bury jobs that killed
+//! nobody. This scenario kills on purpose, so it raises the threshold to 10; the rule
+//! itself is tested apart (`tests/it/crash.rs`).
+
+use std::time::{Duration, Instant};
+
+use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, err};
+use crate::config::Settings;
+use crate::local_redis::LocalRedis;
+use crate::sandbox::SandboxConfig;
+
+pub async fn run(mut settings: Settings, options: ChaosOptions) -> Result<ChaosReport, ChaosError> {
+    let redis = LocalRedis::find_or_start(&settings.redis.url)
+        .await
+        .map_err(err)?;
+    settings.redis.url = redis.url();
+    let result = kill_while_working(&settings, &options).await;
+    redis.stop().await;
+    result
+}
+
+async fn kill_while_working(
+    settings: &Settings,
+    options: &ChaosOptions,
+) -> Result<ChaosReport, ChaosError> {
+    let mut sandbox = SandboxConfig::default();
+    sandbox.proteger.faults.latency_ms = options.vendor_latency.as_millis() as u64;
+    let config =
+        RigConfig::new(options.workers, sandbox).env("UNDERWRITE_WORKER_MAX_CRASHES", "10");
+    let mut rig = Rig::start(settings, config).await?;
+    let ids = rig.submit_contracts(0, options.jobs).await?;
+
+    let started = Instant::now();
+    let mut kills = 0;
+    let mut next_kill = Instant::now() + options.every;
+    let settled = loop {
+        if rig.settled(ids.len()).await? {
+            break true;
+        }
+        if started.elapsed() > options.patience {
+            break false;
+        }
+        if Instant::now() >= next_kill {
+            rig.fleet.kill_and_replace(kills).await?;
+            kills += 1;
+            next_kill = Instant::now() + options.every;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let mut report = ChaosReport::new(Scenario::Kill);
+    rig.tally(&mut report, &ids).await?;
+    report.details.push(format!("{kills} SIGKILLs"));
+    if !settled {
+        report.details.push("did not settle in time".into());
+    }
+    rig.finish().await;
+    Ok(report)
+}

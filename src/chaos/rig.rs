@@ -1,0 +1,284 @@
+//! The test rig every chaos scenario runs on: a sandbox vendor, a verifying webhook sink
+//! registered as the only endpoint, a fleet of real `underwrite serve --no-api` worker
+//! processes on a queue of the run's own, and the counting at the end.
+//!
+//! Workers are separate processes (the binary runs itself) so that a scenario can SIGKILL
+//! them: nothing in the run's own process survives a kill of a worker, as in production.
+
+use std::collections::HashSet;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+use super::{ChaosError, ChaosReport, err};
+use crate::config::Settings;
+use crate::producer::{Producer, Submission};
+use crate::queue::{JobId, JobState, Store};
+use crate::sandbox::{SandboxConfig, SandboxServer};
+use crate::startup;
+use crate::vendors::proteger::jobs::CreateContract;
+use crate::vendors::proteger::sandbox::sample_contract;
+use crate::webhooks::endpoints::{EndpointStore, NewEndpoint};
+use crate::webhooks::signing::Secret;
+use crate::webhooks::sink::{self, Sink, SinkConfig};
+
+/// How a rig is set up.
+#[derive(Debug, Clone)]
+pub struct RigConfig {
+    pub workers: usize,
+    pub sandbox: SandboxConfig,
+    /// Environment for the worker processes, on top of the rig's own (later wins).
+    pub env: Vec<(String, String)>,
+}
+
+impl RigConfig {
+    pub fn new(workers: usize, sandbox: SandboxConfig) -> Self {
+        Self {
+            workers,
+            sandbox,
+            env: Vec::new(),
+        }
+    }
+
+    /// Sets one more environment variable of the workers.
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.push((key.to_string(), value.into()));
+        self
+    }
+}
+
+/// Worker processes: `underwrite serve --no-api`, started from this very binary.
+pub struct Fleet {
+    exe: std::path::PathBuf,
+    env: Vec<(String, String)>,
+    children: Vec<Child>,
+}
+
+impl Fleet {
+    fn start(count: usize, env: Vec<(String, String)>) -> Result<Self, ChaosError> {
+        let mut fleet = Self {
+            exe: std::env::current_exe().map_err(err)?,
+            env,
+            children: Vec::new(),
+        };
+        for _ in 0..count.max(1) {
+            let child = fleet.spawn()?;
+            fleet.children.push(child);
+        }
+        Ok(fleet)
+    }
+
+    fn spawn(&self) -> Result<Child, ChaosError> {
+        let mut command = Command::new(&self.exe);
+        command
+            .args(["serve", "--no-api"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        command.spawn().map_err(err)
+    }
+
+    pub fn len(&self) -> usize {
+        self.children.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty()
+    }
+
+    /// SIGKILLs worker `index` (no goodbye, no hand-back) and starts a new one in its place.
+    pub async fn kill_and_replace(&mut self, index: usize) -> Result<(), ChaosError> {
+        let index = index % self.children.len().max(1);
+        let _ = self.children[index].kill().await;
+        self.children[index] = self.spawn()?;
+        Ok(())
+    }
+
+    /// Workers that exited by themselves (a worker must never die of what it was fed).
+    pub fn exited(&mut self) -> Vec<String> {
+        self.children
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, child)| match child.try_wait() {
+                Ok(Some(status)) => Some(format!("worker {i} exited: {status}")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn kill_all(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// A sandbox, a sink, a fleet and a queue of the run's own.
+pub struct Rig {
+    pub settings: Settings,
+    pub store: Store,
+    pub sandbox: SandboxServer,
+    pub sink: Sink,
+    pub fleet: Fleet,
+    producer: Producer,
+    /// Makes this run's `transactionId`s unique, so the sandbox's count is this run's.
+    tag: String,
+}
+
+impl Rig {
+    /// Starts everything on the Redis at `settings.redis.url`, on a queue of its own.
+    pub async fn start(settings: &Settings, config: RigConfig) -> Result<Self, ChaosError> {
+        let mut settings = settings.clone();
+        let tag = uuid::Uuid::now_v7().simple().to_string();
+        settings.redis.queue = format!("chaos-{tag}");
+        let loopback = "127.0.0.1:0".parse().map_err(err)?;
+        let sandbox = crate::sandbox::spawn(loopback, config.sandbox)
+            .await
+            .map_err(err)?;
+        let secret = Secret::generate();
+        let sink = sink::spawn(loopback, SinkConfig::new(vec![secret.clone()]))
+            .await
+            .map_err(err)?;
+        let (_, store) = startup::open_store(&settings).map_err(err)?;
+        EndpointStore::new(&store)
+            .create(NewEndpoint {
+                url: sink.url(),
+                secret: Some(secret),
+                ..NewEndpoint::default()
+            })
+            .await
+            .map_err(err)?;
+        let mut env = worker_env(&settings, &sandbox);
+        env.extend(config.env);
+        let fleet = Fleet::start(config.workers, env)?;
+        let producer = Producer::new(store.clone(), Duration::from_secs(3600));
+        Ok(Self {
+            settings,
+            store,
+            sandbox,
+            sink,
+            fleet,
+            producer,
+            tag: tag[tag.len() - 8..].to_string(),
+        })
+    }
+
+    /// Enqueues contracts `from..from + count` (by 100), each with its own `transactionId`.
+    pub async fn submit_contracts(
+        &self,
+        from: usize,
+        count: usize,
+    ) -> Result<Vec<JobId>, ChaosError> {
+        let mut ids = Vec::with_capacity(count);
+        let numbers: Vec<usize> = (from..from + count).collect();
+        for chunk in numbers.chunks(100) {
+            let submissions = chunk
+                .iter()
+                .map(|i| {
+                    let transaction = format!("chaos-{}-{i}", self.tag);
+                    Submission::new(CreateContract(sample_contract(&transaction)))
+                })
+                .collect();
+            let accepted = self.producer.submit(submissions, None).await.map_err(err)?;
+            ids.extend(accepted.job_ids);
+        }
+        Ok(ids)
+    }
+
+    /// Jobs of any kind (deliveries included) not yet in a final state.
+    pub async fn unfinished(&self) -> Result<u64, ChaosError> {
+        let counts = self.store.counts().await.map_err(err)?;
+        Ok(counts
+            .iter()
+            .filter(|(state, _)| !state.is_final())
+            .map(|(_, n)| n)
+            .sum())
+    }
+
+    /// True once every job is final and at least `events` distinct events verified.
+    pub async fn settled(&self, events: usize) -> Result<bool, ChaosError> {
+        Ok(self.unfinished().await? == 0 && self.sink.counts().distinct_ids >= events)
+    }
+
+    /// Waits until [`Rig::settled`], at most `patience`. False if it ran out.
+    pub async fn wait_settled(&self, events: usize, patience: Duration) -> bool {
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            if let Ok(true) = self.settled(events).await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Counts the jobs `ids` (which should all succeed) into `report`: lost, duplicated
+    /// contracts, and events not received verified.
+    pub async fn tally(&self, report: &mut ChaosReport, ids: &[JobId]) -> Result<(), ChaosError> {
+        report.jobs += ids.len();
+        for id in ids {
+            match self.store.job(id).await.map_err(err)? {
+                Some(record) if record.state == JobState::Succeeded => {}
+                _ => report.lost += 1,
+            }
+        }
+        report.duplicated += self.sandbox.proteger.effects().duplicate_transaction_ids;
+        let notified = self.notified_jobs();
+        report.webhooks_missing += ids
+            .iter()
+            .filter(|id| !notified.contains(&id.to_string()))
+            .count();
+        let rejected = self.sink.counts().rejected;
+        if rejected > 0 {
+            report
+                .broken
+                .push(format!("{rejected} webhook deliveries did not verify"));
+        }
+        Ok(())
+    }
+
+    /// The job ids named by events the sink received verified.
+    pub fn notified_jobs(&self) -> HashSet<String> {
+        self.sink
+            .received()
+            .into_iter()
+            .filter(|received| received.verified)
+            .filter_map(|received| received.body["data"]["job_id"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Stops the workers and deletes the run's keys.
+    pub async fn finish(mut self) {
+        self.fleet.kill_all().await;
+        if let Err(e) = self.store.delete_queue().await {
+            tracing::warn!(error = %e, "cannot delete the chaos run's keys");
+        }
+    }
+}
+
+/// What every worker of a run gets: this run's Redis and queue, the sandbox, a short lease
+/// (kills are noticed in seconds), a webhook schedule in seconds (a receiver that failed
+/// is tried again soon), and loopback allowed as a webhook destination (the sink).
+fn worker_env(settings: &Settings, sandbox: &SandboxServer) -> Vec<(String, String)> {
+    [
+        ("UNDERWRITE_REDIS_URL", settings.redis.url.clone()),
+        ("UNDERWRITE_REDIS_QUEUE", settings.redis.queue.clone()),
+        ("UNDERWRITE_PROTEGER_BASE_URL", sandbox.proteger_url()),
+        ("UNDERWRITE_PROTEGER_TOKEN", "chaos".to_string()),
+        ("UNDERWRITE_WORKER_LEASE_SECS", "2".to_string()),
+        ("UNDERWRITE_WEBHOOKS_ALLOW_CIDRS", "127.0.0.0/8".to_string()),
+        (
+            "UNDERWRITE_WEBHOOKS_SCHEDULE_SECS",
+            "0,1,1,2,2,5,5,10".to_string(),
+        ),
+        ("UNDERWRITE_LOG", "error".to_string()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_string(), value))
+    .collect()
+}
