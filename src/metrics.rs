@@ -71,6 +71,14 @@ pub static JOBS_BURIED_UNRUN: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+pub static HOOK_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "underwrite_final_hook_failures_total",
+        "Finished jobs recorded without their events, because the events could not be built",
+        &["kind"],
+    )
+});
+
 pub static VENDOR_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter(
         "underwrite_vendor_requests_total",
@@ -149,6 +157,10 @@ pub fn record_burial(kind: &str) {
     JOBS_BURIED_UNRUN.with_label_values(&[kind]).inc();
 }
 
+pub fn record_hook_failure(kind: &str) {
+    HOOK_FAILURES.with_label_values(&[kind]).inc();
+}
+
 /// The text exposition of every metric.
 pub fn render() -> String {
     // Touch the lazies so every family appears from the first scrape on.
@@ -156,6 +168,7 @@ pub fn render() -> String {
     LazyLock::force(&JOB_ATTEMPTS);
     LazyLock::force(&JOB_DURATION);
     LazyLock::force(&JOBS_BURIED_UNRUN);
+    LazyLock::force(&HOOK_FAILURES);
     LazyLock::force(&VENDOR_REQUESTS);
     LazyLock::force(&VENDOR_CREDENTIAL_FAILURES);
     LazyLock::force(&HTTP_REQUESTS);

@@ -169,7 +169,17 @@ impl Acker {
     /// which the vendor's idempotency key makes harmless). Lets go of the lease after.
     pub(crate) async fn settle(&self, ctx: &JobContext, settlement: &Settlement) {
         let attempt = || async {
-            let follow_ups = self.follow_ups(ctx, settlement).await?;
+            let follow_ups = match self.follow_ups(ctx, settlement).await {
+                Ok(follow_ups) => follow_ups,
+                Err(e) if e.is_connection() => return Err(e),
+                // An answer that cannot be recorded is worse than a missing event: the
+                // lease would run out and another worker would call the vendor again.
+                Err(e) => {
+                    tracing::error!(job = %ctx.id, error = %e, "cannot build the events of a finished job; recording it without them");
+                    crate::metrics::record_hook_failure(&ctx.kind);
+                    Vec::new()
+                }
+            };
             self.store
                 .settle(
                     &ctx.kind,

@@ -186,6 +186,8 @@ pub struct JobRecord {
     /// The batch job that carries this job to the vendor, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<JobId>,
+    /// What the producer sent. A stored payload that is not JSON (written by something
+    /// other than underwrite) shows as a string of its raw text.
     pub payload: Value,
 }
 
@@ -231,6 +233,13 @@ impl JobRecord {
                 .map(|v| serde_json::from_str(v).map_err(|e| corrupt(field)(&e)))
                 .transpose()
         };
+        // What a producer wrote is kept even when it is not JSON (something other than
+        // underwrite wrote it): as a string of its raw text, so that the job can still be
+        // shown, buried and reported instead of making every reader of it fail.
+        let producer_json = |field: &'static str| -> Option<Value> {
+            get(field)
+                .map(|v| serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string())))
+        };
         let count = |field: &'static str| -> Result<u32, CorruptRecord> {
             get(field).map_or(Ok(0), |v| v.parse().map_err(|e| corrupt(field)(&e)))
         };
@@ -255,11 +264,11 @@ impl JobRecord {
                 .map_err(|e| corrupt("last_error")(&e))?,
             result: json("result")?,
             reference: get("reference").cloned(),
-            metadata: json("metadata")?,
+            metadata: producer_json("metadata"),
             batch: get("batch")
                 .map(|v| v.parse().map_err(|e| corrupt("batch")(&e)))
                 .transpose()?,
-            payload: json("payload")?.unwrap_or(Value::Null),
+            payload: producer_json("payload").unwrap_or(Value::Null),
         })
     }
 }
@@ -284,5 +293,34 @@ mod tests {
             assert_eq!(state.as_str().parse::<JobState>(), Ok(state));
         }
         assert!("done".parse::<JobState>().is_err());
+    }
+
+    fn hash(payload: &str) -> HashMap<String, String> {
+        [
+            ("id", JobId::new().to_string()),
+            ("kind", "k".to_string()),
+            ("state", "queued".to_string()),
+            ("enqueued_at", "1700000000000".to_string()),
+            ("payload", payload.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    #[test]
+    fn a_payload_that_is_not_json_is_kept_as_its_raw_text() {
+        let record = JobRecord::from_hash(&hash(r#"{"a": "#)).expect("readable");
+        assert_eq!(record.payload, Value::String(r#"{"a": "#.into()));
+        let record = JobRecord::from_hash(&hash(r#"{"a": 1}"#)).expect("readable");
+        assert_eq!(record.payload, serde_json::json!({"a": 1}));
+    }
+
+    #[test]
+    fn a_record_without_its_bookkeeping_is_corrupt() {
+        let mut fields = hash("{}");
+        fields.insert("attempts".into(), "many".into());
+        let error = JobRecord::from_hash(&fields).expect_err("corrupt");
+        assert_eq!(error.field, "attempts");
     }
 }

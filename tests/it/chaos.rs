@@ -40,3 +40,38 @@ async fn chaos_kill_short_form_is_clean() {
         .expect("kill count");
     assert!(kills >= 1, "no worker was killed: {stdout}");
 }
+
+/// `underwrite chaos poison`, short form: corrupt jobs written straight into Redis are
+/// buried, the good contracts around them (some in the same batch) all succeed, and no
+/// worker dies of what it was fed.
+#[tokio::test]
+async fn chaos_poison_short_form_buries_every_corrupt_job() {
+    let redis = TestRedis::shared();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_underwrite"))
+        .args([
+            "chaos",
+            "poison",
+            "--jobs",
+            "300",
+            "--vendor-latency-ms",
+            "50",
+            "--patience-secs",
+            "60",
+        ])
+        .env("UNDERWRITE_REDIS_URL", redis.url())
+        .env_remove("UNDERWRITE_REDIS_QUEUE")
+        .output()
+        .await
+        .expect("run chaos");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("chaos poison: 310 jobs, 0 lost, 0 duplicated, 0 webhooks missing"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("10 corrupt jobs, 10 buried"), "{stdout}");
+}

@@ -16,11 +16,11 @@ for i = 0, #KEYS - 10 do
     redis.call('XDEL', KEYS[9], entry)
     answers[#answers + 1] = {'skip'}
   else
-    local crashes = tonumber(f[5] or '0')
+    local crashes = tonumber(f[5]) or 0
     -- A reclaimed job counts a crash only if it had been claimed (started) before: one
     -- that merely waited in a dead worker's read buffer did nothing wrong.
     if reclaimed == '1' and state == 'running' then
-      crashes = redis.call('HINCRBY', job, 'crashes', 1)
+      crashes = bump(job, 'crashes')
     end
     redis.call('HSET', job, 'token', token, 'worker', worker, 'started_at', now)
     redis.call('HDEL', job, 'next_attempt_at')

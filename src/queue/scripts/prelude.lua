@@ -13,6 +13,11 @@ end
 local function move_state(job_key, id, old, new, now)
   if old and STATE_INDEX[old] then
     redis.call('ZREM', KEYS[STATE_INDEX[old]], id)
+  elseif old then
+    -- A state we never write (a hand-edited record): it may be in any index.
+    for i = 1, 6 do
+      redis.call('ZREM', KEYS[i], id)
+    end
   end
   redis.call('ZADD', KEYS[STATE_INDEX[new]], now, id)
   redis.call('HSET', job_key, 'state', new, 'updated_at', now)
@@ -21,6 +26,15 @@ local function move_state(job_key, id, old, new, now)
   elseif old == 'failed' or old == 'dead' then
     redis.call('ZREM', KEYS[DEAD], id)
   end
+end
+
+-- Adds 1 to a counter of a record and returns it. A counter that is not a number (a record
+-- written by something other than underwrite) starts again from 1 instead of failing the
+-- script, which would leave the job stuck mid-settlement.
+local function bump(job_key, field)
+  local n = (tonumber(redis.call('HGET', job_key, field)) or 0) + 1
+  redis.call('HSET', job_key, field, n)
+  return n
 end
 
 -- Removes every trace of a job: record, indexes, dead set.

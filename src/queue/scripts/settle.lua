@@ -26,7 +26,7 @@ if new == 'deferred' then
   redis.call('HSET', job, 'next_attempt_at', ARGV[8])
   redis.call('ZADD', KEYS[11], ARGV[8], f[3])
 else
-  redis.call('HINCRBY', job, 'attempts', 1)
+  bump(job, 'attempts')
   if new == 'succeeded' then
     redis.call('HSET', job, 'result', ARGV[6], 'finished_at', now)
     redis.call('HDEL', job, 'next_attempt_at')
@@ -55,7 +55,7 @@ for i = 0, members - 1 do
     if cnew == 'deferred' then
       cnew = 'retrying'
     else
-      redis.call('HINCRBY', child, 'attempts', 1)
+      bump(child, 'attempts')
     end
     if cnew == 'succeeded' then
       redis.call('HSET', child, 'result', data, 'finished_at', now)

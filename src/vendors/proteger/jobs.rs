@@ -79,25 +79,21 @@ pub async fn send_batch(
     ctx: JobContext,
     deps: Data<ProtegerDeps>,
 ) -> Result<JobOutput, JobError> {
-    let members = batch.0;
-    let mut contracts = Vec::with_capacity(members.len());
-    for member in &members {
-        let record = deps
-            .store
-            .job(member)
-            .await
-            .map_err(|e| JobError::retryable(ErrorDetail::message(format!("queue: {e}"))))?
-            .ok_or_else(|| {
-                JobError::permanent(ErrorDetail::message(format!(
-                    "member job {member} no longer exists"
-                )))
-            })?;
-        let contract: ContractRequest = serde_json::from_value(record.payload).map_err(|e| {
-            JobError::permanent(ErrorDetail::message(format!(
-                "member job {member} holds an invalid contract: {e}"
-            )))
-        })?;
-        contracts.push(contract);
+    let Readable {
+        members,
+        contracts,
+        unsendable,
+    } = read_members(&deps.store, &batch.0).await?;
+    if contracts.is_empty() && unsendable.is_empty() {
+        return Err(JobError::permanent(ErrorDetail::message(
+            "none of the batch's member jobs exists any more",
+        )));
+    }
+    if contracts.is_empty() {
+        return Ok(JobOutput {
+            result: json!({ "contracts": 0 }),
+            children: unsendable,
+        });
     }
     let key = ctx.id.to_string();
     match deps.client.create_contracts_bulk(&key, &contracts).await {
@@ -109,6 +105,7 @@ pub async fn send_batch(
                     id: *id,
                     result: serde_json::to_value(contract).unwrap_or_default(),
                 })
+                .chain(unsendable)
                 .collect();
             Ok(JobOutput {
                 result: json!({ "idempotency_key": key, "contracts": created.len() }),
@@ -131,14 +128,62 @@ pub async fn send_batch(
                         JobError::retryable(ErrorDetail::message(format!("queue: {e}")))
                     })?;
                 tracing::info!(batch = %ctx.id, members = members.len(), "Proteger refused the batch; sending its contracts one by one");
-                return Ok(JobOutput::new(json!({
-                    "split_into": batches,
-                    "reason": error.detail(),
-                })));
+                return Ok(JobOutput {
+                    result: json!({ "split_into": batches, "reason": error.detail() }),
+                    children: unsendable,
+                });
             }
             Err(error)
         }
     }
+}
+
+/// A batch's members as read from the queue: the ones to send, with their contracts, and
+/// the ones that cannot be sent.
+struct Readable {
+    members: Vec<JobId>,
+    contracts: Vec<ContractRequest>,
+    unsendable: Vec<ChildOutcome>,
+}
+
+/// Reads the members of a batch. A member whose record is unreadable or whose payload is not
+/// a contract (written by something other than underwrite) fails alone: the others must not
+/// pay for it. The split is the same on every attempt, so the body sent under the batch's
+/// idempotency key stays the same. A member whose record is gone (purged by an operator) is
+/// left out: there is nothing left to settle.
+async fn read_members(store: &Store, ids: &[JobId]) -> Result<Readable, JobError> {
+    let mut readable = Readable {
+        members: Vec::with_capacity(ids.len()),
+        contracts: Vec::with_capacity(ids.len()),
+        unsendable: Vec::new(),
+    };
+    for member in ids {
+        let decoded = match store.job(member).await {
+            Ok(None) => {
+                tracing::warn!(%member, "a batch member's record is gone; leaving it out");
+                continue;
+            }
+            Ok(Some(record)) => serde_json::from_value::<ContractRequest>(record.payload)
+                .map_err(|e| format!("member job {member} holds an invalid contract: {e}")),
+            Err(e) if e.is_connection() => {
+                return Err(JobError::retryable(ErrorDetail::message(format!(
+                    "queue: {e}"
+                ))));
+            }
+            Err(e) => Err(format!("member job {member} cannot be read: {e}")),
+        };
+        match decoded {
+            Ok(contract) => {
+                readable.members.push(*member);
+                readable.contracts.push(contract);
+            }
+            Err(message) => readable.unsendable.push(ChildOutcome::Failed {
+                id: *member,
+                error: ErrorDetail::message(message),
+            }),
+        }
+    }
+    Ok(readable)
 }
 
 /// A permanent refusal about what was sent (not about who sent it).
