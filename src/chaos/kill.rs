@@ -1,6 +1,11 @@
 //! `chaos kill`: worker processes are SIGKILLed while they work.
 //!
-//! Three workers run the contracts against a sandbox that takes `vendor_latency` per call,
+//! The jobs are mixed across what the vendors built offer: 80 % contract creations
+//! (batched by ten), 10 % refund quotes and 10 % cancellations of contracts created at the
+//! sandbox beforehand. Besides the sandbox's count of contracts created twice, a
+//! cancellation committed more than once per contract breaks the run.
+//!
+//! Three workers run the jobs against a sandbox that takes `vendor_latency` per call,
 //! so kills land mid-call. Every `every`, one of them is SIGKILLed (no shutdown, no
 //! hand-back) and a new one started. What the dead worker held comes back to the others
 //! when its lease runs out (2 s here); a batch whose vendor call had executed is sent again
@@ -38,7 +43,12 @@ async fn kill_while_working(
     let config =
         RigConfig::new(options.workers, sandbox).env("UNDERWRITE_WORKER_MAX_CRASHES", "10");
     let mut rig = Rig::start(settings, config).await?;
-    let ids = rig.submit_contracts(0, options.jobs).await?;
+    let mix = Mix::of(options.jobs);
+    let seeded = rig.seed_contracts(mix.quotes + mix.cancels).await?;
+    let (to_quote, to_cancel) = seeded.split_at(mix.quotes.min(seeded.len()));
+    let mut ids = rig.submit_contracts(0, mix.creates).await?;
+    ids.extend(rig.submit_cancels(to_quote, true).await?);
+    ids.extend(rig.submit_cancels(to_cancel, false).await?);
 
     let started = Instant::now();
     let mut kills = 0;
@@ -60,10 +70,42 @@ async fn kill_while_working(
 
     let mut report = ChaosReport::new(Scenario::Kill);
     rig.tally(&mut report, &ids).await?;
-    report.details.push(format!("{kills} SIGKILLs"));
+    let effects = rig.sandbox.proteger.effects();
+    if effects.cancellations_committed != to_cancel.len() as u64 {
+        report.broken.push(format!(
+            "{} cancellations committed for {} contracts to cancel",
+            effects.cancellations_committed,
+            to_cancel.len()
+        ));
+    }
+    report.details.push(format!(
+        "{} creates, {} quotes, {} cancels; {kills} SIGKILLs",
+        mix.creates,
+        to_quote.len(),
+        to_cancel.len()
+    ));
     if !settled {
         report.details.push("did not settle in time".into());
     }
     rig.finish().await;
     Ok(report)
+}
+
+/// The run's jobs: mostly contract creations (batched), a tenth refund quotes and a tenth
+/// cancellations, of contracts created at the vendor beforehand.
+struct Mix {
+    creates: usize,
+    quotes: usize,
+    cancels: usize,
+}
+
+impl Mix {
+    fn of(jobs: usize) -> Self {
+        let (quotes, cancels) = (jobs / 10, jobs / 10);
+        Self {
+            creates: jobs - quotes - cancels,
+            quotes,
+            cancels,
+        }
+    }
 }

@@ -17,8 +17,10 @@ use crate::producer::{Producer, Submission};
 use crate::queue::{JobId, JobState, Store};
 use crate::sandbox::{SandboxConfig, SandboxServer};
 use crate::startup;
-use crate::vendors::proteger::jobs::CreateContract;
+use crate::vendors::proteger::client::ProtegerClient;
+use crate::vendors::proteger::jobs::{CancelContract, CreateContract};
 use crate::vendors::proteger::sandbox::sample_contract;
+use crate::vendors::proteger::types::MAX_BULK_CONTRACTS;
 use crate::webhooks::endpoints::{EndpointStore, NewEndpoint};
 use crate::webhooks::signing::Secret;
 use crate::webhooks::sink::{self, Sink, SinkConfig};
@@ -126,6 +128,8 @@ pub struct Rig {
     pub sink: Sink,
     pub fleet: Fleet,
     producer: Producer,
+    /// How long the sandbox keeps a new contract invisible.
+    persist_delay: Duration,
     /// Makes this run's `transactionId`s unique, so the sandbox's count is this run's.
     tag: String,
 }
@@ -137,6 +141,7 @@ impl Rig {
         let tag = uuid::Uuid::now_v7().simple().to_string();
         settings.redis.queue = format!("chaos-{tag}");
         let loopback = "127.0.0.1:0".parse().map_err(err)?;
+        let persist_delay = config.sandbox.proteger.persist_delay;
         let sandbox = crate::sandbox::spawn(loopback, config.sandbox)
             .await
             .map_err(err)?;
@@ -164,6 +169,7 @@ impl Rig {
             sink,
             fleet,
             producer,
+            persist_delay,
             tag: tag[tag.len() - 8..].to_string(),
         })
     }
@@ -182,6 +188,58 @@ impl Rig {
                 .map(|i| {
                     let transaction = format!("chaos-{}-{i}", self.tag);
                     Submission::new(CreateContract(sample_contract(&transaction)))
+                })
+                .collect();
+            let accepted = self.producer.submit(submissions, None).await.map_err(err)?;
+            ids.extend(accepted.job_ids);
+        }
+        Ok(ids)
+    }
+
+    /// Creates `count` contracts at the vendor directly (not through the queue), for the
+    /// cancellations of a mixed run to cancel. Returns their contract ids once readable.
+    pub async fn seed_contracts(&self, count: usize) -> Result<Vec<String>, ChaosError> {
+        use futures::{StreamExt, TryStreamExt};
+        let mut proteger = self.settings.proteger.clone();
+        proteger.base_url = self.sandbox.proteger_url();
+        let client = ProtegerClient::new(&proteger, Some("chaos".into())).map_err(err)?;
+        let numbers: Vec<usize> = (0..count).collect();
+        let batches = numbers.chunks(MAX_BULK_CONTRACTS).map(|chunk| {
+            let contracts: Vec<_> = chunk
+                .iter()
+                .map(|i| sample_contract(&format!("chaos-{}-seed-{i}", self.tag)))
+                .collect();
+            let client = &client;
+            async move {
+                let key = uuid::Uuid::now_v7().to_string();
+                client.create_contracts_bulk(&key, &contracts).await
+            }
+        });
+        let created: Vec<Vec<_>> = futures::stream::iter(batches)
+            .buffer_unordered(32)
+            .try_collect()
+            .await
+            .map_err(err)?;
+        // The vendor persists contracts asynchronously: wait until they can be cancelled.
+        tokio::time::sleep(self.persist_delay + Duration::from_millis(100)).await;
+        Ok(created.into_iter().flatten().map(|c| c.id).collect())
+    }
+
+    /// Enqueues one cancellation per contract (`preview`: a refund quote only).
+    pub async fn submit_cancels(
+        &self,
+        contracts: &[String],
+        preview: bool,
+    ) -> Result<Vec<JobId>, ChaosError> {
+        let mut ids = Vec::with_capacity(contracts.len());
+        for chunk in contracts.chunks(100) {
+            let submissions = chunk
+                .iter()
+                .map(|contract_id| {
+                    Submission::new(CancelContract {
+                        contract_id: contract_id.clone(),
+                        preview,
+                    })
                 })
                 .collect();
             let accepted = self.producer.submit(submissions, None).await.map_err(err)?;

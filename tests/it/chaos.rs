@@ -33,11 +33,15 @@ async fn chaos_kill_short_form_is_clean() {
         "{stdout}"
     );
     let kills: u32 = stdout
-        .split('(')
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
+        .split(" SIGKILLs")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
         .and_then(|n| n.parse().ok())
         .expect("kill count");
+    assert!(
+        stdout.contains("1600 creates, 200 quotes, 200 cancels"),
+        "{stdout}"
+    );
     assert!(kills >= 1, "no worker was killed: {stdout}");
 }
 
