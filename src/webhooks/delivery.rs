@@ -38,7 +38,9 @@ use super::http::{AttemptOutcome, Verdict, WebhookHttp};
 use super::signing::signature_header;
 use crate::config::WebhookSettings;
 use crate::metrics;
-use crate::queue::{ErrorDetail, JobContext, JobError, JobKind, JobOutput, Keys, RetryPolicy};
+use crate::queue::{
+    ErrorDetail, JobContext, JobError, JobId, JobKind, JobOutput, JobState, Keys, RetryPolicy,
+};
 
 /// The payload of a delivery job.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -287,17 +289,46 @@ pub async fn deliver(
 }
 
 /// Whether this delivery is the oldest undelivered one of its subject.
+///
+/// A head that will never release its turn is stale and removed: a delivery job buried
+/// without running (poison, a corrupt record) or purged by an operator has no handler run
+/// left to do it, and would otherwise block its subject's later events forever.
 async fn is_my_turn(
     endpoints: &EndpointStore,
     order: &str,
     ctx: &JobContext,
 ) -> Result<bool, JobError> {
     let mut conn = endpoints.connection();
-    let head: Vec<String> = conn.zrange(order, 0, 0).await.map_err(store_error)?;
-    Ok(head
-        .first()
-        .is_none_or(|first| *first == ctx.id.to_string()))
+    let me = ctx.id.to_string();
+    for _ in 0..STALE_HEADS_PER_LOOK {
+        let head: Vec<String> = conn.zrange(order, 0, 0).await.map_err(store_error)?;
+        let Some(first) = head.into_iter().next() else {
+            return Ok(true);
+        };
+        if first == me {
+            return Ok(true);
+        }
+        let state: Option<String> = match first.parse::<JobId>() {
+            Ok(id) => conn
+                .hget(endpoints.keys().job(&id), "state")
+                .await
+                .map_err(store_error)?,
+            Err(_) => None,
+        };
+        let waiting = state
+            .and_then(|s| s.parse::<JobState>().ok())
+            .is_some_and(|s| !s.is_final());
+        if waiting {
+            return Ok(false);
+        }
+        tracing::warn!(delivery = %first, "an ordered subject's head delivery is gone or finished; removing it");
+        let _: i64 = conn.zrem(order, &first).await.map_err(store_error)?;
+    }
+    Ok(false)
 }
+
+/// Stale heads removed per look; more wait for the next one.
+const STALE_HEADS_PER_LOOK: usize = 8;
 
 /// Lets the next event of the subject go (a no-op for unordered endpoints).
 async fn release_turn(endpoints: &EndpointStore, order: &str, ctx: &JobContext) {

@@ -379,6 +379,39 @@ async fn an_ordered_endpoint_gets_a_subjects_events_one_at_a_time_in_order() {
 }
 
 #[tokio::test]
+async fn a_stale_head_does_not_block_an_ordered_subject() {
+    let world = world().await;
+    let receiver = Receiver::start("127.0.0.1:0".parse().expect("addr")).await;
+    receiver.answer(500, 0);
+    endpoint(&world, &receiver.url(), &["*"], true).await;
+    submit(&world, "stale-head", 1).await;
+    until("a first attempt", || !receiver.received().is_empty()).await;
+    // A delivery buried without running never releases its turn: put one at the head.
+    let mut conn = world.store.connection();
+    let pattern = world.store.keys().other("webhook:order:*");
+    let orders: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    assert_eq!(orders.len(), 1, "one ordered subject: {orders:?}");
+    let ghost = JobId::new().to_string();
+    let _: i64 = redis::cmd("ZADD")
+        .arg(&orders[0])
+        .arg(0)
+        .arg(&ghost)
+        .query_async(&mut conn)
+        .await
+        .expect("zadd");
+    receiver.answer(204, 0);
+    deliveries_until(&world, "the event, past the stale head", |all| {
+        all.len() == 1 && all[0].state == JobState::Succeeded
+    })
+    .await;
+    world.stop().await;
+}
+
+#[tokio::test]
 async fn failed_deliveries_are_recovered_and_a_delivered_one_can_be_resent() {
     let world = World::start(sandbox(), |s| {
         s.webhooks.allow_cidrs = vec!["127.0.0.0/8".into()];
