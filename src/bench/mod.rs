@@ -8,11 +8,17 @@
 //! - `latency`: idle pick-up latency, from `XADD` to the handler starting, over jobs pushed
 //!   one at a time.
 //! - `backlog`: a large backlog enqueued then drained (1,000,000 by default).
-//! - `e2e`: Proteger contracts end to end against the sandbox (see `e2e.rs`).
+//! - `e2e`: Proteger contracts over HTTP through separate API and worker processes to the
+//!   sandbox, each confirmed by a verified webhook: rates, latency, vendor calls, peak RSS
+//!   of each process (see `e2e.rs`; the child processes are `process.rs`).
 //! - `webhooks`: signed deliveries to a local verifying receiver (see `webhooks.rs`).
+//! - `retention`: Redis memory on an empty queue, with finished jobs' records retained, and
+//!   after the janitor's retention pass (see `retention.rs`).
 
 mod e2e;
 mod noop;
+mod process;
+mod retention;
 mod webhooks;
 
 use std::time::Duration;
@@ -64,8 +70,9 @@ pub async fn run(name: &str, options: &BenchOptions) -> Result<Report, BenchErro
         "backlog" => noop::backlog(options).await,
         "e2e" => e2e::proteger(options).await,
         "webhooks" => webhooks::deliveries(options).await,
+        "retention" => retention::retention(options).await,
         other => Err(BenchError::Setup(format!(
-            "unknown benchmark `{other}`: expected noop, latency, backlog, e2e or webhooks"
+            "unknown benchmark `{other}`: expected noop, latency, backlog, e2e, webhooks or retention"
         ))),
     }
 }

@@ -104,7 +104,7 @@ fn noop_job() -> NewJob {
     NewJob::new(Noop::KIND, json!({ "sent_ns": unix_ns() }))
 }
 
-async fn enqueue_bulk(store: &Store, total: usize) -> Result<Duration, BenchError> {
+pub(super) async fn enqueue_bulk(store: &Store, total: usize) -> Result<Duration, BenchError> {
     let started = Instant::now();
     let mut left = total;
     while left > 0 {
@@ -116,7 +116,12 @@ async fn enqueue_bulk(store: &Store, total: usize) -> Result<Duration, BenchErro
     Ok(started.elapsed())
 }
 
-async fn drain(store: &Store, redis: &Redis, total: usize, concurrency: usize) -> Duration {
+pub(super) async fn drain(
+    store: &Store,
+    redis: &Redis,
+    total: usize,
+    concurrency: usize,
+) -> Duration {
     let done = Arc::new(AtomicUsize::new(0));
     let probe = Probe {
         done: done.clone(),

@@ -10,10 +10,10 @@ use super::{CliError, CliResult};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// noop, latency, backlog, e2e or webhooks.
+    /// noop, latency, backlog, e2e, webhooks or retention.
     name: String,
     /// Jobs (or samples, for latency). Defaults: noop 100000, latency 1000,
-    /// backlog 1000000, e2e and webhooks 10000.
+    /// backlog 1000000, e2e and webhooks 10000, retention 100000.
     #[arg(long)]
     jobs: Option<usize>,
     /// Jobs run at once by the worker.

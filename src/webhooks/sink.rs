@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -116,6 +116,9 @@ pub struct Received {
     pub error: Option<String>,
     /// What the sink answered.
     pub status: u16,
+    /// When the request reached the sink (before verifying it): `bench e2e` measures
+    /// latency from the producer's HTTP request to this.
+    pub received_at: Instant,
 }
 
 /// What the sink has seen so far.
@@ -285,6 +288,7 @@ pub async fn spawn(listen: SocketAddr, config: SinkConfig) -> io::Result<Sink> {
 }
 
 async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let received_at = Instant::now();
     let now = chrono::Utc::now().timestamp();
     let verdict = shared.verifier.verify(&headers, &body, now);
     let behaviour = *shared.behaviour();
@@ -319,6 +323,7 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         verified: verdict.is_ok(),
         error: verdict.err().map(|e| e.to_string()),
         status: response.status().as_u16(),
+        received_at,
     };
     if shared.print {
         println!("{}", line(&received));
@@ -408,6 +413,7 @@ mod tests {
             verified: true,
             error: None,
             status: 204,
+            received_at: Instant::now(),
         };
         assert_eq!(
             line(&received),

@@ -1,0 +1,82 @@
+//! `underwrite bench e2e` and `bench retention`, short forms: they run to the end and their
+//! JSON lines hold what the README promises (no duplicate, no missing webhook, retention
+//! gives the memory back). No timing is asserted: CI machines vary too much.
+
+use serde_json::Value;
+
+use crate::helpers::redis::TestRedis;
+
+/// Runs `underwrite bench <args>` against `redis_url` and returns its JSON line.
+async fn bench(redis_url: &str, args: &[&str]) -> Value {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_underwrite"))
+        .arg("bench")
+        .args(args)
+        .env("UNDERWRITE_REDIS_URL", redis_url)
+        .env_remove("UNDERWRITE_REDIS_QUEUE")
+        .output()
+        .await
+        .expect("run bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line in:\n{stdout}"));
+    serde_json::from_str(line).expect("JSON line")
+}
+
+#[tokio::test]
+async fn bench_e2e_short_form_loses_and_duplicates_nothing() {
+    let redis = TestRedis::shared();
+    let report = bench(&redis.url(), &["e2e", "--jobs", "200"]).await;
+    assert_eq!(report["bench"], "e2e", "{report}");
+    assert_eq!(report["contracts"], 200, "{report}");
+    assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(report["duplicates"], 0, "{report}");
+    assert_eq!(report["webhooks_verified"], 200, "{report}");
+    assert_eq!(report["webhooks_missing"], 0, "{report}");
+    assert_eq!(report["webhooks_rejected"], 0, "{report}");
+    // Batches of up to 10: at most one call per contract, at least one per 10.
+    let calls = report["vendor_calls_per_1000"].as_f64().expect("calls");
+    assert!((100.0..=1000.0).contains(&calls), "{report}");
+    assert!(
+        report["p50_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+        "{report}"
+    );
+    assert!(
+        report["idle_samples"].as_u64().is_some_and(|n| n > 0),
+        "{report}"
+    );
+    for rss in ["worker_peak_rss_mib", "api_peak_rss_mib"] {
+        assert!(
+            report[rss].as_f64().is_some_and(|mib| mib > 0.0),
+            "{report}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bench_retention_short_form_gives_the_memory_back() {
+    // A server of its own: `used_memory` is server-wide, and other tests write to the
+    // shared one meanwhile.
+    let redis = TestRedis::start(&[]);
+    let report = bench(&redis.url(), &["retention", "--jobs", "500"]).await;
+    assert_eq!(report["bench"], "retention", "{report}");
+    let per_job = report["bytes_per_retained_job"].as_f64().expect("bytes");
+    assert!(per_job > 100.0, "records were not retained: {report}");
+    // 500 records left behind would be some 400 KB; client buffers and the like move by
+    // a few tens of KB.
+    let left = report["left_bytes"].as_i64().expect("left");
+    assert!(left < 128 * 1024, "{report}");
+    let keys = report["keys_left"].as_array().expect("keys");
+    assert!(
+        keys.iter()
+            .all(|k| !k.as_str().unwrap_or("").ends_with(", new)")),
+        "keys appeared and stayed: {report}"
+    );
+}
