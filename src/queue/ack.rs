@@ -227,10 +227,16 @@ impl Acker {
         let Some(hook) = &self.hook else {
             return Ok(Vec::new());
         };
+        let carries_members = match settlement {
+            Settlement::Succeeded { children, .. } => !children.is_empty(),
+            Settlement::Buried { children, .. } => !children.is_empty(),
+            Settlement::Retrying { .. } | Settlement::Deferred { .. } => false,
+        };
         if matches!(
             settlement,
             Settlement::Retrying { .. } | Settlement::Deferred { .. }
-        ) || !hook.active().await?
+        ) || (!carries_members && !hook.concerns(&ctx.kind))
+            || !hook.active().await?
         {
             return Ok(Vec::new());
         }

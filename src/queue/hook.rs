@@ -37,6 +37,14 @@ pub trait FinalHook: Send + Sync + Debug + 'static {
         Box::pin(async { Ok(true) })
     }
 
+    /// Whether a job of this kind can have follow-ups at all (webhook deliveries, say, raise
+    /// no event of their own). When not, and the job carries no member jobs, nothing is
+    /// read when it finishes.
+    fn concerns(&self, kind: &str) -> bool {
+        let _ = kind;
+        true
+    }
+
     /// The jobs to enqueue because these jobs finished. Called again if the settle that
     /// follows has to be retried, so it must not have effects of its own.
     fn follow_ups<'a>(

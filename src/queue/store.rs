@@ -13,7 +13,7 @@ use redis::{AsyncCommands, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::QueueError;
-use super::job::{JobId, JobRecord, JobState, NewJob};
+use super::job::{CorruptRecord, JobId, JobRecord, JobState, NewJob};
 use super::keys::{GROUP, Keys};
 use super::outcome::ErrorDetail;
 use super::scripts::SCRIPTS;
@@ -264,7 +264,30 @@ impl Store {
         Ok(Some(JobRecord::from_hash(&fields)?))
     }
 
+    /// Readable records of `ids`, in one round trip. Missing ones are left out, and so are
+    /// unreadable ones (logged): one hand-edited record must not hide every other job of a
+    /// listing or of a settlement.
     async fn jobs(&self, ids: &[JobId]) -> Result<Vec<JobRecord>, QueueError> {
+        let each = self.records_each(ids).await?;
+        Ok(ids
+            .iter()
+            .zip(each)
+            .filter_map(|(id, record)| match record? {
+                Ok(record) => Some(record),
+                Err(error) => {
+                    tracing::error!(job = %id, %error, "skipping an unreadable job record");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// The records of `ids`, in their order and in one round trip: `None` for a job that
+    /// does not exist, an error for one that cannot be read.
+    pub async fn records_each(
+        &self,
+        ids: &[JobId],
+    ) -> Result<Vec<Option<Result<JobRecord, CorruptRecord>>>, QueueError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -274,11 +297,10 @@ impl Store {
         }
         let mut conn = self.conn.clone();
         let hashes: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
-        let mut records = Vec::with_capacity(ids.len());
-        for fields in hashes.iter().filter(|f| !f.is_empty()) {
-            records.push(JobRecord::from_hash(fields)?);
-        }
-        Ok(records)
+        Ok(hashes
+            .iter()
+            .map(|fields| (!fields.is_empty()).then(|| JobRecord::from_hash(fields)))
+            .collect())
     }
 
     /// Lists jobs newest first, by state (or all) and kind, with an opaque cursor.

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::endpoints::EndpointStore;
+use super::endpoints::{Endpoint, EndpointStore};
 use super::event::Event;
 use super::http::{AttemptOutcome, Verdict, WebhookHttp};
 use super::signing::signature_header;
@@ -162,9 +162,12 @@ pub async fn deliver(
             "the endpoint was deleted",
         )));
     };
-    let order = order_key(&keys, &endpoint.id, &delivery.event.subject);
+    // Only deliveries to an ordered endpoint hold a place in their subject's order.
+    let order = delivery
+        .ordered
+        .then(|| order_key(&keys, &endpoint.id, &delivery.event.subject));
     if !endpoint.enabled {
-        release_turn(endpoints, &order, &ctx).await;
+        release_turn(endpoints, order.as_deref(), &ctx).await;
         return Err(JobError::permanent(ErrorDetail::message(format!(
             "the endpoint is disabled: {}",
             endpoint
@@ -173,7 +176,9 @@ pub async fn deliver(
                 .unwrap_or("by an operator")
         ))));
     }
-    if delivery.ordered && !is_my_turn(endpoints, &order, &ctx).await? {
+    if let Some(order) = &order
+        && !is_my_turn(endpoints, order, &ctx).await?
+    {
         return Err(defer(
             Duration::from_millis(500),
             "waiting for an earlier event of the same subject",
@@ -215,10 +220,12 @@ pub async fn deliver(
     };
     match &outcome.verdict {
         Verdict::Delivered => {
-            if let Err(e) = endpoints.record_success(&endpoint.id, now).await {
+            if needs_success_recorded(&endpoint, now)
+                && let Err(e) = endpoints.record_success(&endpoint.id, now).await
+            {
                 tracing::warn!(endpoint = %endpoint.id, error = %e, "cannot record a delivery success");
             }
-            release_turn(endpoints, &order, &ctx).await;
+            release_turn(endpoints, order.as_deref(), &ctx).await;
             Ok(JobOutput::new(json!({
                 "endpoint_id": endpoint.id,
                 "event_id": delivery.event.id,
@@ -237,20 +244,20 @@ pub async fn deliver(
             metrics::WEBHOOK_ENDPOINTS_DISABLED
                 .with_label_values(&["gone"])
                 .inc();
-            release_turn(endpoints, &order, &ctx).await;
+            release_turn(endpoints, order.as_deref(), &ctx).await;
             Err(JobError::permanent(detail(
                 "410 Gone: the endpoint is disabled".into(),
             )))
         }
         Verdict::Refused(reason) => {
-            release_turn(endpoints, &order, &ctx).await;
+            release_turn(endpoints, order.as_deref(), &ctx).await;
             Err(JobError::permanent(detail(format!(
                 "refused by the SSRF guard: {reason}"
             ))))
         }
         Verdict::RetryAfter(wait) => {
             if last_attempt {
-                release_turn(endpoints, &order, &ctx).await;
+                release_turn(endpoints, order.as_deref(), &ctx).await;
             }
             Err(JobError::Retryable {
                 detail: detail(format!(
@@ -278,7 +285,7 @@ pub async fn deliver(
                 }
             }
             if last_attempt {
-                release_turn(endpoints, &order, &ctx).await;
+                release_turn(endpoints, order.as_deref(), &ctx).await;
             }
             Err(JobError::Retryable {
                 detail: detail(reason.clone()),
@@ -287,6 +294,20 @@ pub async fn deliver(
         }
     }
 }
+
+/// Whether a success must be written to the endpoint's health. Always while it is failing
+/// (the success ends the streak that would disable it); for a healthy endpoint, at most once
+/// per [`SUCCESS_REFRESH`], so that a busy receiver does not cost one more script call per
+/// delivery. `last_success_at` is then up to that much behind, which only moves the start of
+/// a later failing streak (measured in days) by as much.
+fn needs_success_recorded(endpoint: &Endpoint, now: chrono::DateTime<Utc>) -> bool {
+    endpoint.failing_since.is_some()
+        || endpoint
+            .last_success_at
+            .is_none_or(|last| (now - last).to_std().unwrap_or(Duration::ZERO) >= SUCCESS_REFRESH)
+}
+
+const SUCCESS_REFRESH: Duration = Duration::from_secs(1);
 
 /// Whether this delivery is the oldest undelivered one of its subject.
 ///
@@ -331,7 +352,10 @@ async fn is_my_turn(
 const STALE_HEADS_PER_LOOK: usize = 8;
 
 /// Lets the next event of the subject go (a no-op for unordered endpoints).
-async fn release_turn(endpoints: &EndpointStore, order: &str, ctx: &JobContext) {
+async fn release_turn(endpoints: &EndpointStore, order: Option<&str>, ctx: &JobContext) {
+    let Some(order) = order else {
+        return;
+    };
     let mut conn = endpoints.connection();
     let removed: Result<i64, _> = conn.zrem(order, ctx.id.to_string()).await;
     if let Err(e) = removed {

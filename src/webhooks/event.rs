@@ -42,6 +42,11 @@ impl Catalogue {
         self
     }
 
+    /// Whether jobs of this kind raise events.
+    pub fn has(&self, kind: &str) -> bool {
+        self.mappers.contains_key(kind)
+    }
+
     pub fn event_for(&self, finished: &Finished) -> Option<EventSpec> {
         self.mappers.get(finished.kind.as_str())?(finished)
     }

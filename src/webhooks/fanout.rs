@@ -87,6 +87,10 @@ impl FinalHook for Fanout {
         })
     }
 
+    fn concerns(&self, kind: &str) -> bool {
+        self.catalogue.has(kind)
+    }
+
     fn follow_ups<'a>(
         &'a self,
         finished: &'a [Finished],

@@ -157,20 +157,19 @@ async fn read_members(store: &Store, ids: &[JobId]) -> Result<Readable, JobError
         contracts: Vec::with_capacity(ids.len()),
         unsendable: Vec::new(),
     };
-    for member in ids {
-        let decoded = match store.job(member).await {
-            Ok(None) => {
+    let records = store
+        .records_each(ids)
+        .await
+        .map_err(|e| JobError::retryable(ErrorDetail::message(format!("queue: {e}"))))?;
+    for (member, record) in ids.iter().zip(records) {
+        let decoded = match record {
+            None => {
                 tracing::warn!(%member, "a batch member's record is gone; leaving it out");
                 continue;
             }
-            Ok(Some(record)) => serde_json::from_value::<ContractRequest>(record.payload)
+            Some(Ok(record)) => serde_json::from_value::<ContractRequest>(record.payload)
                 .map_err(|e| format!("member job {member} holds an invalid contract: {e}")),
-            Err(e) if e.is_connection() => {
-                return Err(JobError::retryable(ErrorDetail::message(format!(
-                    "queue: {e}"
-                ))));
-            }
-            Err(e) => Err(format!("member job {member} cannot be read: {e}")),
+            Some(Err(e)) => Err(format!("member job {member} cannot be read: {e}")),
         };
         match decoded {
             Ok(contract) => {
