@@ -219,24 +219,28 @@ fn add_baseline(report: &mut Report, ours: &Rates, base: &Baseline) {
             .rows
             .push((format!("{name}: {what} (jobs/s)"), value));
     }
-    let mut ratios = Vec::new();
-    for (what, mine, n, theirs) in pairs {
-        let ratio = (n > 0 && theirs > 0.0).then(|| (mine / theirs * 100.0).round() / 100.0);
+    let ratios = pairs.map(|(_, mine, n, theirs)| ratio(mine, n, theirs));
+    for ((what, ..), ratio) in pairs.iter().zip(ratios) {
         let shown = ratio.map_or("-".to_string(), |r| format!("{r:.2}x"));
         report
             .rows
             .push((format!("ours / baseline: {what}"), shown));
-        ratios.push(ratio);
     }
     if let Some(error) = &base.error {
         report.rows.push((format!("{name}: failed"), error.clone()));
     }
     if let Some(map) = report.json.as_object_mut() {
         map.insert("baseline".into(), base.json());
-        map.insert("ratio_enqueue_single".into(), json!(ratios[0]));
-        map.insert("ratio_enqueue_bulk".into(), json!(ratios[1]));
-        map.insert("ratio_drain".into(), json!(ratios[2]));
+        let [single, bulk, drain] = ratios;
+        map.insert("ratio_enqueue_single".into(), json!(single));
+        map.insert("ratio_enqueue_bulk".into(), json!(bulk));
+        map.insert("ratio_drain".into(), json!(drain));
     }
+}
+
+/// Ours / theirs, to two decimals; none when the baseline measured nothing.
+fn ratio(ours: f64, their_jobs: usize, theirs: f64) -> Option<f64> {
+    (their_jobs > 0 && theirs > 0.0).then(|| (ours / theirs * 100.0).round() / 100.0)
 }
 
 /// Idle pick-up: one job at a time into an idle worker.
