@@ -4,7 +4,8 @@
 //! `UNDERWRITE_REDIS_URL` when it answers, else a private `redis-server`), prints a table and
 //! one JSON line, and cleans up its keys (each run uses a queue name of its own).
 //!
-//! - `noop`: enqueue rate (one by one, and in bulk) and drain rate of no-op jobs.
+//! - `noop`: enqueue rate (one by one, and in bulk) and drain rate of no-op jobs, then the
+//!   same workload on `apalis-redis` 1.0.0 as a baseline, with the ratios (see `baseline.rs`).
 //! - `latency`: idle pick-up latency, from `XADD` to the handler starting, over jobs pushed
 //!   one at a time.
 //! - `backlog`: a large backlog enqueued then drained (1,000,000 by default).
@@ -15,6 +16,7 @@
 //! - `retention`: Redis memory on an empty queue, with finished jobs' records retained, and
 //!   after the janitor's retention pass (see `retention.rs`).
 
+mod baseline;
 mod e2e;
 mod noop;
 mod process;
@@ -34,6 +36,8 @@ pub struct BenchOptions {
     pub jobs: usize,
     pub concurrency: usize,
     pub redis_url: String,
+    /// `noop` also runs the `apalis-redis` baseline (skipped with `--no-baseline`).
+    pub baseline: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

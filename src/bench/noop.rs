@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use super::baseline::{self, Baseline};
 use super::{BenchError, BenchOptions, Report, bench_store, drop_queue, ms, percentile, rate};
 use crate::queue::maintenance::spawn_promoter;
 use crate::queue::{
@@ -104,6 +105,11 @@ fn noop_job() -> NewJob {
     NewJob::new(Noop::KIND, json!({ "sent_ns": unix_ns() }))
 }
 
+/// The same payload as [`noop_job`]'s, for backends that take the job itself.
+pub(super) fn noop_payload() -> Noop {
+    Noop { sent_ns: unix_ns() }
+}
+
 pub(super) async fn enqueue_bulk(store: &Store, total: usize) -> Result<Duration, BenchError> {
     let started = Instant::now();
     let mut left = total;
@@ -150,32 +156,96 @@ pub async fn throughput(options: &BenchOptions) -> Result<Report, BenchError> {
     let bulk = enqueue_bulk(&store, bulk_n).await?;
     let drained = drain(&store, &redis, options.jobs, options.concurrency).await;
     drop_queue(&store).await;
-    let (single_rate, bulk_rate, drain_rate) = (
-        rate(single_n, single),
-        rate(bulk_n, bulk),
-        rate(options.jobs, drained),
-    );
-    Ok(Report {
+    let ours = Rates {
+        single: rate(single_n, single),
+        bulk: rate(bulk_n, bulk),
+        drain: rate(options.jobs, drained),
+    };
+    let mut report = Report {
         name: "noop",
         rows: vec![
             ("jobs".into(), options.jobs.to_string()),
             ("concurrency".into(), options.concurrency.to_string()),
             (
                 "enqueue one by one (jobs/s)".into(),
-                format!("{single_rate:.0}"),
+                format!("{:.0}", ours.single),
             ),
             (
                 "enqueue in bulk of 1000 (jobs/s)".into(),
-                format!("{bulk_rate:.0}"),
+                format!("{:.0}", ours.bulk),
             ),
-            ("drain (jobs/s)".into(), format!("{drain_rate:.0}")),
+            ("drain (jobs/s)".into(), format!("{:.0}", ours.drain)),
         ],
         json: json!({
             "bench": "noop", "jobs": options.jobs, "concurrency": options.concurrency,
-            "enqueue_single_per_s": single_rate.round(), "enqueue_bulk_per_s": bulk_rate.round(),
-            "drain_per_s": drain_rate.round(),
+            "enqueue_single_per_s": ours.single.round(), "enqueue_bulk_per_s": ours.bulk.round(),
+            "drain_per_s": ours.drain.round(),
         }),
-    })
+    };
+    // After our figures, so the baseline's keys and CPU never overlap our run.
+    if options.baseline {
+        add_baseline(&mut report, &ours, &baseline::run(options).await);
+    }
+    Ok(report)
+}
+
+/// Our three rates, in jobs per second.
+struct Rates {
+    single: f64,
+    bulk: f64,
+    drain: f64,
+}
+
+/// Adds the baseline's rows, and ours / baseline ratios, to the report.
+fn add_baseline(report: &mut Report, ours: &Rates, base: &Baseline) {
+    let name = baseline::NAME;
+    let pairs = [
+        (
+            "enqueue one by one",
+            ours.single,
+            base.single_n,
+            base.single_rate(),
+        ),
+        (
+            "enqueue in bulk of 1000",
+            ours.bulk,
+            base.bulk_n,
+            base.bulk_rate(),
+        ),
+        ("drain", ours.drain, base.drained_n, base.drain_rate()),
+    ];
+    for (what, _, n, theirs) in pairs {
+        let value = if n == 0 {
+            "-".to_string()
+        } else {
+            format!("{theirs:.0}")
+        };
+        report
+            .rows
+            .push((format!("{name}: {what} (jobs/s)"), value));
+    }
+    let ratios = pairs.map(|(_, mine, n, theirs)| ratio(mine, n, theirs));
+    for ((what, ..), ratio) in pairs.iter().zip(ratios) {
+        let shown = ratio.map_or("-".to_string(), |r| format!("{r:.2}x"));
+        report
+            .rows
+            .push((format!("ours / baseline: {what}"), shown));
+    }
+    if let Some(error) = &base.error {
+        report.rows.push((format!("{name}: failed"), error.clone()));
+    }
+    if let Some(map) = report.json.as_object_mut() {
+        map.insert("baseline".into(), base.json());
+        let [single, bulk, drain] = ratios;
+        map.insert("ratio_enqueue_single".into(), json!(single));
+        map.insert("ratio_enqueue_bulk".into(), json!(bulk));
+        map.insert("ratio_drain".into(), json!(drain));
+    }
+}
+
+/// Ours / theirs, to two decimals; none when the baseline measured nothing.
+fn ratio(ours: f64, their_jobs: usize, theirs: f64) -> Option<f64> {
+    (their_jobs > 0 && theirs > 0.0).then(|| (ours / theirs * 100.0).round() / 100.0)
 }
 
 /// Idle pick-up: one job at a time into an idle worker.

@@ -19,6 +19,9 @@ pub struct BenchArgs {
     /// Jobs run at once by the worker.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// noop: skip the apalis-redis 1.0.0 baseline run after ours.
+    #[arg(long)]
+    no_baseline: bool,
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> CliResult {
@@ -36,6 +39,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> CliResult {
         jobs,
         concurrency: args.concurrency.max(1),
         redis_url: redis.url(),
+        baseline: !args.no_baseline,
     };
     let report = bench::run(&args.name, &options).await;
     redis.stop().await;
