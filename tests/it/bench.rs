@@ -80,3 +80,38 @@ async fn bench_retention_short_form_gives_the_memory_back() {
         "keys appeared and stayed: {report}"
     );
 }
+
+/// `bench noop` runs our backend and, in the same run, the apalis-redis baseline: both
+/// drain every job and the ratios are reported.
+#[tokio::test]
+async fn bench_noop_runs_ours_and_the_apalis_redis_baseline() {
+    let redis = TestRedis::start(&[]);
+    let report = bench(
+        &redis.url(),
+        &["noop", "--jobs", "3000", "--concurrency", "16"],
+    )
+    .await;
+    assert_eq!(report["bench"], "noop", "{report}");
+    assert!(
+        report["drain_per_s"].as_f64().expect("ours") > 0.0,
+        "{report}"
+    );
+    let baseline = &report["baseline"];
+    assert_eq!(baseline["error"], Value::Null, "{report}");
+    assert_eq!(baseline["drained_jobs"], 3000, "{report}");
+    assert!(
+        report["ratio_drain"].as_f64().expect("ratio") > 0.0,
+        "{report}"
+    );
+    // Both clean up after themselves.
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let keys: u64 = redis::cmd("DBSIZE")
+        .query_async(&mut conn)
+        .await
+        .expect("dbsize");
+    assert_eq!(keys, 0, "keys left behind");
+}
