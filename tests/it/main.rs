@@ -3,6 +3,7 @@
 
 mod api;
 mod chaos;
+mod chaos_redis;
 mod cli;
 mod crash;
 mod demo;
