@@ -114,7 +114,8 @@ async fn restart_and_count(
     let answered = Instant::now();
     let answered_ms = now_ms();
     report.details.push(format!(
-        "Redis SIGKILLed after {done_at_kill} notified, answered PING again {:.1} s later",
+        "Redis SIGKILLed with {done_at_kill} of {} contracts notified, answered PING again {:.1} s later",
+        options.jobs,
         (answered - killed).as_secs_f64()
     ));
 

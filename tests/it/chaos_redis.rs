@@ -38,7 +38,7 @@ async fn chaos_redis_restart_short_form_is_clean() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("Redis SIGKILLed after ") && stdout.contains(" answered PING again "),
+        stdout.contains("Redis SIGKILLed with ") && stdout.contains(" answered PING again "),
         "no restart: {stdout}"
     );
     let resumed: f64 = stdout
