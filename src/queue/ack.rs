@@ -19,6 +19,7 @@ use serde_json::Value;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::connection::MAX_BACKOFF;
 use super::context::JobContext;
 use super::error::QueueError;
 use super::hook::{FinalHook, Finished};
@@ -195,7 +196,9 @@ impl Acker {
             .retry(
                 ExponentialBuilder::default()
                     .with_min_delay(Duration::from_millis(50))
-                    .with_max_delay(Duration::from_secs(5))
+                    // Jitter adds up to as much again: half the cap keeps the worst
+                    // wait after Redis is back at `MAX_BACKOFF`.
+                    .with_max_delay(MAX_BACKOFF / 2)
                     .with_total_delay(Some(Duration::from_secs(120)))
                     .without_max_times()
                     .with_jitter(),

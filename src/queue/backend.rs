@@ -27,7 +27,7 @@ use futures::{FutureExt, StreamExt};
 use rand::RngExt;
 
 use super::ack::{AckLayer, Acker};
-use super::connection::Redis;
+use super::connection::{MAX_BACKOFF, Redis};
 use super::context::JobContext;
 use super::error::QueueError;
 use super::hook::FinalHook;
@@ -298,7 +298,7 @@ impl<T: JobKind> FetchLoop<T> {
                 if let Err(e) = self.admit(deliveries).await {
                     tracing::warn!(kind = T::KIND, error = %e, "cannot take jobs; they stay queued");
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 continue;
             }
@@ -317,7 +317,7 @@ impl<T: JobKind> FetchLoop<T> {
                 Err(e) => {
                     tracing::warn!(kind = T::KIND, error = %e, ?backoff, "cannot read the queue; retrying");
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }

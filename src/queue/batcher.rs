@@ -14,7 +14,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::connection::Redis;
+use super::connection::{MAX_BACKOFF, Redis};
 use super::error::QueueError;
 use super::job::JobId;
 use super::reader::StreamReader;
@@ -60,7 +60,7 @@ impl Batcher {
                 Err(e) => {
                     tracing::warn!(kind = self.member_kind, error = %e, ?backoff, "batcher cannot reach the queue; retrying");
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }
