@@ -3,6 +3,7 @@
 
 mod api;
 mod chaos;
+mod chaos_faults;
 mod cli;
 mod crash;
 mod demo;
