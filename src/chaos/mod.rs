@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use crate::config::Settings;
 
-pub use rig::{Fleet, Rig, RigConfig};
+pub use rig::{Attempts, Fleet, Rig, RigConfig};
 
 /// The scenarios, by their command-line names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use tokio::process::{Child, Command};
 use super::{ChaosError, ChaosReport, err};
 use crate::config::Settings;
 use crate::producer::{Producer, Submission};
-use crate::queue::{JobId, JobState, Store};
+use crate::queue::{JobId, JobState, ListFilter, Store};
 use crate::sandbox::{SandboxConfig, SandboxServer};
 use crate::startup;
 use crate::vendors::proteger::client::ProtegerClient;
@@ -117,6 +117,23 @@ impl Fleet {
         for child in &mut self.children {
             let _ = child.kill().await;
         }
+    }
+}
+
+/// Attempts made by the jobs of one kind ([`Rig::attempts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attempts {
+    pub jobs: usize,
+    /// Attempts that ran to an answer, summed over the jobs.
+    pub attempts: u64,
+    /// The most any one job needed.
+    pub max: u32,
+}
+
+impl Attempts {
+    /// Attempts beyond the first of each job: the failures that were retried.
+    pub fn retries(&self) -> u64 {
+        self.attempts.saturating_sub(self.jobs as u64)
     }
 }
 
@@ -298,6 +315,28 @@ impl Rig {
                 .push(format!("{rejected} webhook deliveries did not verify"));
         }
         Ok(())
+    }
+
+    /// What the jobs of `kind` spent in attempts, read from their records.
+    pub async fn attempts(&self, kind: &str) -> Result<Attempts, ChaosError> {
+        let mut filter = ListFilter {
+            kind: Some(kind.to_string()),
+            limit: 500,
+            ..ListFilter::default()
+        };
+        let mut attempts = Attempts::default();
+        loop {
+            let page = self.store.list(&filter).await.map_err(err)?;
+            for record in &page.jobs {
+                attempts.jobs += 1;
+                attempts.attempts += u64::from(record.attempts);
+                attempts.max = attempts.max.max(record.attempts);
+            }
+            match page.next_cursor {
+                Some(cursor) => filter.cursor = Some(cursor),
+                None => return Ok(attempts),
+            }
+        }
     }
 
     /// The job ids named by events the sink received verified.

@@ -234,6 +234,47 @@ impl Sink {
             let _ = task.await;
         }
     }
+
+    /// Takes the receiver down: the listening socket is closed (a new connection is
+    /// refused, as when a receiver's process is gone) and open connections end once their
+    /// request is answered. What was received stays. Nothing happens if it is down already.
+    pub async fn go_down(&mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Brings a receiver taken down by [`Sink::go_down`] back on the same address, with
+    /// everything it received before. The port was free while it was down, so another
+    /// socket may hold it for a moment: binding is retried for a few seconds before giving
+    /// up. Nothing happens if it is up.
+    pub async fn come_up(&mut self) -> io::Result<()> {
+        if self.task.is_some() {
+            return Ok(());
+        }
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(listener) => break listener,
+                Err(error) if error.kind() == io::ErrorKind::AddrInUse && tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        let (shutdown, task) = serve(listener, Arc::clone(&self.shared));
+        self.shutdown = shutdown;
+        self.task = Some(task);
+        tracing::info!(addr = %self.addr, "webhook sink listening again");
+        Ok(())
+    }
+
+    /// Whether the sink is listening (not taken down by [`Sink::go_down`]).
+    pub fn is_up(&self) -> bool {
+        self.task.is_some()
+    }
 }
 
 impl Drop for Sink {
@@ -262,12 +303,25 @@ pub async fn spawn(listen: SocketAddr, config: SinkConfig) -> io::Result<Sink> {
         received: Mutex::new(Vec::new()),
         arrived: Notify::new(),
     });
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, task) = serve(listener, Arc::clone(&shared));
+    tracing::info!(%addr, "webhook sink listening");
+    Ok(Sink {
+        addr,
+        shared,
+        shutdown,
+        task: Some(task),
+    })
+}
+
+/// Receives on `listener` in the background until the token is cancelled; then the
+/// listener is closed and the task ends once open connections are done.
+fn serve(listener: TcpListener, shared: Arc<Shared>) -> (CancellationToken, JoinHandle<()>) {
     let app = Router::new()
         .route("/", post(receive))
         .route("/{*path}", post(receive))
-        .with_state(Arc::clone(&shared));
-    let listener = TcpListener::bind(listen).await?;
-    let addr = listener.local_addr()?;
+        .with_state(shared);
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone().cancelled_owned();
     let task = tokio::spawn(async move {
@@ -278,13 +332,7 @@ pub async fn spawn(listen: SocketAddr, config: SinkConfig) -> io::Result<Sink> {
             tracing::warn!(%error, "webhook sink stopped");
         }
     });
-    tracing::info!(%addr, "webhook sink listening");
-    Ok(Sink {
-        addr,
-        shared,
-        shutdown,
-        task: Some(task),
-    })
+    (shutdown, task)
 }
 
 async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {

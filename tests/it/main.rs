@@ -4,6 +4,7 @@
 mod api;
 mod bench;
 mod chaos;
+mod chaos_faults;
 mod chaos_redis;
 mod cli;
 mod crash;
