@@ -31,7 +31,7 @@ for _ in $(seq "$RUNS"); do run bench noop --jobs 100000 --concurrency 64; done
 if command -v node >/dev/null && command -v npm >/dev/null; then
   port=6390
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes >/dev/null
-  (cd bench/bullmq && npm ci --silent)
+  (cd bench/bullmq && npm install --silent)
   for _ in $(seq "$RUNS"); do
     echo "\$ node bench/bullmq/noop.mjs --jobs 100000 --concurrency 64" | tee -a "$LOG"
     REDIS_URL="redis://127.0.0.1:$port/" node bench/bullmq/noop.mjs --jobs 100000 --concurrency 64 2>&1 | tee -a "$LOG"
