@@ -19,25 +19,12 @@
 
 use std::time::{Duration, Instant};
 
-use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, err};
+use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario};
 use crate::config::Settings;
-use crate::local_redis::LocalRedis;
 use crate::sandbox::SandboxConfig;
 
-pub async fn run(mut settings: Settings, options: ChaosOptions) -> Result<ChaosReport, ChaosError> {
-    let redis = LocalRedis::find_or_start(&settings.redis.url)
-        .await
-        .map_err(err)?;
-    settings.redis.url = redis.url();
-    let result = kill_while_working(&settings, &options).await;
-    redis.stop().await;
-    result
-}
-
-async fn kill_while_working(
-    settings: &Settings,
-    options: &ChaosOptions,
-) -> Result<ChaosReport, ChaosError> {
+/// Runs the scenario on the Redis at `settings.redis.url`.
+pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosReport, ChaosError> {
     let mut sandbox = SandboxConfig::default();
     sandbox.proteger.faults.latency_ms = options.vendor_latency.as_millis() as u64;
     let config =

@@ -33,6 +33,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::config::Settings;
+use crate::local_redis::LocalRedis;
 
 pub use rig::{Attempts, Fleet, Rig, RigConfig};
 
@@ -153,17 +154,28 @@ pub(crate) fn err(e: impl fmt::Display) -> ChaosError {
     ChaosError(e.to_string())
 }
 
-/// Runs one scenario.
+/// Runs one scenario. All but `redis-restart` (which must own its Redis, to kill it) run on
+/// the Redis at `settings.redis.url` when it answers, else on a private one started for
+/// the run.
 pub async fn run(
     scenario: Scenario,
-    settings: Settings,
+    mut settings: Settings,
     options: ChaosOptions,
 ) -> Result<ChaosReport, ChaosError> {
-    match scenario {
-        Scenario::Kill => kill::run(settings, options).await,
-        Scenario::RedisRestart => redis_restart::run(settings, options).await,
-        Scenario::VendorFaults => vendor_faults::run(settings, options).await,
-        Scenario::ReceiverDown => receiver_down::run(settings, options).await,
-        Scenario::Poison => poison::run(settings, options).await,
+    if scenario == Scenario::RedisRestart {
+        return redis_restart::run(settings, options).await;
     }
+    let redis = LocalRedis::find_or_start(&settings.redis.url)
+        .await
+        .map_err(err)?;
+    settings.redis.url = redis.url();
+    let result = match scenario {
+        Scenario::Kill => kill::run(&settings, &options).await,
+        Scenario::VendorFaults => vendor_faults::run(&settings, &options).await,
+        Scenario::ReceiverDown => receiver_down::run(&settings, &options).await,
+        Scenario::Poison => poison::run(&settings, &options).await,
+        Scenario::RedisRestart => Err(err("redis-restart brings its own Redis")),
+    };
+    redis.stop().await;
+    result
 }

@@ -27,26 +27,13 @@ use redis::AsyncCommands;
 
 use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, err};
 use crate::config::Settings;
-use crate::local_redis::LocalRedis;
 use crate::queue::{JobId, JobKind, JobState, Store};
 use crate::sandbox::SandboxConfig;
 use crate::vendors::proteger::jobs::{CancelContract, ContractBatch, CreateContract};
 use crate::webhooks::delivery::Delivery;
 
-pub async fn run(mut settings: Settings, options: ChaosOptions) -> Result<ChaosReport, ChaosError> {
-    let redis = LocalRedis::find_or_start(&settings.redis.url)
-        .await
-        .map_err(err)?;
-    settings.redis.url = redis.url();
-    let result = feed_poison(&settings, &options).await;
-    redis.stop().await;
-    result
-}
-
-async fn feed_poison(
-    settings: &Settings,
-    options: &ChaosOptions,
-) -> Result<ChaosReport, ChaosError> {
+/// Runs the scenario on the Redis at `settings.redis.url`.
+pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosReport, ChaosError> {
     let mut sandbox = SandboxConfig::default();
     sandbox.proteger.faults.latency_ms = options.vendor_latency.as_millis() as u64;
     let mut rig = Rig::start(settings, RigConfig::new(options.workers, sandbox)).await?;

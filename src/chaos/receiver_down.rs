@@ -54,7 +54,6 @@ use tokio::net::TcpStream;
 
 use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, err};
 use crate::config::Settings;
-use crate::local_redis::LocalRedis;
 use crate::queue::{JobId, JobKind, JobState};
 use crate::sandbox::SandboxConfig;
 use crate::webhooks::delivery::Delivery;
@@ -79,20 +78,8 @@ pub fn schedule(down_for: Duration) -> Vec<u64> {
     steps
 }
 
-pub async fn run(mut settings: Settings, options: ChaosOptions) -> Result<ChaosReport, ChaosError> {
-    let redis = LocalRedis::find_or_start(&settings.redis.url)
-        .await
-        .map_err(err)?;
-    settings.redis.url = redis.url();
-    let result = receiver_down(&settings, &options).await;
-    redis.stop().await;
-    result
-}
-
-async fn receiver_down(
-    settings: &Settings,
-    options: &ChaosOptions,
-) -> Result<ChaosReport, ChaosError> {
+/// Runs the scenario on the Redis at `settings.redis.url`.
+pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosReport, ChaosError> {
     let steps = schedule(options.down_for);
     let mut sandbox = SandboxConfig::default();
     sandbox.proteger.faults.latency_ms = options.vendor_latency.as_millis() as u64;

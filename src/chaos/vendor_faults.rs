@@ -78,7 +78,6 @@ use std::time::{Duration, Instant};
 
 use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, err};
 use crate::config::Settings;
-use crate::local_redis::LocalRedis;
 use crate::queue::JobKind;
 use crate::sandbox::SandboxConfig;
 use crate::vendors::proteger::jobs::ContractBatch;
@@ -126,25 +125,21 @@ pub fn retry_budget(jobs: usize) -> u32 {
         .unwrap_or(MAX_BUDGET)
 }
 
-pub async fn run(mut settings: Settings, options: ChaosOptions) -> Result<ChaosReport, ChaosError> {
-    let redis = LocalRedis::find_or_start(&settings.redis.url)
-        .await
-        .map_err(err)?;
-    settings.redis.url = redis.url();
+/// Runs the scenario on the Redis at `settings.redis.url`.
+pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosReport, ChaosError> {
     let budget = retry_budget(options.jobs);
     let config_file = std::env::temp_dir().join(format!(
         "underwrite-chaos-vendor-faults-{}.toml",
         uuid::Uuid::now_v7().simple()
     ));
     let result = match std::fs::write(&config_file, retry_config(budget)) {
-        Ok(()) => faulty_vendor(&settings, &options, budget, &config_file).await,
+        Ok(()) => faulty_vendor(settings, options, budget, &config_file).await,
         Err(e) => Err(err(format!(
             "cannot write the workers' config file {}: {e}",
             config_file.display()
         ))),
     };
     let _ = std::fs::remove_file(&config_file);
-    redis.stop().await;
     result
 }
 

@@ -4,24 +4,15 @@
 
 use serde_json::Value;
 
+use crate::helpers::process::run_to_success;
 use crate::helpers::redis::TestRedis;
 
 /// Runs `underwrite bench <args>` against `redis_url` and returns its JSON line.
 async fn bench(redis_url: &str, args: &[&str]) -> Value {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_underwrite"))
-        .arg("bench")
-        .args(args)
-        .env("UNDERWRITE_REDIS_URL", redis_url)
-        .env_remove("UNDERWRITE_REDIS_QUEUE")
-        .output()
-        .await
-        .expect("run bench");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let args: Vec<&str> = std::iter::once("bench")
+        .chain(args.iter().copied())
+        .collect();
+    let stdout = run_to_success(&args, redis_url).await;
     let line = stdout
         .lines()
         .rev()

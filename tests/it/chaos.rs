@@ -1,13 +1,14 @@
 //! `underwrite chaos kill`, short form: workers SIGKILLed mid-run lose nothing, duplicate
 //! nothing and miss no webhook.
 
+use crate::helpers::process::run_to_success;
 use crate::helpers::redis::TestRedis;
 
 #[tokio::test]
 async fn chaos_kill_short_form_is_clean() {
     let redis = TestRedis::shared();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_underwrite"))
-        .args([
+    let stdout = run_to_success(
+        &[
             "chaos",
             "kill",
             "--jobs",
@@ -16,18 +17,10 @@ async fn chaos_kill_short_form_is_clean() {
             "1",
             "--patience-secs",
             "120",
-        ])
-        .env("UNDERWRITE_REDIS_URL", redis.url())
-        .env_remove("UNDERWRITE_REDIS_QUEUE")
-        .output()
-        .await
-        .expect("run chaos");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        ],
+        &redis.url(),
+    )
+    .await;
     assert!(
         stdout.contains("2000 jobs, 0 lost, 0 duplicated, 0 webhooks missing"),
         "{stdout}"
@@ -51,8 +44,8 @@ async fn chaos_kill_short_form_is_clean() {
 #[tokio::test]
 async fn chaos_poison_short_form_buries_every_corrupt_job() {
     let redis = TestRedis::shared();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_underwrite"))
-        .args([
+    let stdout = run_to_success(
+        &[
             "chaos",
             "poison",
             "--jobs",
@@ -61,18 +54,10 @@ async fn chaos_poison_short_form_buries_every_corrupt_job() {
             "50",
             "--patience-secs",
             "60",
-        ])
-        .env("UNDERWRITE_REDIS_URL", redis.url())
-        .env_remove("UNDERWRITE_REDIS_QUEUE")
-        .output()
-        .await
-        .expect("run chaos");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        ],
+        &redis.url(),
+    )
+    .await;
     assert!(
         stdout.contains("chaos poison: 310 jobs, 0 lost, 0 duplicated, 0 webhooks missing"),
         "{stdout}"

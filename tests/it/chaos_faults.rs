@@ -7,27 +7,15 @@ use std::time::Duration;
 use underwrite::webhooks::signing::Secret;
 use underwrite::webhooks::sink::{self, SinkConfig};
 
+use crate::helpers::process::run_to_success;
 use crate::helpers::redis::TestRedis;
 
 /// Runs `underwrite chaos <args>` on the shared test Redis; its stdout, once it succeeded.
 async fn chaos(args: &[&str]) -> String {
-    let redis = TestRedis::shared();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_underwrite"))
-        .arg("chaos")
-        .args(args)
-        .env("UNDERWRITE_REDIS_URL", redis.url())
-        .env_remove("UNDERWRITE_REDIS_QUEUE")
-        .env_remove("UNDERWRITE_CONFIG")
-        .output()
-        .await
-        .expect("run chaos");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    let args: Vec<&str> = std::iter::once("chaos")
+        .chain(args.iter().copied())
+        .collect();
+    run_to_success(&args, &TestRedis::shared().url()).await
 }
 
 /// The number just before `label` in the printed details (`"40 faults injected"`).

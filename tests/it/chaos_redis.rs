@@ -5,13 +5,14 @@
 //! The scenario starts and kills a Redis of its own; the configured URL points at a port
 //! where nothing listens, so no other Redis (127.0.0.1:6379 included) can be touched.
 
+use crate::helpers::process::run_to_success;
 use crate::helpers::redis::free_port;
 
 #[tokio::test]
 async fn chaos_redis_restart_short_form_is_clean() {
     let nowhere = format!("redis://127.0.0.1:{}/", free_port());
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_underwrite"))
-        .args([
+    let stdout = run_to_success(
+        &[
             "chaos",
             "redis-restart",
             "--jobs",
@@ -20,18 +21,10 @@ async fn chaos_redis_restart_short_form_is_clean() {
             "50",
             "--patience-secs",
             "60",
-        ])
-        .env("UNDERWRITE_REDIS_URL", &nowhere)
-        .env_remove("UNDERWRITE_REDIS_QUEUE")
-        .output()
-        .await
-        .expect("run chaos");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        ],
+        &nowhere,
+    )
+    .await;
     assert!(
         stdout
             .contains("chaos redis-restart: 600 jobs, 0 lost, 0 duplicated, 0 webhooks missing ("),

@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngExt;
 
+use crate::helpers::process::run_to_success;
 use crate::helpers::receiver::{Receiver, independently_verified};
 use crate::helpers::redis::TestRedis;
 
@@ -14,25 +15,17 @@ async fn every_delivery_of_a_demo_run_verifies_independently() {
     let receiver = Receiver::start("127.0.0.1:0".parse().expect("addr")).await;
     let key: [u8; 32] = rand::rng().random();
     let secret = format!("whsec_{}", STANDARD.encode(key));
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_underwrite"))
-        .args([
+    let stdout = run_to_success(
+        &[
             "demo",
             "--also-webhook",
             &receiver.url(),
             "--also-webhook-secret",
             &secret,
-        ])
-        .env("UNDERWRITE_REDIS_URL", redis.url())
-        .env_remove("UNDERWRITE_REDIS_QUEUE")
-        .output()
-        .await
-        .expect("run the demo");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "demo failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        ],
+        &redis.url(),
+    )
+    .await;
     // "webhooks: 27 of 27 delivered, all verified" (the count follows what the demo sent).
     let expected: usize = stdout
         .split("webhooks: ")

@@ -79,3 +79,24 @@ impl Drop for Process {
         self.kill9();
     }
 }
+
+/// Runs `underwrite <args>` to its end against the Redis at `redis_url` (each command picks
+/// a queue of its own; no config file of the caller's reaches it) and returns its stdout,
+/// after checking that it exited 0.
+pub async fn run_to_success(args: &[&str], redis_url: &str) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_underwrite"))
+        .args(args)
+        .env("UNDERWRITE_REDIS_URL", redis_url)
+        .env_remove("UNDERWRITE_REDIS_QUEUE")
+        .env_remove("UNDERWRITE_CONFIG")
+        .output()
+        .await
+        .expect("run underwrite");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "underwrite {args:?} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
