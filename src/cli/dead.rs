@@ -5,21 +5,14 @@ use clap::Subcommand;
 use underwrite::queue::{JobState, Requeue, Store};
 
 use super::jobs::print_table;
-use super::{CliError, CliResult, job_id, print_json};
+use super::{CliError, CliResult, PageArgs, job_id, print_json};
 
 #[derive(Debug, Subcommand)]
 pub enum DeadCommand {
     /// List the dead set, most recent first.
     List {
-        /// At most this many jobs.
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=500))]
-        limit: u64,
-        /// Continue a previous listing (the cursor it printed).
-        #[arg(long)]
-        cursor: Option<String>,
-        /// Print the page as JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Print a dead job's record (with its last error) as JSON.
     Show { id: String },
@@ -41,13 +34,9 @@ pub enum DeadCommand {
 
 pub async fn run(store: &Store, command: DeadCommand) -> CliResult {
     match command {
-        DeadCommand::List {
-            limit,
-            cursor,
-            json,
-        } => {
-            let page = store.dead(cursor, limit as usize).await?;
-            if json {
+        DeadCommand::List { page: args } => {
+            let page = store.dead(args.cursor.clone(), args.limit()).await?;
+            if args.json {
                 return print_json(&page);
             }
             if page.jobs.is_empty() {

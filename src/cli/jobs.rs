@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use underwrite::queue::{JobRecord, JobState, ListFilter, Store};
 
-use super::{CliError, CliResult, job_id, print_json};
+use super::{CliError, CliResult, PageArgs, job_id, print_json};
 
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
@@ -20,15 +20,8 @@ pub enum JobsCommand {
         /// Only jobs of this kind, e.g. proteger.contract.create.
         #[arg(long)]
         kind: Option<String>,
-        /// At most this many jobs.
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=500))]
-        limit: u64,
-        /// Continue a previous listing (the cursor it printed).
-        #[arg(long)]
-        cursor: Option<String>,
-        /// Print the page as JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
 }
 
@@ -46,19 +39,17 @@ pub async fn run(store: &Store, command: JobsCommand) -> CliResult {
         JobsCommand::List {
             state,
             kind,
-            limit,
-            cursor,
-            json,
+            page: args,
         } => {
             let filter = ListFilter {
                 state,
                 kind,
-                cursor,
-                limit: limit as usize,
+                limit: args.limit(),
+                cursor: args.cursor.clone(),
                 payload_field: None,
             };
             let page = store.list(&filter).await?;
-            if json {
+            if args.json {
                 return print_json(&page);
             }
             print_table(&page.jobs);

@@ -128,6 +128,26 @@ async fn connect(settings: &Settings) -> Result<Store, CliError> {
     }
 }
 
+/// The paging flags of a listing command.
+#[derive(Debug, clap::Args)]
+pub struct PageArgs {
+    /// At most this many jobs.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=500))]
+    limit: u64,
+    /// Continue a previous listing (the cursor it printed).
+    #[arg(long)]
+    cursor: Option<String>,
+    /// Print the page as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl PageArgs {
+    fn limit(&self) -> usize {
+        usize::try_from(self.limit).unwrap_or(usize::MAX)
+    }
+}
+
 /// Parses a job id given on the command line.
 fn job_id(text: &str) -> Result<JobId, CliError> {
     text.trim().parse().map_err(|_| {
