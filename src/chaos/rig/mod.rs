@@ -5,11 +5,14 @@
 //! Workers are separate processes (the binary runs itself) so that a scenario can SIGKILL
 //! them: nothing in the run's own process survives a kill of a worker, as in production.
 
+mod fleet;
+mod submitter;
+
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::process::{Child, Command};
+pub use fleet::Fleet;
+pub use submitter::{Submitted, Submitter};
 
 use super::{ChaosError, ChaosReport, err};
 use crate::config::Settings;
@@ -47,76 +50,6 @@ impl RigConfig {
     pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
         self.env.push((key.to_string(), value.into()));
         self
-    }
-}
-
-/// Worker processes: `underwrite serve --no-api`, started from this very binary.
-pub struct Fleet {
-    exe: std::path::PathBuf,
-    env: Vec<(String, String)>,
-    children: Vec<Child>,
-}
-
-impl Fleet {
-    fn start(count: usize, env: Vec<(String, String)>) -> Result<Self, ChaosError> {
-        let mut fleet = Self {
-            exe: std::env::current_exe().map_err(err)?,
-            env,
-            children: Vec::new(),
-        };
-        for _ in 0..count.max(1) {
-            let child = fleet.spawn()?;
-            fleet.children.push(child);
-        }
-        Ok(fleet)
-    }
-
-    fn spawn(&self) -> Result<Child, ChaosError> {
-        let mut command = Command::new(&self.exe);
-        command
-            .args(["serve", "--no-api"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
-        for (key, value) in &self.env {
-            command.env(key, value);
-        }
-        command.spawn().map_err(err)
-    }
-
-    pub fn len(&self) -> usize {
-        self.children.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.children.is_empty()
-    }
-
-    /// SIGKILLs worker `index` (no goodbye, no hand-back) and starts a new one in its place.
-    pub async fn kill_and_replace(&mut self, index: usize) -> Result<(), ChaosError> {
-        let index = index % self.children.len().max(1);
-        let _ = self.children[index].kill().await;
-        self.children[index] = self.spawn()?;
-        Ok(())
-    }
-
-    /// Workers that exited by themselves (a worker must never die of what it was fed).
-    pub fn exited(&mut self) -> Vec<String> {
-        self.children
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, child)| match child.try_wait() {
-                Ok(Some(status)) => Some(format!("worker {i} exited: {status}")),
-                _ => None,
-            })
-            .collect()
-    }
-
-    async fn kill_all(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill().await;
-        }
     }
 }
 
@@ -378,95 +311,4 @@ fn worker_env(settings: &Settings, sandbox: &SandboxServer) -> Vec<(String, Stri
     .into_iter()
     .map(|(key, value)| (key.to_string(), value))
     .collect()
-}
-
-/// What a [`Submitter`] sent.
-#[derive(Debug, Clone, Default)]
-pub struct Submitted {
-    /// The job ids submits returned: the jobs the queue promised to run.
-    pub accepted: Vec<JobId>,
-    /// Contracts in submits that failed (Redis away): never accepted, so never counted as
-    /// lost. Their `transactionId`s are not reused, because a submit whose answer was lost
-    /// may still have been written; such jobs simply run as extras.
-    pub refused: usize,
-    /// The failed submits themselves.
-    pub failed_submits: usize,
-}
-
-/// A producer submitting contracts in the background while a scenario breaks things (see
-/// [`Rig::spawn_submitter`]).
-pub struct Submitter {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    task: tokio::task::JoinHandle<Submitted>,
-}
-
-impl Submitter {
-    /// Waits until every contract asked for was accepted, at most until `deadline`; then
-    /// stops submitting and says what was sent.
-    pub async fn finish(self, deadline: Instant) -> Result<Submitted, ChaosError> {
-        while !self.task.is_finished() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.task.await.map_err(err)
-    }
-}
-
-impl Rig {
-    /// Submits contracts `from..` in the background, `chunk` per submit, until `total` were
-    /// accepted, keeping the queue fed but not flooded: a new submit waits while `backlog`
-    /// or more jobs are unfinished. So the producer is still at work when something breaks
-    /// mid-run, as a real one would be. A failed submit is counted (and not retried with the
-    /// same contracts); while the queue cannot even be counted, submits go on (and fail),
-    /// a tenth of a second apart.
-    pub fn spawn_submitter(
-        &self,
-        from: usize,
-        total: usize,
-        chunk: usize,
-        backlog: u64,
-    ) -> Submitter {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let producer = self.producer.clone();
-        let store = self.store.clone();
-        let tag = self.tag.clone();
-        let stopped = stop.clone();
-        let task = tokio::spawn(async move {
-            let mut sent = Submitted::default();
-            let mut next = from;
-            while sent.accepted.len() < total && !stopped.load(std::sync::atomic::Ordering::Relaxed)
-            {
-                if let Ok(counts) = store.counts().await {
-                    let unfinished: u64 = counts
-                        .iter()
-                        .filter(|(state, _)| !state.is_final())
-                        .map(|(_, n)| n)
-                        .sum();
-                    if unfinished >= backlog {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                }
-                let count = chunk.max(1).min(total - sent.accepted.len());
-                let submissions = (next..next + count)
-                    .map(|i| {
-                        let transaction = format!("chaos-{tag}-{i}");
-                        Submission::new(CreateContract(sample_contract(&transaction)))
-                    })
-                    .collect();
-                next += count;
-                match producer.submit(submissions, None).await {
-                    Ok(accepted) => sent.accepted.extend(accepted.job_ids),
-                    Err(e) => {
-                        tracing::debug!(error = %e, "chaos submit failed");
-                        sent.refused += count;
-                        sent.failed_submits += 1;
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
-            }
-            sent
-        });
-        Submitter { stop, task }
-    }
 }
