@@ -93,6 +93,9 @@ pub fn spawn_heartbeat(
             let entries = leases.entries();
             if let Err(e) = store.heartbeat(&kind, &consumer, &entries).await {
                 // Redis away: the next tick tries again; a lease outlives several misses.
+                if e.is_connection() {
+                    store.note_unreachable();
+                }
                 tracing::warn!(%kind, error = %e, "lease heartbeat failed");
             }
         }

@@ -75,11 +75,23 @@ impl StreamReader {
     /// Waits for up to `count` deliveries: first entries abandoned by dead workers (checked
     /// every quarter lease), then new entries. Returns an empty list when the block timed out.
     pub async fn next(&mut self, count: usize) -> Result<Vec<Delivery>, QueueError> {
+        let read = self.read(count).await;
+        if read.as_ref().is_err_and(QueueError::is_connection) {
+            self.store.note_unreachable();
+        }
+        read
+    }
+
+    async fn read(&mut self, count: usize) -> Result<Vec<Delivery>, QueueError> {
         if !self.group_ready {
             self.store.ensure_group(&self.kind).await?;
             self.group_ready = true;
         }
-        if Instant::now() >= self.next_reclaim {
+        // After Redis was away, every pending entry has aged, live workers' included, and
+        // their heartbeats need a moment to renew them. Reclaiming at once would take over
+        // jobs whose workers are alive and still running them (and count a crash against
+        // each), so reclaims wait until Redis has been reachable for a whole lease.
+        if Instant::now() >= self.next_reclaim && !self.store.unreachable_within(self.lease) {
             self.next_reclaim = Instant::now() + self.lease / 4;
             let reclaimed = self.reclaim(count).await?;
             if !reclaimed.is_empty() {

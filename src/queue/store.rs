@@ -6,7 +6,8 @@
 //! (see `backend.rs`).
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Value};
@@ -173,6 +174,8 @@ pub struct Store {
     conn: ConnectionManager,
     keys: Keys,
     retention: Retention,
+    /// When Redis was last found unreachable by a user of this store (shared by clones).
+    unreachable_at: Arc<Mutex<Option<Instant>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -191,7 +194,24 @@ impl Store {
             conn,
             keys,
             retention,
+            unreachable_at: Arc::default(),
         }
+    }
+
+    /// Notes that Redis could not be reached just now.
+    pub fn note_unreachable(&self) {
+        *self
+            .unreachable_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+
+    /// Whether Redis was found unreachable within the last `window`.
+    pub fn unreachable_within(&self, window: Duration) -> bool {
+        self.unreachable_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| at.elapsed() < window)
     }
 
     pub fn keys(&self) -> &Keys {

@@ -626,6 +626,41 @@ async fn workers_ride_out_a_redis_restart() {
     worker.stop().await;
 }
 
+/// After Redis was unreachable, every pending entry has aged, live workers' included, and
+/// their heartbeats need a moment to renew them: a worker waits a whole lease before it
+/// reclaims anything, so an outage is not taken for the death of every worker.
+#[tokio::test]
+async fn reclaims_wait_a_lease_after_redis_was_unreachable() {
+    let redis = TestRedis::shared();
+    let queue = unique_queue();
+    let (store, conn) = store_on(redis, &queue, Retention::default());
+    let new = job(Scripted::default());
+    let id = new.id;
+    store.enqueue(&[new], None).await.expect("enqueue");
+    take_and_abandon(&store, &queue, &id, "ghost").await;
+    let lease = Duration::from_millis(1_500);
+    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    // The entry is reclaimable now; but this store has just seen Redis unreachable.
+    store.note_unreachable();
+    let started = std::time::Instant::now();
+    let worker = TestWorker::start(
+        &store,
+        &conn,
+        WorkerOptions {
+            lease,
+            ..WorkerOptions::default()
+        },
+    );
+    let done = wait_for_state(&store, &id, JobState::Succeeded, WITHIN).await;
+    assert!(
+        started.elapsed() >= lease - Duration::from_millis(200),
+        "reclaimed {:?} after the outage, within the lease",
+        started.elapsed()
+    );
+    assert_eq!(done.crashes, 1, "the ghost's death still counts");
+    worker.stop().await;
+}
+
 #[tokio::test]
 async fn names_of_gone_workers_are_tidied_but_never_with_jobs_they_hold() {
     let redis = TestRedis::shared();
