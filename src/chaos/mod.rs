@@ -136,13 +136,13 @@ impl ChaosReport {
     }
 }
 
+/// The broken promises first, one per line, so that the run always ends with its line.
 impl fmt::Display for ChaosReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.line())?;
         for broken in &self.broken {
-            write!(f, "\n  broken: {broken}")?;
+            writeln!(f, "broken: {broken}")?;
         }
-        Ok(())
+        f.write_str(&self.line())
     }
 }
 
@@ -178,4 +178,31 @@ pub async fn run(
     };
     redis.stop().await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_ends_with_its_line_and_fails_on_any_count_or_broken_promise() {
+        let mut report = ChaosReport::new(Scenario::Poison);
+        report.jobs = 12;
+        report.details.push("2 corrupt jobs, 2 buried".into());
+        assert!(report.is_clean());
+        assert_eq!(
+            report.to_string(),
+            "chaos poison: 12 jobs, 0 lost, 0 duplicated, 0 webhooks missing (2 corrupt jobs, 2 buried)"
+        );
+        report.broken.push("worker 1 exited: signal 9".into());
+        assert!(!report.is_clean());
+        let printed = report.to_string();
+        assert!(printed.starts_with("broken: worker 1 exited"), "{printed}");
+        assert!(printed.ends_with("2 buried)"), "{printed}");
+        for counts in [(1, 0, 0), (0, 1, 0), (0, 0, 1)] {
+            let mut report = ChaosReport::new(Scenario::Kill);
+            (report.lost, report.duplicated, report.webhooks_missing) = counts;
+            assert!(!report.is_clean(), "{counts:?}");
+        }
+    }
 }
