@@ -63,6 +63,18 @@ pub static JOB_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     }
 });
 
+pub static SETTLE_BATCH: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
+    let opts = HistogramOpts::new(
+        "underwrite_settle_batch_size",
+        "Job answers written by one call to Redis (group commit)",
+    )
+    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]);
+    match prometheus::Histogram::with_opts(opts) {
+        Ok(h) => register(h),
+        Err(e) => panic!("metric underwrite_settle_batch_size is malformed: {e}"),
+    }
+});
+
 pub static JOBS_BURIED_UNRUN: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter(
         "underwrite_jobs_buried_unrun_total",
@@ -157,6 +169,10 @@ pub fn record_burial(kind: &str) {
     JOBS_BURIED_UNRUN.with_label_values(&[kind]).inc();
 }
 
+pub fn record_commit(settlements: usize) {
+    SETTLE_BATCH.observe(settlements as f64);
+}
+
 pub fn record_hook_failure(kind: &str) {
     HOOK_FAILURES.with_label_values(&[kind]).inc();
 }
@@ -169,6 +185,7 @@ pub fn render() -> String {
     LazyLock::force(&JOB_DURATION);
     LazyLock::force(&JOBS_BURIED_UNRUN);
     LazyLock::force(&HOOK_FAILURES);
+    LazyLock::force(&SETTLE_BATCH);
     LazyLock::force(&VENDOR_REQUESTS);
     LazyLock::force(&VENDOR_CREDENTIAL_FAILURES);
     LazyLock::force(&HTTP_REQUESTS);

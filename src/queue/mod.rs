@@ -9,6 +9,7 @@
 pub mod ack;
 pub mod backend;
 pub mod batcher;
+mod commit;
 pub mod connection;
 pub mod context;
 pub mod error;

@@ -13,6 +13,7 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Value};
 use sha2::{Digest, Sha256};
 
+use super::commit::Committer;
 use super::error::QueueError;
 use super::job::{CorruptRecord, JobId, JobRecord, JobState, NewJob};
 use super::keys::{GROUP, Keys};
@@ -163,6 +164,17 @@ pub struct FollowUp {
     pub index: Option<(String, f64)>,
 }
 
+/// One attempt's answer, as [`Store::settle`] writes it.
+#[derive(Debug, Clone)]
+pub(crate) struct SettleRequest {
+    pub kind: String,
+    pub id: JobId,
+    pub entry: String,
+    pub token: String,
+    pub settlement: Settlement,
+    pub follow_ups: Vec<FollowUp>,
+}
+
 #[derive(Debug, Clone)]
 pub enum ChildSettlement {
     Succeeded(serde_json::Value),
@@ -176,6 +188,8 @@ pub struct Store {
     retention: Retention,
     /// When Redis was last found unreachable by a user of this store (shared by clones).
     unreachable_at: Arc<Mutex<Option<Instant>>>,
+    /// Gathers the settlements that are ready together into one call (shared by clones).
+    committer: Arc<Committer>,
 }
 
 impl std::fmt::Debug for Store {
@@ -195,6 +209,16 @@ impl Store {
             keys,
             retention,
             unreachable_at: Arc::default(),
+            committer: Arc::default(),
+        }
+    }
+
+    /// A copy that settles on its own (no group commit): what the committer itself uses,
+    /// so that it holds no handle on its own channel.
+    pub(crate) fn without_committer(&self) -> Self {
+        Self {
+            committer: Arc::default(),
+            ..self.clone()
         }
     }
 
@@ -506,6 +530,9 @@ impl Store {
     /// Writes the answer of an attempt, with the jobs it causes (`follow_ups`), in one
     /// atomic step. Returns `false` when the lease was lost meanwhile (another worker holds
     /// the job now) and nothing was written.
+    ///
+    /// Answers that are ready together share one round trip (see `commit.rs`); each is
+    /// still its own atomic step.
     pub async fn settle(
         &self,
         kind: &str,
@@ -515,9 +542,41 @@ impl Store {
         settlement: &Settlement,
         follow_ups: &[FollowUp],
     ) -> Result<bool, QueueError> {
+        let request = SettleRequest {
+            kind: kind.to_string(),
+            id: *id,
+            entry: entry.to_string(),
+            token: token.to_string(),
+            settlement: settlement.clone(),
+            follow_ups: follow_ups.to_vec(),
+        };
+        self.committer.settle(self, request).await
+    }
+
+    /// Writes `requests` in one call of `settle.lua`: one answer each, `false` for a lost
+    /// lease.
+    pub(crate) async fn settle_now(
+        &self,
+        requests: &[SettleRequest],
+    ) -> Result<Vec<bool>, QueueError> {
         let mut invocation = SCRIPTS.settle.prepare_invoke();
+        invocation.key(self.keys.state_keys());
+        for request in requests {
+            self.push_settle(&mut invocation, request)?;
+        }
+        let mut conn = self.conn.clone();
+        let answers: Vec<String> = invocation.invoke_async(&mut conn).await?;
+        Ok(answers.iter().map(|answer| answer == "ok").collect())
+    }
+
+    /// Appends one settlement's keys and arguments (the layout is `settle.lua`'s).
+    fn push_settle(
+        &self,
+        invocation: &mut redis::ScriptInvocation<'_>,
+        request: &SettleRequest,
+    ) -> Result<(), QueueError> {
+        let (kind, id) = (request.kind.as_str(), &request.id);
         invocation
-            .key(self.keys.state_keys())
             .key(self.keys.job(id))
             .key(self.keys.stream(kind))
             .key(self.keys.scheduled(kind))
@@ -530,7 +589,7 @@ impl Store {
             due,
             keep,
             children,
-        } = match settlement {
+        } = match &request.settlement {
             Settlement::Succeeded { result, children } => SettleArgs {
                 state: "succeeded",
                 result: serde_json::to_string(result)?,
@@ -598,8 +657,8 @@ impl Store {
         };
         invocation
             .arg(now_ms())
-            .arg(token)
-            .arg(entry)
+            .arg(&request.token)
+            .arg(&request.entry)
             .arg(GROUP)
             .arg(state)
             .arg(result)
@@ -607,7 +666,7 @@ impl Store {
             .arg(due)
             .arg(keep.as_millis() as u64)
             .arg(children.len())
-            .arg(follow_ups.len());
+            .arg(request.follow_ups.len());
         for (child, state, data) in &children {
             invocation
                 .key(self.keys.job(child))
@@ -615,7 +674,7 @@ impl Store {
                 .arg(*state)
                 .arg(data);
         }
-        for follow_up in follow_ups {
+        for follow_up in &request.follow_ups {
             let job = &follow_up.job;
             let (index, score) = match &follow_up.index {
                 Some((key, score)) => (key.clone(), score.to_string()),
@@ -625,12 +684,10 @@ impl Store {
                 .key(self.keys.job(&job.id))
                 .key(self.keys.stream(&job.kind))
                 .key(index);
-            job_args(&mut invocation, job)?;
+            job_args(invocation, job)?;
             invocation.arg(score);
         }
-        let mut conn = self.conn.clone();
-        let answer: String = invocation.invoke_async(&mut conn).await?;
-        Ok(answer == "ok")
+        Ok(())
     }
 
     /// Reads several job records in one round trip (missing ones are left out).
