@@ -9,7 +9,8 @@ local answers = {}
 for i = 0, #KEYS - 10 do
   local job = KEYS[10 + i]
   local entry, token, reclaimed = ARGV[4 + 3 * i], ARGV[5 + 3 * i], ARGV[6 + 3 * i]
-  local f = redis.call('HMGET', job, 'state', 'payload', 'attempts', 'children', 'crashes', 'id')
+  local f = redis.call('HMGET', job, 'state', 'payload', 'attempts', 'children', 'crashes', 'id',
+    'next_attempt_at')
   local state = f[1]
   if not state or is_final(state) then
     redis.call('XACK', KEYS[9], group, entry)
@@ -22,9 +23,10 @@ for i = 0, #KEYS - 10 do
     if reclaimed == '1' and state == 'running' then
       crashes = bump(job, 'crashes')
     end
-    redis.call('HSET', job, 'token', token, 'worker', worker, 'started_at', now)
-    redis.call('HDEL', job, 'next_attempt_at')
-    move_state(job, f[6], state, 'running', now)
+    if f[7] then
+      redis.call('HDEL', job, 'next_attempt_at')
+    end
+    move_state(job, f[6], state, 'running', now, {'token', token, 'worker', worker, 'started_at', now})
     answers[#answers + 1] = {'run', f[2] or 'null', f[3] or '0', f[4] or '', tostring(crashes)}
   end
 end

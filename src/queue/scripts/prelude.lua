@@ -10,7 +10,8 @@ local function is_final(state)
 end
 
 -- Moves a job between states, keeping the indexes and the dead set in step with the record.
-local function move_state(job_key, id, old, new, now)
+-- `fields` (optional: {name, value, ...}) are written in the same HSET as the state.
+local function move_state(job_key, id, old, new, now, fields)
   if old and STATE_INDEX[old] then
     redis.call('ZREM', KEYS[STATE_INDEX[old]], id)
   elseif old then
@@ -20,7 +21,7 @@ local function move_state(job_key, id, old, new, now)
     end
   end
   redis.call('ZADD', KEYS[STATE_INDEX[new]], now, id)
-  redis.call('HSET', job_key, 'state', new, 'updated_at', now)
+  redis.call('HSET', job_key, 'state', new, 'updated_at', now, unpack(fields or {}))
   if new == 'failed' or new == 'dead' then
     redis.call('ZADD', KEYS[DEAD], now, id)
   elseif old == 'failed' or old == 'dead' then

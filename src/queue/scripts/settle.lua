@@ -19,34 +19,44 @@
 -- Settles the job whose keys start at KEYS[k] and arguments at ARGV[a + 1].
 local function settle(k, a)
   local job = KEYS[k]
-  local f = redis.call('HMGET', job, 'token', 'state', 'id')
+  local f = redis.call('HMGET', job, 'token', 'state', 'id', 'attempts', 'next_attempt_at')
   if not f[1] or f[1] ~= ARGV[a + 2] then
     return 'stale'
   end
   local now, new = ARGV[a + 1], ARGV[a + 5]
-  redis.call('HSET', job, 'token', '')
+  -- Everything the record gets is written by one HSET, with its new state.
+  local fields = {'token', ''}
+  local function set(name, value)
+    fields[#fields + 1] = name
+    fields[#fields + 1] = value
+  end
   if new == 'deferred' then
     -- Not its turn yet (a busy endpoint, an earlier event first): wait without using up
     -- an attempt.
     new = 'retrying'
-    redis.call('HSET', job, 'next_attempt_at', ARGV[a + 8])
+    set('next_attempt_at', ARGV[a + 8])
     redis.call('ZADD', KEYS[k + 2], ARGV[a + 8], f[3])
   else
-    bump(job, 'attempts')
-    if new == 'succeeded' then
-      redis.call('HSET', job, 'result', ARGV[a + 6], 'finished_at', now)
-      redis.call('HDEL', job, 'next_attempt_at')
-      redis.call('PEXPIRE', job, ARGV[a + 9])
-    elseif new == 'retrying' then
-      redis.call('HSET', job, 'last_error', ARGV[a + 7], 'next_attempt_at', ARGV[a + 8])
+    -- A counter that is not a number (written by something else) starts again from 1.
+    set('attempts', (tonumber(f[4]) or 0) + 1)
+    if new == 'retrying' then
+      set('last_error', ARGV[a + 7])
+      set('next_attempt_at', ARGV[a + 8])
       redis.call('ZADD', KEYS[k + 2], ARGV[a + 8], f[3])
     else
-      redis.call('HSET', job, 'last_error', ARGV[a + 7], 'finished_at', now)
-      redis.call('HDEL', job, 'next_attempt_at')
+      if new == 'succeeded' then
+        set('result', ARGV[a + 6])
+      else
+        set('last_error', ARGV[a + 7])
+      end
+      set('finished_at', now)
+      if f[5] then
+        redis.call('HDEL', job, 'next_attempt_at')
+      end
       redis.call('PEXPIRE', job, ARGV[a + 9])
     end
   end
-  move_state(job, f[3], f[2], new, now)
+  move_state(job, f[3], f[2], new, now, fields)
   redis.call('XACK', KEYS[k + 1], ARGV[a + 4], ARGV[a + 3])
   redis.call('XDEL', KEYS[k + 1], ARGV[a + 3])
 
@@ -57,25 +67,30 @@ local function settle(k, a)
     local child = KEYS[k + 4 + i]
     local m = a + 11 + 3 * i
     local cid, cnew, data = ARGV[m + 1], ARGV[m + 2], ARGV[m + 3]
-    local c = redis.call('HMGET', child, 'batch', 'state')
+    local c = redis.call('HMGET', child, 'batch', 'state', 'attempts', 'next_attempt_at')
     if c[1] == f[3] and c[2] and not is_final(c[2]) then
+      local cfields = {}
       if cnew == 'deferred' then
         cnew = 'retrying'
       else
-        bump(child, 'attempts')
+        cfields = {'attempts', (tonumber(c[3]) or 0) + 1}
       end
-      if cnew == 'succeeded' then
-        redis.call('HSET', child, 'result', data, 'finished_at', now)
-        redis.call('HDEL', child, 'next_attempt_at')
-        redis.call('PEXPIRE', child, ARGV[a + 9])
-      elseif cnew == 'retrying' then
-        redis.call('HSET', child, 'last_error', data, 'next_attempt_at', ARGV[a + 8])
+      if cnew == 'retrying' then
+        cfields[#cfields + 1] = 'last_error'
+        cfields[#cfields + 1] = data
+        cfields[#cfields + 1] = 'next_attempt_at'
+        cfields[#cfields + 1] = ARGV[a + 8]
       else
-        redis.call('HSET', child, 'last_error', data, 'finished_at', now)
-        redis.call('HDEL', child, 'next_attempt_at')
+        cfields[#cfields + 1] = cnew == 'succeeded' and 'result' or 'last_error'
+        cfields[#cfields + 1] = data
+        cfields[#cfields + 1] = 'finished_at'
+        cfields[#cfields + 1] = now
+        if c[4] then
+          redis.call('HDEL', child, 'next_attempt_at')
+        end
         redis.call('PEXPIRE', child, ARGV[a + 9])
       end
-      move_state(child, cid, c[2], cnew, now)
+      move_state(child, cid, c[2], cnew, now, cfields)
     end
   end
 
