@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use underwrite::producer::{IdempotencyKey, Producer, Submission};
+use underwrite::queue::store::Settlement;
 use underwrite::queue::{
     Enqueued, JobId, JobKind, JobState, ListFilter, NewJob, Requeue, Retention, RetryPolicy,
 };
@@ -345,6 +346,79 @@ fn take(job: JobId, entry: String, reclaimed: bool) -> underwrite::queue::store:
         entry,
         token: "ghost-token".into(),
         reclaimed,
+    }
+}
+
+/// Answers written at the same moment share calls (the group commit), and each is still
+/// its own step: a stale answer among them changes nothing, the others all land.
+#[tokio::test]
+async fn settlements_written_together_each_land_on_their_own() {
+    let redis = TestRedis::shared();
+    let queue = unique_queue();
+    let (store, _conn) = store_on(redis, &queue, Retention::default());
+    let jobs: Vec<NewJob> = (0..40).map(|_| job(Scripted::default())).collect();
+    store.enqueue(&jobs, None).await.expect("enqueue");
+    store.ensure_group(Scripted::KIND).await.expect("group");
+    let reply: Vec<(String, Entries)> = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("workers")
+        .arg("w")
+        .arg("COUNT")
+        .arg(40)
+        .arg("STREAMS")
+        .arg(format!("uw:{{{queue}}}:stream:{}", Scripted::KIND))
+        .arg(">")
+        .query_async(&mut store.connection())
+        .await
+        .expect("xreadgroup");
+    let takes: Vec<_> = reply[0]
+        .1
+        .iter()
+        .map(|(entry, fields)| take(fields[1].parse().expect("id"), entry.clone(), false))
+        .collect();
+    assert_eq!(takes.len(), 40);
+    store
+        .claim(Scripted::KIND, "w", &takes)
+        .await
+        .expect("claim");
+    let settles = takes.iter().enumerate().map(|(i, take)| {
+        let store = store.clone();
+        // The first one answers with a token it never held: stale.
+        let token = if i == 0 {
+            "wrong".to_string()
+        } else {
+            take.token.clone()
+        };
+        async move {
+            let settlement = Settlement::Succeeded {
+                result: json!({ "n": i }),
+                children: Vec::new(),
+            };
+            store
+                .settle(
+                    Scripted::KIND,
+                    &take.job,
+                    &take.entry,
+                    &token,
+                    &settlement,
+                    &[],
+                )
+                .await
+                .expect("settle")
+        }
+    });
+    let answers = futures::future::join_all(settles).await;
+    assert!(!answers[0], "a stale answer was written");
+    assert!(answers[1..].iter().all(|landed| *landed));
+    for (i, take) in takes.iter().enumerate() {
+        let record = store.job(&take.job).await.expect("read").expect("exists");
+        if i == 0 {
+            assert_eq!(record.state, JobState::Running);
+        } else {
+            assert_eq!(record.state, JobState::Succeeded);
+            assert_eq!(record.result, Some(json!({ "n": i })));
+            assert_eq!(record.attempts, 1);
+        }
     }
 }
 
