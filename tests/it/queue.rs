@@ -358,23 +358,10 @@ async fn settlements_written_together_each_land_on_their_own() {
     let (store, _conn) = store_on(redis, &queue, Retention::default());
     let jobs: Vec<NewJob> = (0..40).map(|_| job(Scripted::default())).collect();
     store.enqueue(&jobs, None).await.expect("enqueue");
-    store.ensure_group(Scripted::KIND).await.expect("group");
-    let reply: Vec<(String, Entries)> = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg("workers")
-        .arg("w")
-        .arg("COUNT")
-        .arg(40)
-        .arg("STREAMS")
-        .arg(format!("uw:{{{queue}}}:stream:{}", Scripted::KIND))
-        .arg(">")
-        .query_async(&mut store.connection())
+    let takes: Vec<_> = read_as(&store, &queue, "w", 40)
         .await
-        .expect("xreadgroup");
-    let takes: Vec<_> = reply[0]
-        .1
-        .iter()
-        .map(|(entry, fields)| take(fields[1].parse().expect("id"), entry.clone(), false))
+        .into_iter()
+        .map(|(entry, id)| take(id, entry, false))
         .collect();
     assert_eq!(takes.len(), 40);
     store
@@ -425,24 +412,39 @@ async fn settlements_written_together_each_land_on_their_own() {
 /// Reads the job's entry as consumer `ghost` and claims it, then never settles: what a
 /// worker killed mid-job leaves behind.
 async fn take_and_abandon(store: &underwrite::queue::Store, queue: &str, id: &JobId, ghost: &str) {
+    let read = read_as(store, queue, ghost, 1).await;
+    let (entry, _) = read.into_iter().next().expect("an entry");
+    store
+        .claim(Scripted::KIND, ghost, &[take(*id, entry, false)])
+        .await
+        .expect("claim");
+}
+
+/// Reads up to `count` new entries of the `Scripted` stream as `consumer`: (entry, job).
+async fn read_as(
+    store: &underwrite::queue::Store,
+    queue: &str,
+    consumer: &str,
+    count: usize,
+) -> Vec<(String, JobId)> {
     store.ensure_group(Scripted::KIND).await.expect("group");
     let reply: Vec<(String, Entries)> = redis::cmd("XREADGROUP")
         .arg("GROUP")
         .arg("workers")
-        .arg(ghost)
+        .arg(consumer)
         .arg("COUNT")
-        .arg(1)
+        .arg(count)
         .arg("STREAMS")
         .arg(format!("uw:{{{queue}}}:stream:{}", Scripted::KIND))
         .arg(">")
         .query_async(&mut store.connection())
         .await
         .expect("xreadgroup");
-    let entry = reply[0].1[0].0.clone();
-    store
-        .claim(Scripted::KIND, ghost, &[take(*id, entry, false)])
-        .await
-        .expect("claim");
+    reply
+        .into_iter()
+        .flat_map(|(_, entries)| entries)
+        .map(|(entry, fields)| (entry, fields[1].parse().expect("job id")))
+        .collect()
 }
 
 async fn reclaim_and_abandon(store: &underwrite::queue::Store, queue: &str, ghost: &str) {
