@@ -172,9 +172,13 @@ impl Acker {
         let attempt = || async {
             let follow_ups = match self.follow_ups(ctx, settlement).await {
                 Ok(follow_ups) => follow_ups,
-                Err(e) if e.is_connection() => return Err(e),
-                // An answer that cannot be recorded is worse than a missing event: the
-                // lease would run out and another worker would call the vendor again.
+                // Redis answered an error or is away: try again (or let the lease decide),
+                // but never write the answer without its events because of it.
+                Err(e @ QueueError::Redis(_)) => return Err(e),
+                // The events cannot be built from what is stored (a corrupt record): that
+                // will not change, and an answer that cannot be recorded is worse than a
+                // missing event: the lease would run out and another worker would call the
+                // vendor again.
                 Err(e) => {
                     tracing::error!(job = %ctx.id, error = %e, "cannot build the events of a finished job; recording it without them");
                     crate::metrics::record_hook_failure(&ctx.kind);

@@ -13,7 +13,7 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 
 use super::delivery::{Delivery, order_key};
-use super::endpoints::EndpointStore;
+use super::endpoints::{EndpointError, EndpointStore};
 use super::event::{Catalogue, Event};
 use crate::queue::store::FollowUp;
 use crate::queue::{FinalHook, Finished, JobKind, NewJob, QueueError};
@@ -44,11 +44,12 @@ impl Fanout {
             return Ok(Vec::new());
         }
         // One read of the endpoints for the whole settlement (a batch finishes ten jobs).
-        let endpoints = self
-            .endpoints
-            .list()
-            .await
-            .map_err(|e| QueueError::Unexpected(format!("webhook endpoints: {e}")))?;
+        let endpoints = self.endpoints.list().await.map_err(|e| match e {
+            // Keeps "Redis is away" recognisable, so the settlement waits for Redis
+            // instead of being written without its deliveries.
+            EndpointError::Store(e) => e,
+            other => QueueError::Unexpected(format!("webhook endpoints: {other}")),
+        })?;
         let mut follow_ups = Vec::new();
         for event in &events {
             for endpoint in endpoints
