@@ -46,9 +46,7 @@ use crate::vendors::proteger::jobs::{ContractBatch, CreateContract};
 use crate::vendors::proteger::sandbox::sample_contract;
 use crate::vendors::proteger::types::ContractRequest;
 use crate::webhooks::delivery::Delivery;
-use crate::webhooks::endpoints::{EndpointStore, NewEndpoint};
-use crate::webhooks::signing::Secret;
-use crate::webhooks::sink::{self, Received, Sink, SinkConfig};
+use crate::webhooks::sink::{self, Received, Sink};
 
 /// Producer clients posting at once.
 const CLIENTS: usize = 12;
@@ -113,18 +111,9 @@ async fn receivers(store: &Store) -> Result<(SandboxServer, Sink), BenchError> {
     let sandbox = crate::sandbox::spawn(loopback, SandboxConfig::default())
         .await
         .map_err(|e| BenchError::Setup(format!("sandbox: {e}")))?;
-    let secret = Secret::generate();
-    let sink = sink::spawn(loopback, SinkConfig::new(vec![secret.clone()]))
+    let (sink, _) = sink::spawn_as_endpoint(store)
         .await
-        .map_err(|e| BenchError::Setup(format!("webhook sink: {e}")))?;
-    EndpointStore::new(store)
-        .create(NewEndpoint {
-            url: sink.url(),
-            secret: Some(secret),
-            ..NewEndpoint::default()
-        })
-        .await
-        .map_err(|e| BenchError::Setup(format!("webhook endpoint: {e}")))?;
+        .map_err(|e| BenchError::Setup(e.to_string()))?;
     Ok((sandbox, sink))
 }
 

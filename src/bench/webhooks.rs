@@ -12,10 +12,8 @@ use super::{BenchError, BenchOptions, Report, bench_store, drop_queue, rate};
 use crate::config::Settings;
 use crate::queue::{JobKind, NewJob};
 use crate::webhooks::delivery::Delivery;
-use crate::webhooks::endpoints::{EndpointStore, NewEndpoint};
 use crate::webhooks::event::Event;
-use crate::webhooks::signing::Secret;
-use crate::webhooks::sink::{self, SinkConfig};
+use crate::webhooks::sink;
 use crate::webhooks::worker;
 use crate::workers::WorkerDeps;
 
@@ -24,25 +22,11 @@ fn setup(e: impl std::fmt::Display) -> BenchError {
 }
 
 pub async fn deliveries(options: &BenchOptions) -> Result<Report, BenchError> {
-    let secret = Secret::generate();
-    let sink = sink::spawn(
-        "127.0.0.1:0".parse().map_err(setup)?,
-        SinkConfig::new(vec![secret.clone()]),
-    )
-    .await
-    .map_err(setup)?;
     let (store, redis, _) = bench_store(options)?;
+    let (sink, endpoint_id) = sink::spawn_as_endpoint(&store).await.map_err(setup)?;
     let mut settings = Settings::load_from(None, Vec::new()).map_err(setup)?;
     settings.webhooks.allow_cidrs = vec!["127.0.0.0/8".into()];
     settings.worker.concurrency = options.concurrency;
-    let (endpoint, _) = EndpointStore::new(&store)
-        .create(NewEndpoint {
-            url: sink.url(),
-            secret: Some(secret),
-            ..NewEndpoint::default()
-        })
-        .await
-        .map_err(setup)?;
     settings.webhooks.endpoint_concurrency = options.concurrency;
 
     let mut left = options.jobs;
@@ -59,7 +43,7 @@ pub async fn deliveries(options: &BenchOptions) -> Result<Report, BenchError> {
                 };
                 let delivery = Delivery {
                     event,
-                    endpoint_id: endpoint.id.clone(),
+                    endpoint_id: endpoint_id.clone(),
                     ordered: false,
                 };
                 Ok(NewJob::new(Delivery::KIND, serde_json::to_value(delivery)?))

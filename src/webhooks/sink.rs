@@ -39,7 +39,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::endpoints::{EndpointError, EndpointStore, NewEndpoint};
 use super::signing::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, Secret, Verifier};
+use crate::queue::Store;
 
 /// How the sink behaves.
 #[derive(Debug, Clone, Default)]
@@ -281,6 +283,32 @@ impl Drop for Sink {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// Why [`spawn_as_endpoint`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("webhook sink: {0}")]
+    Sink(#[from] io::Error),
+    #[error("webhook endpoint: {0}")]
+    Endpoint(#[from] EndpointError),
+}
+
+/// A verifying sink on a free loopback port, registered with a fresh secret as an endpoint
+/// (every event type) of `store`'s queue: the receiver the benchmarks and the chaos suite
+/// count deliveries at. The endpoint's id comes with it.
+pub async fn spawn_as_endpoint(store: &Store) -> Result<(Sink, String), RegisterError> {
+    let secret = Secret::generate();
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let sink = spawn(loopback, SinkConfig::new(vec![secret.clone()])).await?;
+    let (endpoint, _) = EndpointStore::new(store)
+        .create(NewEndpoint {
+            url: sink.url(),
+            secret: Some(secret),
+            ..NewEndpoint::default()
+        })
+        .await?;
+    Ok((sink, endpoint.id))
 }
 
 /// Binds `listen` (port 0 picks a free port) and receives in the background.

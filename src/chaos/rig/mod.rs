@@ -24,9 +24,7 @@ use crate::vendors::proteger::client::ProtegerClient;
 use crate::vendors::proteger::jobs::{CancelContract, CreateContract};
 use crate::vendors::proteger::sandbox::sample_contract;
 use crate::vendors::proteger::types::MAX_BULK_CONTRACTS;
-use crate::webhooks::endpoints::{EndpointStore, NewEndpoint};
-use crate::webhooks::signing::Secret;
-use crate::webhooks::sink::{self, Sink, SinkConfig};
+use crate::webhooks::sink::{self, Sink};
 
 /// How a rig is set up.
 #[derive(Debug, Clone)]
@@ -95,19 +93,8 @@ impl Rig {
         let sandbox = crate::sandbox::spawn(loopback, config.sandbox)
             .await
             .map_err(err)?;
-        let secret = Secret::generate();
-        let sink = sink::spawn(loopback, SinkConfig::new(vec![secret.clone()]))
-            .await
-            .map_err(err)?;
         let (_, store) = startup::open_store(&settings).map_err(err)?;
-        EndpointStore::new(&store)
-            .create(NewEndpoint {
-                url: sink.url(),
-                secret: Some(secret),
-                ..NewEndpoint::default()
-            })
-            .await
-            .map_err(err)?;
+        let (sink, _) = sink::spawn_as_endpoint(&store).await.map_err(err)?;
         let mut env = worker_env(&settings, &sandbox);
         env.extend(config.env);
         let fleet = Fleet::start(config.workers, env)?;
