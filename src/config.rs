@@ -3,9 +3,23 @@
 //!
 //! Every key of the file can be overridden by `UNDERWRITE_<SECTION>_<KEY>`, for example
 //! `UNDERWRITE_REDIS_URL` or `UNDERWRITE_WORKER_CONCURRENCY` (section names have no
-//! underscore, so the first `_` after the section ends it). Secrets are never read from a
-//! file: API tokens come from `UNDERWRITE_API_TOKENS` (comma-separated) and vendor
-//! credentials from `UNDERWRITE_PROTEGER_TOKEN`.
+//! underscore, so the first `_` after the section ends it).
+//!
+//! ## Vendors
+//!
+//! Each vendor owns a section `[vendors.<vendor>]` that this file does not interpret: the
+//! vendor reads it into its own typed settings with [`Settings::vendor`]. Its keys are
+//! overridden by `UNDERWRITE_VENDORS_<VENDOR>_<KEY>` (a vendor name may hold `_`: the
+//! longest vendor name that fits wins). Which vendors exist is the registry's business
+//! (`vendors/mod.rs`), which checks at startup that every section belongs to one.
+//!
+//! ## Secrets
+//!
+//! Secrets are never read from a file. API tokens come from `UNDERWRITE_API_TOKENS`
+//! (comma-separated); a vendor's credentials from `UNDERWRITE_<VENDOR>_<SECRET>`, for
+//! example `UNDERWRITE_PROTEGER_TOKEN`, for any vendor with a `[vendors.<vendor>]`
+//! section. The registry refuses a secret its vendor does not declare, so a misspelt
+//! setting cannot hide there.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,6 +28,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::queue::RetryPolicy;
 
@@ -45,9 +60,11 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub retention: RetentionSettings,
     pub retry: BTreeMap<String, RetryPolicy>,
-    pub proteger: ProtegerSettings,
     pub sandbox: SandboxSettings,
     pub webhooks: WebhookSettings,
+    /// `[vendors.<vendor>]`, one raw section per vendor; see [`Settings::vendor`].
+    #[serde(default)]
+    pub vendors: BTreeMap<String, toml::Table>,
     /// Secrets, from the environment only.
     #[serde(skip)]
     pub secrets: Secrets,
@@ -84,8 +101,6 @@ pub struct WorkerSettings {
     pub shutdown_timeout_secs: u64,
     /// A job whose worker died this many times while running it is a poison job.
     pub max_crashes: u32,
-    /// Contracts sent to Proteger per bulk call (the vendor's ceiling is 10).
-    pub proteger_batch_size: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,20 +112,12 @@ pub struct RetentionSettings {
     pub dead_max_age_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProtegerSettings {
-    pub base_url: String,
-    pub connect_timeout_ms: u64,
-    pub timeout_ms: u64,
-}
-
+/// The sandbox server's own settings; each vendor's fake reads its knobs from its vendor
+/// section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxSettings {
     pub listen: SocketAddr,
-    /// How long a created Proteger contract stays invisible to GET (asynchronous persistence).
-    pub proteger_persist_delay_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,20 +166,72 @@ fn all_events() -> Vec<String> {
 #[derive(Clone, Default)]
 pub struct Secrets {
     pub api_tokens: Vec<String>,
-    pub proteger_token: Option<String>,
+    /// Vendor credentials by vendor, then by secret name (`token` for
+    /// `UNDERWRITE_PROTEGER_TOKEN`).
+    vendors: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Secrets {
+    /// The secret `name` of `vendor`, if it was given (an empty value counts as absent).
+    pub fn vendor(&self, vendor: &str, name: &str) -> Option<&str> {
+        self.vendors
+            .get(vendor)?
+            .get(name)
+            .map(String::as_str)
+            .filter(|value| !value.is_empty())
+    }
+
+    /// Sets a vendor secret (the demo and tests set theirs in code).
+    pub fn set_vendor(&mut self, vendor: &str, name: &str, value: impl Into<String>) {
+        self.vendors
+            .entry(vendor.to_string())
+            .or_default()
+            .insert(name.to_string(), value.into());
+    }
+
+    /// The names of the secrets given for `vendor`, so the registry can refuse unknown ones.
+    pub fn vendor_names(&self, vendor: &str) -> impl Iterator<Item = &str> {
+        self.vendors
+            .get(vendor)
+            .into_iter()
+            .flat_map(|secrets| secrets.keys().map(String::as_str))
+    }
+
+    /// Vendors some secret was given for.
+    pub fn vendors_given(&self) -> impl Iterator<Item = &str> {
+        self.vendors.keys().map(String::as_str)
+    }
+}
+
+/// The environment variable of a vendor secret: `UNDERWRITE_PROTEGER_TOKEN` for
+/// (`proteger`, `token`).
+pub fn vendor_secret_var(vendor: &str, name: &str) -> String {
+    format!("{ENV_PREFIX}{vendor}_{name}").to_ascii_uppercase()
+}
+
+/// The environment variable of a vendor setting: `UNDERWRITE_VENDORS_PROTEGER_BASE_URL`.
+pub fn vendor_setting_var(vendor: &str, key: &str) -> String {
+    format!("{ENV_PREFIX}vendors_{vendor}_{key}").to_ascii_uppercase()
 }
 
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let vendors: BTreeMap<&str, Vec<&str>> = self
+            .vendors
+            .iter()
+            .map(|(vendor, secrets)| {
+                (
+                    vendor.as_str(),
+                    secrets.keys().map(String::as_str).collect(),
+                )
+            })
+            .collect();
         f.debug_struct("Secrets")
             .field(
                 "api_tokens",
                 &format_args!("[{} redacted]", self.api_tokens.len()),
             )
-            .field(
-                "proteger_token",
-                &self.proteger_token.as_ref().map(|_| "<redacted>"),
-            )
+            .field("vendors (names only)", &vendors)
             .finish()
     }
 }
@@ -215,9 +274,11 @@ impl Settings {
                         .map(String::from)
                         .collect();
                 }
-                "PROTEGER_TOKEN" => secrets.proteger_token = Some(value),
                 "CONFIG" | "LOG" | "LOG_FORMAT" => {}
-                _ => apply_env(&mut table, &var, rest, &value)?,
+                _ => match vendor_secret(&table, rest) {
+                    Some((vendor, name)) => secrets.set_vendor(&vendor, &name, value),
+                    None => apply_env(&mut table, &var, rest, &value)?,
+                },
             }
         }
         let mut settings: Settings = toml::Value::Table(table)
@@ -232,9 +293,6 @@ impl Settings {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.into()));
         if self.worker.concurrency == 0 {
             return invalid("worker.concurrency must be at least 1");
-        }
-        if !(1..=10).contains(&self.worker.proteger_batch_size) {
-            return invalid("worker.proteger_batch_size must be between 1 and 10");
         }
         if self.worker.lease_secs < 2 {
             return invalid("worker.lease_secs must be at least 2");
@@ -267,6 +325,44 @@ impl Settings {
     pub fn lease(&self) -> Duration {
         Duration::from_secs(self.worker.lease_secs)
     }
+
+    /// The section `[vendors.<vendor>]` read into the vendor's own settings type. A vendor
+    /// without a section reads an empty one (its type's defaults decide).
+    pub fn vendor<T: DeserializeOwned>(&self, vendor: &str) -> Result<T, ConfigError> {
+        let table = self.vendors.get(vendor).cloned().unwrap_or_default();
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(format!("vendors.{vendor}: {e}")))
+    }
+
+    /// Sets one key of a vendor's section (tests, the demo and the benchmarks point a
+    /// vendor at their own sandbox this way).
+    pub fn set_vendor(&mut self, vendor: &str, key: &str, value: impl Into<toml::Value>) {
+        self.vendors
+            .entry(vendor.to_string())
+            .or_default()
+            .insert(key.to_string(), value.into());
+    }
+}
+
+/// `rest` (a variable without `UNDERWRITE_`) names a secret of a vendor that has a section:
+/// `PROTEGER_TOKEN` → (`proteger`, `token`).
+fn vendor_secret(table: &toml::Table, rest: &str) -> Option<(String, String)> {
+    let lower = rest.to_ascii_lowercase();
+    let vendors = table.get("vendors")?.as_table()?;
+    let (vendor, name) = longest_prefix(vendors, &lower)?;
+    Some((vendor.to_string(), name.to_string()))
+}
+
+/// Splits `<name>_<rest>` where `<name>` is the longest key of `table` that fits.
+fn longest_prefix<'t, 's>(table: &'t toml::Table, text: &'s str) -> Option<(&'t str, &'s str)> {
+    table
+        .keys()
+        .filter_map(|name| {
+            let rest = text.strip_prefix(name.as_str())?.strip_prefix('_')?;
+            (!rest.is_empty()).then_some((name.as_str(), rest))
+        })
+        .max_by_key(|(name, _)| name.len())
 }
 
 /// Deep-merges `overlay` into `base`.
@@ -299,8 +395,23 @@ fn apply_env(
     let Some(toml::Value::Table(section_table)) = table.get_mut(section) else {
         return Err(env_error(format!("unknown section `{section}`")));
     };
+    let (section_table, path, key) = if section == "vendors" {
+        // `VENDORS_<VENDOR>_<KEY>`: one level deeper.
+        let Some((vendor, rest)) = longest_prefix(section_table, key) else {
+            return Err(env_error(format!(
+                "no vendor section matches `{key}` (expected UNDERWRITE_VENDORS_<VENDOR>_<KEY>)"
+            )));
+        };
+        let vendor = vendor.to_string();
+        let Some(toml::Value::Table(inner)) = section_table.get_mut(&vendor) else {
+            return Err(env_error(format!("`vendors.{vendor}` is not a section")));
+        };
+        (inner, format!("vendors.{vendor}"), rest)
+    } else {
+        (section_table, section.to_string(), key)
+    };
     let Some(current) = section_table.get(key) else {
-        return Err(env_error(format!("unknown key `{section}.{key}`")));
+        return Err(env_error(format!("unknown key `{path}.{key}`")));
     };
     // Parse the value as the type the default has, so `8080` stays a string for a URL and
     // becomes an integer for a count.
@@ -417,7 +528,58 @@ mod tests {
             env(&[("UNDERWRITE_PROTEGER_TOKEN", "sk_live_very_secret")]),
         )
         .expect("settings");
+        assert_eq!(
+            settings.secrets.vendor("proteger", "token"),
+            Some("sk_live_very_secret")
+        );
         assert!(!format!("{settings:?}").contains("sk_live_very_secret"));
+    }
+
+    #[test]
+    fn vendor_sections_take_their_own_variables() {
+        let mut table: toml::Table = DEFAULT_TOML.parse().expect("defaults");
+        let vendors = table
+            .get_mut("vendors")
+            .and_then(toml::Value::as_table_mut)
+            .expect("a [vendors] table");
+        // Two vendors whose names share a prefix: the longest name wins.
+        let mut two = toml::Table::new();
+        two.insert("base_url".into(), toml::Value::String("x".into()));
+        vendors.insert("acme_two".into(), toml::Value::Table(two.clone()));
+        vendors.insert("acme".into(), toml::Value::Table(two));
+        let file = tempfile_with(&toml::to_string(&table).expect("toml"));
+        let settings = Settings::load_from(
+            Some(file.path()),
+            env(&[
+                ("UNDERWRITE_VENDORS_ACME_TWO_BASE_URL", "http://two"),
+                ("UNDERWRITE_VENDORS_ACME_BASE_URL", "http://one"),
+                ("UNDERWRITE_ACME_TWO_TOKEN", "t2"),
+            ]),
+        )
+        .expect("settings");
+        assert_eq!(
+            settings.vendors["acme_two"]["base_url"].as_str(),
+            Some("http://two")
+        );
+        assert_eq!(
+            settings.vendors["acme"]["base_url"].as_str(),
+            Some("http://one")
+        );
+        assert_eq!(settings.secrets.vendor("acme_two", "token"), Some("t2"));
+        assert_eq!(settings.secrets.vendor("acme", "two_token"), None);
+
+        let err = Settings::load_from(None, env(&[("UNDERWRITE_VENDORS_NOBODY_X", "1")]))
+            .expect_err("must fail");
+        assert!(
+            err.to_string().contains("UNDERWRITE_VENDORS_NOBODY_X"),
+            "{err}"
+        );
+    }
+
+    fn tempfile_with(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), text).expect("write");
+        file
     }
 
     #[test]

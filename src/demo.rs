@@ -34,11 +34,12 @@ use serde_json::{Value, json};
 use crate::config::Settings;
 use crate::local_redis::LocalRedis;
 use crate::queue::{JobId, JobRecord, JobState};
-use crate::sandbox::{self, SandboxConfig};
 use crate::startup::{self, Roles, RunningApp, StartupError};
+use crate::vendors::proteger::sandbox::{self as proteger_sandbox, ProtegerSandboxConfig};
 use crate::vendors::proteger::sandbox::{
     SANDBOX_PHONE_PLAN_ID, SANDBOX_PHONE_PRODUCT_ID, SANDBOX_PLAN_3Y_ID, sample_contract,
 };
+use crate::vendors::proteger::settings::{NAME as PROTEGER, ProtegerSettings, TOKEN_SECRET};
 use crate::webhooks::signing::Secret;
 use crate::webhooks::sink::{self, Sink, SinkConfig};
 
@@ -118,12 +119,23 @@ async fn demo(
     options: &DemoOptions,
 ) -> Result<(), DemoError> {
     settings.secrets.api_tokens = vec![DEMO_API_TOKEN.to_string()];
-    settings.secrets.proteger_token = Some(DEMO_PROTEGER_TOKEN.to_string());
+    settings
+        .secrets
+        .set_vendor(PROTEGER, TOKEN_SECRET, DEMO_PROTEGER_TOKEN);
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let sandbox = sandbox::spawn(loopback, SandboxConfig::from_settings(&settings))
-        .await
-        .map_err(DemoError::Sandbox)?;
-    settings.proteger.base_url = sandbox.proteger_url();
+    let proteger = ProtegerSettings::from_settings(&settings)
+        .map_err(|e| DemoError::Unexpected(e.to_string()))?;
+    let sandbox = proteger_sandbox::serve(
+        loopback,
+        ProtegerSandboxConfig {
+            token: Some(DEMO_PROTEGER_TOKEN.to_string()),
+            persist_delay: proteger.persist_delay(),
+            ..ProtegerSandboxConfig::default()
+        },
+    )
+    .await
+    .map_err(DemoError::Sandbox)?;
+    settings.set_vendor(PROTEGER, "base_url", sandbox.proteger_url());
     settings.api.listen = loopback;
     // The sink listens on loopback, which the SSRF guard refuses unless allowlisted.
     settings.webhooks.allow_cidrs = vec!["127.0.0.0/8".into()];
@@ -294,10 +306,7 @@ async fn demo(
         return Err(DemoError::Unexpected("no contract was created".into()));
     };
     // The vendor persists contracts asynchronously: give it its delay before acting on one.
-    tokio::time::sleep(Duration::from_millis(
-        settings.sandbox.proteger_persist_delay_ms,
-    ))
-    .await;
+    tokio::time::sleep(proteger.persist_delay()).await;
     let path = format!("/v1/proteger/contracts/{contract_id}/cancellation");
     let mut cancellations = Vec::new();
     for preview in [true, false] {
@@ -396,7 +405,7 @@ async fn demo(
 
 async fn stop(
     app: RunningApp,
-    sandbox: sandbox::SandboxServer,
+    sandbox: proteger_sandbox::ServedProteger,
     sink: Sink,
 ) -> Result<(), DemoError> {
     app.stop().await?;

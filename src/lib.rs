@@ -53,4 +53,5 @@ pub mod telemetry;
 pub mod validation;
 pub mod vendors;
 pub mod webhooks;
+pub mod worker_deps;
 pub mod workers;

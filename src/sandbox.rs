@@ -1,14 +1,11 @@
 //! The sandbox server: every vendor's fake behind one port (`underwrite sandbox`).
 //!
-//! | prefix          | vendor                                        |
-//! |-----------------|-----------------------------------------------|
-//! | `/proteger`     | [`crate::vendors::proteger::sandbox`]         |
-//! | `/tulip`        | (to come: mount it in [`router`])             |
-//! | `/billing-robo` | (to come: mount it in [`router`])             |
-//!
-//! Point a client's base URL at `http://<listen>/<prefix>`. Tests call [`spawn`] on port 0
-//! and read the bound address and the vendor handles (effects, faults) from the
-//! [`SandboxServer`] it returns.
+//! Each vendor of the registry brings its fake as a router ([`crate::vendors::Vendor::sandbox`]);
+//! this server mounts each under the vendor's prefix (`/proteger`, `/billing-robo`, ...) and
+//! knows nothing else about them. Point a client's base URL at `http://<listen>/<prefix>`.
+//! Tests call [`spawn`] on port 0 with the mounts they want and read the bound address from
+//! the [`SandboxServer`] it returns; a vendor's own handle (effects, faults) stays with
+//! whoever built its router.
 //!
 //! ## Why a hand-written accept loop
 //!
@@ -29,49 +26,33 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::config::Settings;
-use crate::vendors::proteger::sandbox::{ProtegerSandbox, ProtegerSandboxConfig};
-
 /// Marks a response that must not be sent: the server closes the connection instead.
 /// Every vendor fake uses it for its "dropped connection" fault.
 #[derive(Debug, Clone, Copy)]
 pub struct DropConnection;
 
-/// The configuration of every vendor's fake.
-#[derive(Debug, Clone, Default)]
-pub struct SandboxConfig {
-    pub proteger: ProtegerSandboxConfig,
-    // tulip: TulipSandboxConfig, billing_robo: BillingRoboSandboxConfig — to come.
-}
-
-impl SandboxConfig {
-    /// From the settings: the persistence delay from `[sandbox]`, the token the workers
-    /// use (so a demo's client and sandbox agree), no faults.
-    pub fn from_settings(settings: &Settings) -> Self {
-        Self {
-            proteger: ProtegerSandboxConfig {
-                token: settings.secrets.proteger_token.clone(),
-                persist_delay: Duration::from_millis(settings.sandbox.proteger_persist_delay_ms),
-                ..ProtegerSandboxConfig::default()
-            },
-        }
-    }
-}
+/// One vendor's fake and the path prefix it is served under (without slashes).
+pub type Mount = (String, Router);
 
 /// A running sandbox. Dropping it stops accepting connections.
 #[derive(Debug)]
 pub struct SandboxServer {
     /// The bound address (the real port when asked for port 0).
     pub addr: SocketAddr,
-    pub proteger: ProtegerSandbox,
+    prefixes: Vec<String>,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
 
 impl SandboxServer {
-    /// The base URL for a Proteger client, e.g. `http://127.0.0.1:43117/proteger`.
-    pub fn proteger_url(&self) -> String {
-        format!("http://{}/proteger", self.addr)
+    /// The base URL of the fake mounted at `prefix`, e.g. `http://127.0.0.1:43117/proteger`.
+    pub fn url(&self, prefix: &str) -> String {
+        format!("http://{}/{prefix}", self.addr)
+    }
+
+    /// The prefixes served, in mount order.
+    pub fn prefixes(&self) -> &[String] {
+        &self.prefixes
     }
 
     /// Stops accepting connections and waits for the accept loop to end. Connections
@@ -98,38 +79,30 @@ impl Drop for SandboxServer {
     }
 }
 
-/// Every vendor's fake under its prefix.
-pub fn router(proteger: &ProtegerSandbox) -> Router {
-    Router::new().nest("/proteger", proteger.router())
-    // .nest("/tulip", tulip.router())
-    // .nest("/billing-robo", billing_robo.router())
+/// Every mount under its prefix.
+pub fn router(mounts: Vec<Mount>) -> Router {
+    mounts
+        .into_iter()
+        .fold(Router::new(), |router, (prefix, fake)| {
+            router.nest(&format!("/{prefix}"), fake)
+        })
 }
 
-/// Binds `listen` (port 0 picks a free port) and serves every vendor's fake in the
-/// background.
-pub async fn spawn(listen: SocketAddr, config: SandboxConfig) -> std::io::Result<SandboxServer> {
+/// Binds `listen` (port 0 picks a free port) and serves the mounts in the background.
+pub async fn spawn(listen: SocketAddr, mounts: Vec<Mount>) -> std::io::Result<SandboxServer> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let proteger = ProtegerSandbox::new(config.proteger);
-    let app = router(&proteger);
+    let prefixes = mounts.iter().map(|(prefix, _)| prefix.clone()).collect();
+    let app = router(mounts);
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(serve(listener, app, shutdown.clone()));
     tracing::info!(%addr, "sandbox listening");
     Ok(SandboxServer {
         addr,
-        proteger,
+        prefixes,
         shutdown,
         task: Some(task),
     })
-}
-
-/// [`spawn`] on `settings.sandbox.listen` with [`SandboxConfig::from_settings`].
-pub async fn spawn_from_settings(settings: &Settings) -> std::io::Result<SandboxServer> {
-    spawn(
-        settings.sandbox.listen,
-        SandboxConfig::from_settings(settings),
-    )
-    .await
 }
 
 /// The accept loop: HTTP/1.1 with keep-alive, one task per connection.

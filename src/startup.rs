@@ -1,6 +1,9 @@
-//! Builds the application from [`Settings`] and runs it: the producer API, the workers, and
-//! the chores every process runs (queue metrics, a Redis watch). Tests start the real thing
-//! through [`spawn_for_tests`].
+//! Builds the application from [`Settings`] and a list of [`Vendors`] and runs it: the
+//! producer API, the workers, and the chores every process runs (queue metrics, a Redis
+//! watch). Tests start the real thing through [`spawn_for_tests`].
+//!
+//! The vendors are a value: `underwrite serve` passes the registry's ([`vendors::all`]), a
+//! test may add a vendor of its own ([`start_with`]). Nothing here names a vendor.
 //!
 //! - [`App::build`] opens Redis *lazily*: nothing connects until the first command, so a
 //!   process starts (and `/healthz` answers) while Redis is away, and every connection
@@ -20,11 +23,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiState};
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
 use crate::metrics;
 use crate::producer::Producer;
 use crate::queue::connection::ServerCheck;
 use crate::queue::{Keys, QueueError, Redis, Retention, Store};
+use crate::vendors::{self, Vendors};
 use crate::workers::{self, WorkerDeps, WorkerError};
 
 /// How often the queue-depth gauges are sampled.
@@ -55,6 +59,8 @@ pub enum StartupError {
     NoRole,
     #[error("redis: {0}")]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -72,14 +78,17 @@ pub enum StartupError {
 #[derive(Debug, Clone)]
 pub struct App {
     pub settings: Settings,
+    pub vendors: Vendors,
     pub redis: Redis,
     pub store: Store,
     pub producer: Producer,
 }
 
 impl App {
-    /// Builds the pieces. Connects to nothing yet (connections are lazy).
-    pub fn build(settings: Settings) -> Result<Self, StartupError> {
+    /// Builds the pieces after checking the vendors' settings. Connects to nothing yet
+    /// (connections are lazy).
+    pub fn build(settings: Settings, vendors: Vendors) -> Result<Self, StartupError> {
+        vendors.check(&settings)?;
         let (redis, store) = open_store(&settings)?;
         let producer = Producer::new(
             store.clone(),
@@ -87,15 +96,19 @@ impl App {
         );
         Ok(Self {
             settings,
+            vendors,
             redis,
             store,
             producer,
         })
     }
 
-    /// The producer API's router.
+    /// The producer API's router, with every vendor's routes.
     pub fn router(&self) -> axum::Router {
-        api::router(ApiState::new(self.producer.clone(), &self.settings))
+        api::router(
+            ApiState::new(self.producer.clone(), &self.settings),
+            self.vendors.routes(),
+        )
     }
 
     /// What the workers need, with a fresh identity (unique per process start).
@@ -190,12 +203,22 @@ impl Drop for RunningApp {
     }
 }
 
-/// Binds the API (if that role is on) and starts every role in the background.
+/// Binds the API (if that role is on) and starts every role in the background, with the
+/// registry's vendors.
 pub async fn start(settings: Settings, roles: Roles) -> Result<RunningApp, StartupError> {
+    start_with(settings, roles, vendors::all()).await
+}
+
+/// [`start`] with a list of vendors of the caller's.
+pub async fn start_with(
+    settings: Settings,
+    roles: Roles,
+    vendors: Vendors,
+) -> Result<RunningApp, StartupError> {
     if !roles.api && !roles.worker {
         return Err(StartupError::NoRole);
     }
-    let app = App::build(settings)?;
+    let app = App::build(settings, vendors)?;
     let listener = if roles.api {
         let addr = app.settings.api.listen;
         let listener = TcpListener::bind(addr)
@@ -276,6 +299,15 @@ pub async fn spawn_for_tests_with(
     start(settings, roles).await
 }
 
+/// [`spawn_for_tests`] with a list of vendors of the test's.
+pub async fn spawn_for_tests_vendors(
+    mut settings: Settings,
+    vendors: Vendors,
+) -> Result<RunningApp, StartupError> {
+    settings.api.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    start_with(settings, Roles::ALL, vendors).await
+}
+
 /// A future that resolves on the first SIGTERM or SIGINT after this call. The handlers are
 /// installed by the call itself (it must run inside the tokio runtime), not when the future
 /// is first polled, so a signal that comes while the app is still starting is neither lost
@@ -321,8 +353,13 @@ async fn run(
     });
     let workers = worker.then(|| {
         let deps = app.worker_deps();
+        let vendors = app.vendors.clone();
         let signal = shutdown.clone().cancelled_owned();
-        tokio::spawn(async move { workers::run(deps, signal).await.map_err(StartupError::from) })
+        tokio::spawn(async move {
+            workers::run(deps, vendors, signal)
+                .await
+                .map_err(StartupError::from)
+        })
     });
 
     // A role that fails stops the others: a process half up is worse than one that exits.

@@ -9,8 +9,7 @@
 //! |-----------------------------------------------------------|----------------------|
 //! | `GET /healthz`, `GET /readyz`                             | `routes/health.rs`   |
 //! | `GET /metrics`                                            | `routes/metrics.rs`  |
-//! | `POST /v1/proteger/contracts`, `.../contracts/bulk`       | `routes/proteger.rs` |
-//! | `POST /v1/proteger/contracts/{contractId}/cancellation`   | `routes/proteger.rs` |
+//! | `/v1/<vendor>/...`: each vendor's work to enqueue          | `vendors/<vendor>/api.rs` |
 //! | `GET /v1/jobs`, `GET /v1/jobs/{id}`                       | `routes/jobs.rs`     |
 //! | `GET`/`DELETE /v1/dead`, `POST /v1/dead/retry`            | `routes/dead.rs`     |
 //! | `GET`/`DELETE /v1/dead/{id}`, `POST /v1/dead/{id}/retry`  | `routes/dead.rs`     |
@@ -113,10 +112,14 @@ impl ApiState {
     }
 }
 
-/// The whole API, ready for `axum::serve`.
-pub fn router(state: ApiState) -> Router {
+/// The whole API, ready for `axum::serve`. `vendor_routes` are the registry's (each
+/// vendor's routes, paths under `/v1` written in full: `/proteger/contracts`).
+pub fn router(state: ApiState, vendor_routes: Vec<Router<ApiState>>) -> Router {
+    let vendors = vendor_routes
+        .into_iter()
+        .fold(Router::new(), |all, routes| all.merge(routes));
     let v1 = Router::new()
-        .merge(routes::proteger::routes())
+        .merge(vendors)
         .merge(routes::jobs::routes())
         .merge(routes::dead::routes())
         .merge(routes::webhook_endpoints::routes())

@@ -41,9 +41,9 @@ use tokio::task::JoinSet;
 use super::process::{POLL, ServeProcess, free_port, mib, mib_json};
 use super::{BenchError, BenchOptions, Report, bench_store, drop_queue, ms, percentile, rate};
 use crate::queue::{JobKind, Store};
-use crate::sandbox::{SandboxConfig, SandboxServer};
 use crate::vendors::proteger::jobs::{ContractBatch, CreateContract};
 use crate::vendors::proteger::sandbox::sample_contract;
+use crate::vendors::proteger::sandbox::{ProtegerSandboxConfig, ServedProteger};
 use crate::vendors::proteger::types::ContractRequest;
 use crate::webhooks::delivery::Delivery;
 use crate::webhooks::sink::{self, Received, Sink};
@@ -104,13 +104,14 @@ async fn measure(options: &BenchOptions, store: &Store, queue: &str) -> Result<R
 }
 
 /// The sandbox, and a verifying sink registered as the queue's only webhook endpoint.
-async fn receivers(store: &Store) -> Result<(SandboxServer, Sink), BenchError> {
+async fn receivers(store: &Store) -> Result<(ServedProteger, Sink), BenchError> {
     let loopback = "127.0.0.1:0"
         .parse()
         .map_err(|_| BenchError::Setup("loopback address".into()))?;
-    let sandbox = crate::sandbox::spawn(loopback, SandboxConfig::default())
-        .await
-        .map_err(|e| BenchError::Setup(format!("sandbox: {e}")))?;
+    let sandbox =
+        crate::vendors::proteger::sandbox::serve(loopback, ProtegerSandboxConfig::default())
+            .await
+            .map_err(|e| BenchError::Setup(format!("sandbox: {e}")))?;
     let (sink, _) = sink::spawn_as_endpoint(store)
         .await
         .map_err(|e| BenchError::Setup(e.to_string()))?;
@@ -122,7 +123,7 @@ async fn receivers(store: &Store) -> Result<(SandboxServer, Sink), BenchError> {
 fn child_env(
     options: &BenchOptions,
     queue: &str,
-    sandbox: &SandboxServer,
+    sandbox: &ServedProteger,
     port: u16,
     token: &str,
 ) -> Vec<(&'static str, String)> {
@@ -134,7 +135,10 @@ fn child_env(
         ("UNDERWRITE_REDIS_KEY_PREFIX", "uw".to_string()),
         ("UNDERWRITE_API_LISTEN", format!("127.0.0.1:{port}")),
         ("UNDERWRITE_API_TOKENS", token.to_string()),
-        ("UNDERWRITE_PROTEGER_BASE_URL", sandbox.proteger_url()),
+        (
+            "UNDERWRITE_VENDORS_PROTEGER_BASE_URL",
+            sandbox.proteger_url(),
+        ),
         ("UNDERWRITE_PROTEGER_TOKEN", "bench".to_string()),
         ("UNDERWRITE_WORKER_CONCURRENCY", concurrency.clone()),
         // One endpoint receives every event: its in-flight cap (10 by default) would

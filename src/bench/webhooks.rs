@@ -55,7 +55,9 @@ pub async fn deliveries(options: &BenchOptions) -> Result<Report, BenchError> {
     }
 
     let mut deps = WorkerDeps::new(settings, redis, store.clone());
-    let deliverer = worker::setup(&mut deps).await.map_err(setup)?;
+    let deliverer = worker::setup(&mut deps, crate::vendors::all().catalogue())
+        .await
+        .map_err(setup)?;
     let monitor = worker::register(Monitor::new(), &deps, deliverer);
     let (stop, stopped) = oneshot::channel::<()>();
     let started = Instant::now();

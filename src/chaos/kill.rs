@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 
 use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario};
 use crate::config::Settings;
-use crate::sandbox::SandboxConfig;
+use crate::vendors::proteger::sandbox::ProtegerSandboxConfig;
 
 /// Runs the scenario on the Redis at `settings.redis.url`.
 pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosReport, ChaosError> {
-    let mut sandbox = SandboxConfig::default();
-    sandbox.proteger.faults.latency_ms = options.vendor_latency.as_millis() as u64;
+    let mut sandbox = ProtegerSandboxConfig::default();
+    sandbox.faults.latency_ms = options.vendor_latency.as_millis() as u64;
     let config =
         RigConfig::new(options.workers, sandbox).env("UNDERWRITE_WORKER_MAX_CRASHES", "10");
     let mut rig = Rig::start(settings, config).await?;

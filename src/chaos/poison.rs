@@ -28,14 +28,14 @@ use redis::AsyncCommands;
 use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, err};
 use crate::config::Settings;
 use crate::queue::{JobId, JobKind, JobState, Store};
-use crate::sandbox::SandboxConfig;
 use crate::vendors::proteger::jobs::{CancelContract, ContractBatch, CreateContract};
+use crate::vendors::proteger::sandbox::ProtegerSandboxConfig;
 use crate::webhooks::delivery::Delivery;
 
 /// Runs the scenario on the Redis at `settings.redis.url`.
 pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosReport, ChaosError> {
-    let mut sandbox = SandboxConfig::default();
-    sandbox.proteger.faults.latency_ms = options.vendor_latency.as_millis() as u64;
+    let mut sandbox = ProtegerSandboxConfig::default();
+    sandbox.faults.latency_ms = options.vendor_latency.as_millis() as u64;
     let mut rig = Rig::start(settings, RigConfig::new(options.workers, sandbox)).await?;
     let half = options.jobs / 2;
     let mut good = rig.submit_contracts(0, half).await?;

@@ -55,7 +55,7 @@ use tokio::net::TcpStream;
 use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, err};
 use crate::config::Settings;
 use crate::queue::{JobId, JobKind, JobState};
-use crate::sandbox::SandboxConfig;
+use crate::vendors::proteger::sandbox::ProtegerSandboxConfig;
 use crate::webhooks::delivery::Delivery;
 
 /// The workers' webhook jitter (each wait within ± this share of itself).
@@ -81,8 +81,8 @@ pub fn schedule(down_for: Duration) -> Vec<u64> {
 /// Runs the scenario on the Redis at `settings.redis.url`.
 pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosReport, ChaosError> {
     let steps = schedule(options.down_for);
-    let mut sandbox = SandboxConfig::default();
-    sandbox.proteger.faults.latency_ms = options.vendor_latency.as_millis() as u64;
+    let mut sandbox = ProtegerSandboxConfig::default();
+    sandbox.faults.latency_ms = options.vendor_latency.as_millis() as u64;
     let config = RigConfig::new(options.workers, sandbox)
         .env(
             "UNDERWRITE_WEBHOOKS_SCHEDULE_SECS",

@@ -42,8 +42,8 @@ use crate::config::Settings;
 use crate::local_redis::DurableRedis;
 use crate::queue::store::now_ms;
 use crate::queue::{JobId, JobState};
-use crate::sandbox::SandboxConfig;
 use crate::startup;
+use crate::vendors::proteger::sandbox::ProtegerSandboxConfig;
 
 /// How long Redis stays down.
 const DOWN_FOR: Duration = Duration::from_millis(1_500);
@@ -68,8 +68,8 @@ async fn restart_while_working(
     options: &ChaosOptions,
     redis: &mut DurableRedis,
 ) -> Result<ChaosReport, ChaosError> {
-    let mut sandbox = SandboxConfig::default();
-    sandbox.proteger.faults.latency_ms = options.vendor_latency.as_millis() as u64;
+    let mut sandbox = ProtegerSandboxConfig::default();
+    sandbox.faults.latency_ms = options.vendor_latency.as_millis() as u64;
     let mut rig = Rig::start(settings, RigConfig::new(options.workers, sandbox)).await?;
     let started = Instant::now();
     let deadline = started + options.patience;

@@ -79,8 +79,8 @@ use std::time::{Duration, Instant};
 use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, err};
 use crate::config::Settings;
 use crate::queue::JobKind;
-use crate::sandbox::SandboxConfig;
 use crate::vendors::proteger::jobs::ContractBatch;
+use crate::vendors::proteger::sandbox::ProtegerSandboxConfig;
 use crate::vendors::proteger::sandbox::{Faults, StallThen};
 
 /// Share of calls answered 500/502/503 by a gateway, before the vendor runs.
@@ -163,8 +163,8 @@ async fn faulty_vendor(
 ) -> Result<ChaosReport, ChaosError> {
     let latency = options.vendor_latency.max(MIN_LATENCY);
     let timeout = STALL + latency / 2;
-    let mut sandbox = SandboxConfig::default();
-    sandbox.proteger.faults = Faults {
+    let mut sandbox = ProtegerSandboxConfig::default();
+    sandbox.faults = Faults {
         error_rate: ERROR_RATE,
         // Gateway errors only: see the module docs for the after-execution 500.
         error_after_share: 0.0,
@@ -179,7 +179,7 @@ async fn faulty_vendor(
     let config = RigConfig::new(options.workers, sandbox)
         .env("UNDERWRITE_CONFIG", config_file.display().to_string())
         .env(
-            "UNDERWRITE_PROTEGER_TIMEOUT_MS",
+            "UNDERWRITE_VENDORS_PROTEGER_TIMEOUT_MS",
             timeout.as_millis().to_string(),
         );
     let mut rig = Rig::start(settings, config).await?;

@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 use underwrite::config::Settings;
-use underwrite::sandbox::{self, SandboxConfig};
-use underwrite::startup;
+use underwrite::{sandbox, startup, vendors};
 
 use super::{CliError, CliResult};
 
@@ -19,15 +18,21 @@ pub struct SandboxArgs {
 
 pub async fn run(settings: Settings, args: SandboxArgs) -> CliResult {
     let listen = args.listen.unwrap_or(settings.sandbox.listen);
+    let vendors = vendors::all();
+    vendors
+        .check(&settings)
+        .map_err(|e| CliError(e.to_string()))?;
+    let mounts = vendors
+        .sandboxes(&settings)
+        .map_err(|e| CliError(e.to_string()))?;
     let shutdown = startup::shutdown_signal();
-    let server = sandbox::spawn(listen, SandboxConfig::from_settings(&settings))
+    let server = sandbox::spawn(listen, mounts)
         .await
         .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
-    tracing::info!(
-        proteger = %server.proteger_url(),
-        token_required = settings.secrets.proteger_token.is_some(),
-        "sandbox ready; SIGTERM or SIGINT stops it"
-    );
+    for prefix in server.prefixes() {
+        tracing::info!(url = %server.url(prefix), "vendor fake ready");
+    }
+    tracing::info!("sandbox ready; SIGTERM or SIGINT stops it");
     shutdown.await;
     server.shutdown().await;
     Ok(())

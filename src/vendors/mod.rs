@@ -1,4 +1,216 @@
-//! One folder per vendor: its wire types, its HTTP client, its job handlers and its sandbox.
-//! A vendor may use `queue`; `queue` knows nothing of vendors.
+//! The vendor registry: one folder per vendor, and the one list that names them.
+//!
+//! A vendor folder (`vendors/<vendor>/`) holds its wire types, its HTTP client, its job
+//! handlers, its producer routes, its webhook events and its sandbox, and exports one value
+//! implementing [`Vendor`]: everything the rest of the service needs to know about it.
+//! [`all`] lists those values; it is the only place outside a vendor's folder that names a
+//! vendor. `startup`, `workers`, `api`, `sandbox`, `config` and `webhooks` take the list (or
+//! what it yields) as a value and never name a vendor, so a vendor defined outside the
+//! crate (the test suite has one) plugs in the same way.
+//!
+//! ## What a vendor provides
+//!
+//! | method               | used by        | for                                              |
+//! |----------------------|----------------|--------------------------------------------------|
+//! | [`Vendor::name`]     | everyone       | `/v1/<name>/…`, `/<name>` in the sandbox, `[vendors.<name>]` |
+//! | [`Vendor::worker_kinds`], [`Vendor::register_workers`] | `workers.rs` | its job kinds and their workers |
+//! | [`Vendor::spawn_chores`] | `workers.rs` | batchers and other background loops          |
+//! | [`Vendor::routes`]   | `api/`         | its producer routes, mounted under `/v1`         |
+//! | [`Vendor::events`]   | `webhooks/`    | which finished job becomes which event           |
+//! | [`Vendor::sandbox`]  | `sandbox.rs`   | its fake API, mounted under `/<name>`            |
+//! | [`Vendor::secrets`]  | `config.rs`    | the names of its credentials (`UNDERWRITE_<NAME>_<SECRET>`) |
+//! | [`Vendor::check_settings`] | startup  | refuse a bad `[vendors.<name>]` before anything runs |
+//!
+//! Dependencies point one way: a vendor uses `queue`, `webhooks::event`, `api`'s extractors
+//! and `worker_deps`; none of those knows any vendor.
 
 pub mod proteger;
+
+use std::fmt;
+use std::sync::Arc;
+
+use apalis::prelude::Monitor;
+use axum::Router;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::ApiState;
+use crate::config::{ConfigError, Settings, vendor_secret_var};
+use crate::webhooks::event::Catalogue;
+use crate::worker_deps::WorkerDeps;
+
+/// Every vendor of this build. The only list of vendors in the crate.
+pub fn all() -> Vendors {
+    Vendors::new(vec![Arc::new(proteger::Proteger)])
+}
+
+/// Everything the rest of the service needs to know about one vendor.
+pub trait Vendor: Send + Sync + 'static {
+    /// Lowercase letters, digits and `_`: `proteger`, `billing_robo`. Its API routes live
+    /// under `/v1/<name with - for _>/`, its sandbox under the same prefix, its settings in
+    /// `[vendors.<name>]`.
+    fn name(&self) -> &'static str;
+
+    /// The kinds that have a worker here (each gets a retry promoter too).
+    fn worker_kinds(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// Adds this vendor's workers to the monitor.
+    fn register_workers(
+        &self,
+        monitor: Monitor,
+        _deps: &WorkerDeps,
+    ) -> Result<Monitor, VendorError> {
+        Ok(monitor)
+    }
+
+    /// Starts background loops (batchers, later periodic jobs) that end when `shutdown` is
+    /// cancelled, after handing back what they hold.
+    fn spawn_chores(
+        &self,
+        _deps: &WorkerDeps,
+        _shutdown: CancellationToken,
+    ) -> Vec<JoinHandle<()>> {
+        Vec::new()
+    }
+
+    /// The producer routes, with paths under `/v1` written in full (`/proteger/contracts`).
+    fn routes(&self) -> Router<ApiState> {
+        Router::new()
+    }
+
+    /// Registers which finished jobs raise which webhook events.
+    fn events(&self, _catalogue: &mut Catalogue) {}
+
+    /// The fake of this vendor's API, mounted at `/<prefix>` of the sandbox server.
+    fn sandbox(&self, _settings: &Settings) -> Result<Router, VendorError> {
+        Ok(Router::new())
+    }
+
+    /// The names of its secrets, lowercase: `token` is `UNDERWRITE_<NAME>_TOKEN`.
+    fn secrets(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Checks `[vendors.<name>]` (and anything else it reads) before anything starts.
+    fn check_settings(&self, _settings: &Settings) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
+    /// The path prefix of its routes and sandbox: the name with `-` for `_`.
+    fn path_prefix(&self) -> String {
+        self.name().replace('_', "-")
+    }
+}
+
+/// A vendor's setup failed (a bad base URL, an unusable token).
+#[derive(Debug, thiserror::Error)]
+#[error("{vendor}: {reason}")]
+pub struct VendorError {
+    pub vendor: &'static str,
+    pub reason: String,
+}
+
+impl VendorError {
+    pub fn new(vendor: &'static str, reason: impl fmt::Display) -> Self {
+        Self {
+            vendor,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// The vendors a process runs. Cheap to clone.
+#[derive(Clone)]
+pub struct Vendors(Arc<[Arc<dyn Vendor>]>);
+
+impl fmt::Debug for Vendors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|v| v.name()))
+            .finish()
+    }
+}
+
+impl Vendors {
+    pub fn new(vendors: Vec<Arc<dyn Vendor>>) -> Self {
+        Self(vendors.into())
+    }
+
+    /// These vendors and `more`.
+    pub fn with(&self, more: Arc<dyn Vendor>) -> Self {
+        let mut list: Vec<_> = self.0.to_vec();
+        list.push(more);
+        Self::new(list)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Vendor>> {
+        self.0.iter()
+    }
+
+    /// Every vendor's event types in one catalogue.
+    pub fn catalogue(&self) -> Catalogue {
+        let mut catalogue = Catalogue::default();
+        for vendor in self.iter() {
+            vendor.events(&mut catalogue);
+        }
+        catalogue
+    }
+
+    /// Every vendor's producer routes, for `api::router`.
+    pub fn routes(&self) -> Vec<Router<ApiState>> {
+        self.iter().map(|vendor| vendor.routes()).collect()
+    }
+
+    /// Every vendor's sandbox with its path prefix, for `sandbox::spawn`.
+    pub fn sandboxes(&self, settings: &Settings) -> Result<Vec<(String, Router)>, VendorError> {
+        self.iter()
+            .map(|vendor| Ok((vendor.path_prefix(), vendor.sandbox(settings)?)))
+            .collect()
+    }
+
+    /// Refuses settings that no vendor here owns, secrets a vendor does not declare, and
+    /// whatever a vendor's own check refuses.
+    pub fn check(&self, settings: &Settings) -> Result<(), ConfigError> {
+        let known = |name: &str| self.iter().any(|vendor| vendor.name() == name);
+        for section in settings.vendors.keys() {
+            if !known(section) {
+                return Err(ConfigError::Invalid(format!(
+                    "[vendors.{section}]: no such vendor (known: {})",
+                    self.names().join(", ")
+                )));
+            }
+        }
+        for vendor in self.iter() {
+            let declared = vendor.secrets();
+            for given in settings.secrets.vendor_names(vendor.name()) {
+                if !declared.contains(&given) {
+                    let expected: Vec<String> = declared
+                        .iter()
+                        .map(|name| vendor_secret_var(vendor.name(), name))
+                        .collect();
+                    return Err(ConfigError::Env {
+                        var: vendor_secret_var(vendor.name(), given),
+                        reason: format!(
+                            "not a secret of {} (its secrets: {}); its settings are UNDERWRITE_VENDORS_{}_<KEY>",
+                            vendor.name(),
+                            if expected.is_empty() {
+                                "none".to_string()
+                            } else {
+                                expected.join(", ")
+                            },
+                            vendor.name().to_ascii_uppercase()
+                        ),
+                    });
+                }
+            }
+            vendor.check_settings(settings)?;
+        }
+        Ok(())
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.iter().map(|vendor| vendor.name()).collect()
+    }
+}

@@ -12,8 +12,7 @@ use super::event::Catalogue;
 use super::fanout::Fanout;
 use super::http::WebhookHttp;
 use crate::queue::{JobKind, RedisBackend};
-use crate::vendors::proteger;
-use crate::workers::WorkerDeps;
+use crate::worker_deps::WorkerDeps;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookSetupError {
@@ -23,17 +22,14 @@ pub enum WebhookSetupError {
     Endpoints(String),
 }
 
-/// Every vendor's event types.
-pub fn catalogue() -> Catalogue {
-    let mut catalogue = Catalogue::default();
-    proteger::events::register(&mut catalogue);
-    catalogue
-}
-
 /// Installs the fan-out hook in `deps` (so every worker registered after this writes
 /// deliveries with its jobs' final states), loads the config file's endpoints, and returns
-/// what the delivery worker needs.
-pub async fn setup(deps: &mut WorkerDeps) -> Result<Deliverer, WebhookSetupError> {
+/// what the delivery worker needs. `catalogue` holds every vendor's event types (the
+/// registry builds it; this module knows no vendor).
+pub async fn setup(
+    deps: &mut WorkerDeps,
+    catalogue: Catalogue,
+) -> Result<Deliverer, WebhookSetupError> {
     let settings = deps.settings.webhooks.clone();
     let endpoints = EndpointStore::new(&deps.store);
     endpoints
@@ -44,7 +40,7 @@ pub async fn setup(deps: &mut WorkerDeps) -> Result<Deliverer, WebhookSetupError
         .retry
         .entry(Delivery::KIND.to_string())
         .or_insert_with(|| delivery::retry_policy(&settings));
-    deps.hook = Some(Arc::new(Fanout::new(catalogue(), endpoints.clone())));
+    deps.hook = Some(Arc::new(Fanout::new(catalogue, endpoints.clone())));
     let http = WebhookHttp::from_settings(&settings)
         .map_err(|e| WebhookSetupError::Http(e.to_string()))?;
     Ok(Deliverer::new(endpoints, http, settings))

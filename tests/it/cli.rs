@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use underwrite::config::Settings;
 use underwrite::queue::{JobId, RetryPolicy};
-use underwrite::sandbox::SandboxConfig;
 use underwrite::startup;
 use underwrite::vendors::proteger::sandbox::sample_contract;
 
@@ -265,7 +264,10 @@ fn settings_on(redis: &TestRedis, proteger_url: &str) -> Settings {
             "UNDERWRITE_PROTEGER_TOKEN",
             "cli-test-proteger-token".to_string(),
         ),
-        ("UNDERWRITE_PROTEGER_BASE_URL", proteger_url.to_string()),
+        (
+            "UNDERWRITE_VENDORS_PROTEGER_BASE_URL",
+            proteger_url.to_string(),
+        ),
     ];
     let mut settings =
         Settings::load_from(None, env.map(|(k, v)| (k.to_string(), v))).expect("settings");
@@ -338,9 +340,9 @@ async fn wait_until_final(client: &reqwest::Client, base: &str, job_id: &str) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_follows_redis_and_the_app_works_again_after_a_restart() {
     let mut redis = TestRedis::start(&[]);
-    let sandbox = underwrite::sandbox::spawn(
+    let sandbox = underwrite::vendors::proteger::sandbox::serve(
         "127.0.0.1:0".parse().expect("addr"),
-        SandboxConfig::default(),
+        underwrite::vendors::proteger::sandbox::ProtegerSandboxConfig::default(),
     )
     .await
     .expect("sandbox");
@@ -402,9 +404,9 @@ async fn run_async(cmd: Command) -> Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_commands_show_retry_and_purge_a_failed_job() {
     let redis = TestRedis::shared();
-    let sandbox = underwrite::sandbox::spawn(
+    let sandbox = underwrite::vendors::proteger::sandbox::serve(
         "127.0.0.1:0".parse().expect("addr"),
-        SandboxConfig::default(),
+        underwrite::vendors::proteger::sandbox::ProtegerSandboxConfig::default(),
     )
     .await
     .expect("sandbox");

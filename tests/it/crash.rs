@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use underwrite::producer::Submission;
 use underwrite::queue::{JobId, JobRecord, JobState};
-use underwrite::sandbox::SandboxConfig;
 use underwrite::vendors::proteger::jobs::CreateContract;
 use underwrite::vendors::proteger::sandbox::{Faults, ProtegerSandboxConfig, sample_contract};
 
@@ -16,21 +15,19 @@ use crate::helpers::world::test_settings;
 const WITHIN: Duration = Duration::from_secs(60);
 
 struct Rig {
-    sandbox: underwrite::sandbox::SandboxServer,
+    sandbox: underwrite::vendors::proteger::sandbox::ServedProteger,
     producer: underwrite::producer::Producer,
     store: underwrite::queue::Store,
     env: Vec<(String, String)>,
 }
 
 async fn rig(faults: Faults) -> Rig {
-    let sandbox = underwrite::sandbox::spawn(
+    let sandbox = underwrite::vendors::proteger::sandbox::serve(
         "127.0.0.1:0".parse().expect("addr"),
-        SandboxConfig {
-            proteger: ProtegerSandboxConfig {
-                faults,
-                persist_delay: Duration::from_millis(10),
-                ..ProtegerSandboxConfig::default()
-            },
+        ProtegerSandboxConfig {
+            faults,
+            persist_delay: Duration::from_millis(10),
+            ..ProtegerSandboxConfig::default()
         },
     )
     .await
@@ -49,7 +46,7 @@ async fn rig(faults: Faults) -> Rig {
         ("UNDERWRITE_REDIS_URL".into(), redis.url()),
         ("UNDERWRITE_REDIS_QUEUE".into(), queue),
         (
-            "UNDERWRITE_PROTEGER_BASE_URL".into(),
+            "UNDERWRITE_VENDORS_PROTEGER_BASE_URL".into(),
             sandbox.proteger_url(),
         ),
         ("UNDERWRITE_PROTEGER_TOKEN".into(), "sandbox-token".into()),

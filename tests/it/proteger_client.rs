@@ -5,26 +5,40 @@
 
 use std::time::{Duration, Instant};
 
-use underwrite::config::ProtegerSettings;
-use underwrite::queue::JobError;
-use underwrite::sandbox::SandboxServer;
+use underwrite::queue::{JobError, JobId};
 use underwrite::vendors::proteger::classify::{ProtegerError, credential_failures};
 use underwrite::vendors::proteger::client::ProtegerClient;
+use underwrite::vendors::proteger::idempotency_key::IdempotencyKey;
+use underwrite::vendors::proteger::sandbox::ServedProteger;
 use underwrite::vendors::proteger::sandbox::{Fault, Phase, ProtegerSandboxConfig, StallThen};
+use underwrite::vendors::proteger::settings::ProtegerSettings;
 use underwrite::vendors::proteger::types::ContractStatus;
 
 use super::proteger_sandbox::{TOKEN, config, contract, start};
 
-fn client_with(server: &SandboxServer, token: &str, timeout_ms: u64) -> ProtegerClient {
+fn client_with(server: &ServedProteger, token: &str, timeout_ms: u64) -> ProtegerClient {
     let settings = ProtegerSettings {
         base_url: server.proteger_url(),
         connect_timeout_ms: 1_000,
         timeout_ms,
+        batch_size: 10,
+        sandbox_persist_delay_ms: 0,
     };
     ProtegerClient::new(&settings, Some(token.into())).expect("client")
 }
 
-fn client(server: &SandboxServer) -> ProtegerClient {
+/// The key of a batch named `name` in this test process: the same name, the same key (every
+/// test has a sandbox of its own, so names need only differ within a test).
+fn key(name: &str) -> IdempotencyKey {
+    static BASE: std::sync::OnceLock<JobId> = std::sync::OnceLock::new();
+    let base = BASE.get_or_init(JobId::new);
+    let index = name.bytes().fold(0usize, |hash, byte| {
+        hash.wrapping_mul(31).wrapping_add(byte as usize)
+    });
+    IdempotencyKey::for_batch(&JobId::derived(base, index))
+}
+
+fn client(server: &ServedProteger) -> ProtegerClient {
     client_with(server, TOKEN, 5_000)
 }
 
@@ -59,7 +73,7 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 async fn bulk_create() {
     let server = start(config()).await;
     let created = client(&server)
-        .create_contracts_bulk("key-1", &[contract("order-1"), contract("order-2")])
+        .create_contracts_bulk(&key("key-1"), &[contract("order-1"), contract("order-2")])
         .await
         .expect("created");
     assert_eq!(created.len(), 2);
@@ -75,7 +89,7 @@ async fn an_unknown_product_is_permanent_with_the_vendors_answer() {
     let mut bad = contract("bad-1");
     bad.product.reference_id = "no-such-product".into();
     let error = client(&server)
-        .create_contracts_bulk("key-bad", &[contract("good-1"), bad])
+        .create_contracts_bulk(&key("key-bad"), &[contract("good-1"), bad])
         .await
         .expect_err("refused");
     let vendor = error.vendor_error().expect("the vendor's error shape");
@@ -103,7 +117,7 @@ async fn a_wrong_token_is_permanent_and_counted() {
     let server = start(config()).await;
     let before = credential_failures().get();
     let error = client_with(&server, "wrong-token", 5_000)
-        .create_contracts_bulk("key-401", &[contract("a-1")])
+        .create_contracts_bulk(&key("key-401"), &[contract("a-1")])
         .await
         .expect_err("refused");
     assert_eq!(error.status(), Some(401));
@@ -122,7 +136,7 @@ async fn a_5xx_before_executing_is_retryable_and_the_same_key_then_creates() {
     let client = client(&server);
     let batch = [contract("b-1")];
     let error = client
-        .create_contracts_bulk("key-503", &batch)
+        .create_contracts_bulk(&key("key-503"), &batch)
         .await
         .expect_err("503");
     assert_eq!(error.status(), Some(503));
@@ -136,7 +150,7 @@ async fn a_5xx_before_executing_is_retryable_and_the_same_key_then_creates() {
     );
     assert_eq!(server.proteger.effects().contracts_created, 0);
     let created = client
-        .create_contracts_bulk("key-503", &batch)
+        .create_contracts_bulk(&key("key-503"), &batch)
         .await
         .expect("the retry executes");
     assert_eq!(created.len(), 1);
@@ -150,7 +164,7 @@ async fn a_429_is_retryable_after_the_vendors_delay() {
         retry_after_secs: 7,
     }]);
     let error = client(&server)
-        .create_contracts_bulk("key-429", &[contract("r-1")])
+        .create_contracts_bulk(&key("key-429"), &[contract("r-1")])
         .await
         .expect_err("429");
     let (_, retry_after) = retryable(error);
@@ -169,7 +183,7 @@ async fn a_stored_500_is_replayed_for_the_same_key_but_a_new_key_creates_again()
     let client = client(&server);
     let batch = [contract("dup-1")];
     let first = client
-        .create_contracts_bulk("key-500", &batch)
+        .create_contracts_bulk(&key("key-500"), &batch)
         .await
         .expect_err("500");
     assert_eq!(first.status(), Some(500));
@@ -182,7 +196,7 @@ async fn a_stored_500_is_replayed_for_the_same_key_but_a_new_key_creates_again()
 
     // The same key: the stored 500 again, and nothing new at the vendor.
     let replayed = client
-        .create_contracts_bulk("key-500", &batch)
+        .create_contracts_bulk(&key("key-500"), &batch)
         .await
         .expect_err("replayed 500");
     assert_eq!(replayed, first);
@@ -193,7 +207,7 @@ async fn a_stored_500_is_replayed_for_the_same_key_but_a_new_key_creates_again()
 
     // A new key: the vendor cannot know it is the same contract, and makes it twice.
     client
-        .create_contracts_bulk("key-500-new", &batch)
+        .create_contracts_bulk(&key("key-500-new"), &batch)
         .await
         .expect("created again");
     let effects = server.proteger.effects();
@@ -213,7 +227,7 @@ async fn the_same_key_in_flight_is_a_retryable_409() {
     let first = tokio::spawn({
         let client = client.clone();
         let batch = batch.clone();
-        async move { client.create_contracts_bulk("key-409", &batch).await }
+        async move { client.create_contracts_bulk(&key("key-409"), &batch).await }
     });
     // The create executes at once, then stalls with its key in flight.
     eventually("the first call to execute", || {
@@ -221,14 +235,14 @@ async fn the_same_key_in_flight_is_a_retryable_409() {
     })
     .await;
     let error = client
-        .create_contracts_bulk("key-409", &batch)
+        .create_contracts_bulk(&key("key-409"), &batch)
         .await
         .expect_err("409");
     assert_eq!(error.status(), Some(409));
     retryable(error);
     let created = first.await.expect("task").expect("the first call succeeds");
     let replayed = client
-        .create_contracts_bulk("key-409", &batch)
+        .create_contracts_bulk(&key("key-409"), &batch)
         .await
         .expect("replayed");
     assert_eq!(replayed, created);
@@ -240,11 +254,11 @@ async fn the_same_key_with_another_body_is_a_permanent_400() {
     let server = start(config()).await;
     let client = client(&server);
     client
-        .create_contracts_bulk("key-other", &[contract("o-1")])
+        .create_contracts_bulk(&key("key-other"), &[contract("o-1")])
         .await
         .expect("created");
     let error = client
-        .create_contracts_bulk("key-other", &[contract("o-2")])
+        .create_contracts_bulk(&key("key-other"), &[contract("o-2")])
         .await
         .expect_err("mismatch");
     assert_eq!(error.status(), Some(400));
@@ -257,7 +271,7 @@ async fn a_quote_changes_nothing_a_commit_cancels_and_a_second_cancel_succeeds()
     let server = start(config()).await;
     let client = client(&server);
     let created = client
-        .create_contracts_bulk("key-refund", &[contract("c-1")])
+        .create_contracts_bulk(&key("key-refund"), &[contract("c-1")])
         .await
         .expect("created");
     let id = &created[0].id;
@@ -309,7 +323,7 @@ async fn a_new_contract_reads_404_until_it_is_persisted() {
     .await;
     let client = client(&server);
     let created = client
-        .create_contracts_bulk("key-persist", &[contract("p-1")])
+        .create_contracts_bulk(&key("key-persist"), &[contract("p-1")])
         .await
         .expect("created");
     let id = created[0].id.clone();
@@ -337,7 +351,7 @@ async fn a_dropped_connection_is_a_retryable_network_error() {
     let client = client(&server);
     let batch = [contract("d-1")];
     let error = client
-        .create_contracts_bulk("key-drop", &batch)
+        .create_contracts_bulk(&key("key-drop"), &batch)
         .await
         .expect_err("dropped");
     // No status, no body: hyper's "connection closed before message completed".
@@ -348,7 +362,7 @@ async fn a_dropped_connection_is_a_retryable_network_error() {
     retryable(error);
     assert_eq!(server.proteger.effects().contracts_created, 0);
     client
-        .create_contracts_bulk("key-drop", &batch)
+        .create_contracts_bulk(&key("key-drop"), &batch)
         .await
         .expect("the retry executes");
     assert_eq!(server.proteger.effects().contracts_created, 1);
@@ -364,13 +378,13 @@ async fn a_drop_after_executing_is_retryable_and_the_same_key_finds_the_contract
     let client = client(&server);
     let batch = [contract("sd-1")];
     let error = client
-        .create_contracts_bulk("key-stall-drop", &batch)
+        .create_contracts_bulk(&key("key-stall-drop"), &batch)
         .await
         .expect_err("dropped");
     assert!(matches!(error, ProtegerError::Network(_)), "{error:?}");
     assert_eq!(server.proteger.effects().contracts_created, 1);
     let created = client
-        .create_contracts_bulk("key-stall-drop", &batch)
+        .create_contracts_bulk(&key("key-stall-drop"), &batch)
         .await
         .expect("replayed");
     assert_eq!(created[0].transaction_id, "sd-1");
@@ -389,7 +403,7 @@ async fn a_stall_past_the_timeout_is_retryable_and_the_same_key_finds_the_contra
     let client = client_with(&server, TOKEN, 300);
     let batch = [contract("s-1")];
     let error = client
-        .create_contracts_bulk("key-stall", &batch)
+        .create_contracts_bulk(&key("key-stall"), &batch)
         .await
         .expect_err("timed out");
     assert!(matches!(error, ProtegerError::Timeout(_)), "{error:?}");
@@ -402,7 +416,10 @@ async fn a_stall_past_the_timeout_is_retryable_and_the_same_key_finds_the_contra
     // Retrying with the same key: 409 while the first call still stalls, then its answer.
     let deadline = Instant::now() + Duration::from_secs(5);
     let created = loop {
-        match client.create_contracts_bulk("key-stall", &batch).await {
+        match client
+            .create_contracts_bulk(&key("key-stall"), &batch)
+            .await
+        {
             Ok(created) => break created,
             Err(error) => {
                 assert_eq!(error.status(), Some(409), "{error:?}");

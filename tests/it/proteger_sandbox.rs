@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use underwrite::sandbox::{SandboxConfig, SandboxServer, spawn};
 use underwrite::vendors::proteger::sandbox::{
     ALREADY_CANCELLED, Effects, Fault, Faults, ProtegerSandboxConfig, REPLAYED_HEADER,
     SANDBOX_PHONE_PLAN_ID, SANDBOX_PHONE_PRODUCT_ID, SANDBOX_PLAN_3Y_ID, SANDBOX_PLAN_ID,
     SANDBOX_PRODUCT_ID, sample_contract,
 };
+use underwrite::vendors::proteger::sandbox::{ServedProteger, serve};
 use underwrite::vendors::proteger::types::ContractRequest;
 
 pub const TOKEN: &str = "it-proteger-token";
@@ -24,13 +24,10 @@ pub fn config() -> ProtegerSandboxConfig {
     }
 }
 
-pub async fn start(config: ProtegerSandboxConfig) -> SandboxServer {
-    spawn(
-        "127.0.0.1:0".parse().expect("address"),
-        SandboxConfig { proteger: config },
-    )
-    .await
-    .expect("sandbox starts")
+pub async fn start(config: ProtegerSandboxConfig) -> ServedProteger {
+    serve("127.0.0.1:0".parse().expect("address"), config)
+        .await
+        .expect("sandbox starts")
 }
 
 /// A purchase 30 days ago, in Japan's time: coverage (12 months from it) is running.
@@ -66,12 +63,12 @@ fn http() -> reqwest::Client {
         .expect("client")
 }
 
-fn url(server: &SandboxServer, path: &str) -> String {
+fn url(server: &ServedProteger, path: &str) -> String {
     format!("{}{path}", server.proteger_url())
 }
 
 async fn bulk(
-    server: &SandboxServer,
+    server: &ServedProteger,
     key: Option<&str>,
     token: &str,
     contracts: Value,
@@ -90,7 +87,7 @@ async fn bulk(
     (status, headers, body)
 }
 
-async fn get(server: &SandboxServer, path: &str) -> (StatusCode, Value) {
+async fn get(server: &ServedProteger, path: &str) -> (StatusCode, Value) {
     let response = http()
         .get(url(server, path))
         .header("X-Proteger-Auth-Token", TOKEN)

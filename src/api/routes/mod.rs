@@ -2,7 +2,8 @@
 //!
 //! - `health.rs`: `/healthz`, `/readyz` (open).
 //! - `metrics.rs`: `/metrics` (open).
-//! - `proteger.rs`: `/v1/proteger/...`, Proteger work to enqueue.
+//! - Vendors' routes (`/v1/<vendor>/...`) live in their folders (`vendors/<vendor>/api.rs`)
+//!   and reach `api/mod.rs` through the registry.
 //! - `jobs.rs`: `/v1/jobs...`, job records.
 //! - `dead.rs`: `/v1/dead...`, the dead set, for operators.
 //! - `webhook_endpoints.rs`: `/v1/webhook-endpoints...`, where signed webhooks go.
@@ -14,6 +15,5 @@ pub mod dead;
 pub mod health;
 pub mod jobs;
 pub mod metrics;
-pub mod proteger;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;

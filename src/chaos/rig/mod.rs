@@ -18,11 +18,13 @@ use super::{ChaosError, ChaosReport, err};
 use crate::config::Settings;
 use crate::producer::{Producer, Submission};
 use crate::queue::{JobId, JobState, ListFilter, Store};
-use crate::sandbox::{SandboxConfig, SandboxServer};
 use crate::startup;
 use crate::vendors::proteger::client::ProtegerClient;
+use crate::vendors::proteger::idempotency_key::IdempotencyKey;
 use crate::vendors::proteger::jobs::{CancelContract, CreateContract};
 use crate::vendors::proteger::sandbox::sample_contract;
+use crate::vendors::proteger::sandbox::{ProtegerSandboxConfig, ServedProteger};
+use crate::vendors::proteger::settings::ProtegerSettings;
 use crate::vendors::proteger::types::MAX_BULK_CONTRACTS;
 use crate::webhooks::sink::{self, Sink};
 
@@ -30,13 +32,13 @@ use crate::webhooks::sink::{self, Sink};
 #[derive(Debug, Clone)]
 pub struct RigConfig {
     pub workers: usize,
-    pub sandbox: SandboxConfig,
+    pub sandbox: ProtegerSandboxConfig,
     /// Environment for the worker processes, on top of the rig's own (later wins).
     pub env: Vec<(String, String)>,
 }
 
 impl RigConfig {
-    pub fn new(workers: usize, sandbox: SandboxConfig) -> Self {
+    pub fn new(workers: usize, sandbox: ProtegerSandboxConfig) -> Self {
         Self {
             workers,
             sandbox,
@@ -72,7 +74,7 @@ impl Attempts {
 pub struct Rig {
     pub settings: Settings,
     pub store: Store,
-    pub sandbox: SandboxServer,
+    pub sandbox: ServedProteger,
     pub sink: Sink,
     pub fleet: Fleet,
     producer: Producer,
@@ -89,8 +91,8 @@ impl Rig {
         let tag = uuid::Uuid::now_v7().simple().to_string();
         settings.redis.queue = format!("chaos-{tag}");
         let loopback = "127.0.0.1:0".parse().map_err(err)?;
-        let persist_delay = config.sandbox.proteger.persist_delay;
-        let sandbox = crate::sandbox::spawn(loopback, config.sandbox)
+        let persist_delay = config.sandbox.persist_delay;
+        let sandbox = crate::vendors::proteger::sandbox::serve(loopback, config.sandbox)
             .await
             .map_err(err)?;
         let (_, store) = startup::open_store(&settings).map_err(err)?;
@@ -137,7 +139,7 @@ impl Rig {
     /// cancellations of a mixed run to cancel. Returns their contract ids once readable.
     pub async fn seed_contracts(&self, count: usize) -> Result<Vec<String>, ChaosError> {
         use futures::{StreamExt, TryStreamExt};
-        let mut proteger = self.settings.proteger.clone();
+        let mut proteger = ProtegerSettings::from_settings(&self.settings).map_err(err)?;
         proteger.base_url = self.sandbox.proteger_url();
         let client = ProtegerClient::new(&proteger, Some("chaos".into())).map_err(err)?;
         let numbers: Vec<usize> = (0..count).collect();
@@ -148,7 +150,7 @@ impl Rig {
                 .collect();
             let client = &client;
             async move {
-                let key = uuid::Uuid::now_v7().to_string();
+                let key = IdempotencyKey::for_batch(&JobId::new());
                 client.create_contracts_bulk(&key, &contracts).await
             }
         });
@@ -281,11 +283,14 @@ impl Rig {
 /// What every worker of a run gets: this run's Redis and queue, the sandbox, a short lease
 /// (kills are noticed in seconds), a webhook schedule in seconds (a receiver that failed
 /// is tried again soon), and loopback allowed as a webhook destination (the sink).
-fn worker_env(settings: &Settings, sandbox: &SandboxServer) -> Vec<(String, String)> {
+fn worker_env(settings: &Settings, sandbox: &ServedProteger) -> Vec<(String, String)> {
     [
         ("UNDERWRITE_REDIS_URL", settings.redis.url.clone()),
         ("UNDERWRITE_REDIS_QUEUE", settings.redis.queue.clone()),
-        ("UNDERWRITE_PROTEGER_BASE_URL", sandbox.proteger_url()),
+        (
+            "UNDERWRITE_VENDORS_PROTEGER_BASE_URL",
+            sandbox.proteger_url(),
+        ),
         ("UNDERWRITE_PROTEGER_TOKEN", "chaos".to_string()),
         ("UNDERWRITE_WORKER_LEASE_SECS", "2".to_string()),
         ("UNDERWRITE_WEBHOOKS_ALLOW_CIDRS", "127.0.0.0/8".to_string()),

@@ -22,8 +22,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::classify::{ProtegerError, parse_retry_after};
+use super::idempotency_key::IdempotencyKey;
+use super::settings::ProtegerSettings;
 use super::types::{Contract, ContractRequest, ContractStatus, MAX_BULK_CONTRACTS, RefundQuote};
-use crate::config::ProtegerSettings;
 
 /// The header that carries the API key.
 pub const AUTH_HEADER: &str = "X-Proteger-Auth-Token";
@@ -104,7 +105,7 @@ impl ProtegerClient {
     /// replays its first answer instead of creating the contracts again.
     pub async fn create_contracts_bulk(
         &self,
-        idempotency_key: &str,
+        idempotency_key: &IdempotencyKey,
         contracts: &[ContractRequest],
     ) -> Result<Vec<Contract>, ProtegerError> {
         if !(1..=MAX_BULK_CONTRACTS).contains(&contracts.len()) {
@@ -113,19 +114,13 @@ impl ProtegerClient {
                 contracts.len()
             )));
         }
-        let key = HeaderValue::from_str(idempotency_key)
-            .ok()
-            .filter(|_| !idempotency_key.is_empty())
-            .ok_or_else(|| {
-                ProtegerError::InvalidRequest("the idempotency key is not a valid header".into())
-            })?;
         #[derive(Serialize)]
         struct Body<'a> {
             contracts: &'a [ContractRequest],
         }
         let request = self
             .request(Method::POST, &["v1", "contracts", "bulk"], None)
-            .header(IDEMPOTENCY_HEADER, key)
+            .header(IDEMPOTENCY_HEADER, idempotency_key.header_value())
             .json(&Body { contracts });
         self.send(request).await
     }
@@ -351,6 +346,8 @@ mod tests {
             base_url: "http://127.0.0.1:9/proteger/".into(),
             connect_timeout_ms: 100,
             timeout_ms: 100,
+            batch_size: 10,
+            sandbox_persist_delay_ms: 0,
         }
     }
 
@@ -393,7 +390,7 @@ mod tests {
     async fn a_bulk_outside_one_to_ten_is_not_sent() {
         let client = ProtegerClient::new(&settings(), None).expect("client");
         let err = client
-            .create_contracts_bulk("key", &[])
+            .create_contracts_bulk(&IdempotencyKey::for_batch(&crate::queue::JobId::new()), &[])
             .await
             .expect_err("refused");
         assert!(matches!(err, ProtegerError::InvalidRequest(_)), "{err:?}");

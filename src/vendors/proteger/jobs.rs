@@ -30,11 +30,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::client::ProtegerClient;
+use super::idempotency_key::IdempotencyKey;
+use super::settings::{NAME, ProtegerSettings, TOKEN_SECRET};
 use super::types::ContractRequest;
 use crate::queue::{
-    ChildOutcome, ErrorDetail, JobContext, JobError, JobId, JobKind, JobOutput, RedisBackend, Store,
+    ChildOutcome, ErrorDetail, JobContext, JobError, JobId, JobKind, JobOutput, Store,
 };
-use crate::workers::WorkerDeps;
+use crate::worker_deps::WorkerDeps;
 
 /// One contract to create.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,7 +97,7 @@ pub async fn send_batch(
             children: unsendable,
         });
     }
-    let key = ctx.id.to_string();
+    let key = IdempotencyKey::for_batch(&ctx.id);
     match deps.client.create_contracts_bulk(&key, &contracts).await {
         Ok(created) if created.len() == members.len() => {
             let children = members
@@ -108,7 +110,7 @@ pub async fn send_batch(
                 .chain(unsendable)
                 .collect();
             Ok(JobOutput {
-                result: json!({ "idempotency_key": key, "contracts": created.len() }),
+                result: json!({ "idempotency_key": key.as_str(), "contracts": created.len() }),
                 children,
             })
         }
@@ -209,9 +211,14 @@ pub fn register(
     monitor: Monitor,
     deps: &WorkerDeps,
 ) -> Result<Monitor, super::classify::ProtegerError> {
+    let settings = ProtegerSettings::from_settings(&deps.settings)
+        .map_err(|e| super::classify::ProtegerError::Config(e.to_string()))?;
     let client = Arc::new(ProtegerClient::new(
-        &deps.settings.proteger,
-        deps.settings.secrets.proteger_token.clone(),
+        &settings,
+        deps.settings
+            .secrets
+            .vendor(NAME, TOKEN_SECRET)
+            .map(String::from),
     )?);
     let proteger = ProtegerDeps {
         client,
@@ -224,12 +231,7 @@ pub fn register(
     Ok(monitor
         .register(move |_| {
             WorkerBuilder::new(batch_deps.identity.consumer(ContractBatch::KIND))
-                .backend(RedisBackend::<ContractBatch>::new(
-                    batch_deps.store.clone(),
-                    batch_deps.redis.clone(),
-                    &batch_deps.identity,
-                    batch_deps.fetch_settings(ContractBatch::KIND),
-                ))
+                .backend(batch_deps.backend::<ContractBatch>())
                 .catch_panic()
                 .concurrency(concurrency)
                 .data(batch_data.clone())
@@ -237,12 +239,7 @@ pub fn register(
         })
         .register(move |_| {
             WorkerBuilder::new(cancel_deps.identity.consumer(CancelContract::KIND))
-                .backend(RedisBackend::<CancelContract>::new(
-                    cancel_deps.store.clone(),
-                    cancel_deps.redis.clone(),
-                    &cancel_deps.identity,
-                    cancel_deps.fetch_settings(CancelContract::KIND),
-                ))
+                .backend(cancel_deps.backend::<CancelContract>())
                 .catch_panic()
                 .concurrency(concurrency)
                 .data(proteger.clone())
@@ -251,14 +248,17 @@ pub fn register(
 }
 
 /// The batcher that turns waiting contracts into batches.
-pub fn batcher(deps: &WorkerDeps) -> crate::queue::batcher::Batcher {
-    crate::queue::batcher::Batcher {
+pub fn batcher(
+    deps: &WorkerDeps,
+) -> Result<crate::queue::batcher::Batcher, crate::config::ConfigError> {
+    let settings = ProtegerSettings::from_settings(&deps.settings)?;
+    Ok(crate::queue::batcher::Batcher {
         store: deps.store.clone(),
         redis: deps.redis.clone(),
         member_kind: CreateContract::KIND,
         batch_kind: ContractBatch::KIND,
         consumer: deps.identity.consumer(CreateContract::KIND),
         lease: deps.settings.lease(),
-        max: deps.settings.worker.proteger_batch_size,
-    }
+        max: settings.batch_size,
+    })
 }

@@ -74,7 +74,10 @@ impl TestApi {
             store.clone(),
             Duration::from_secs(settings.api.idempotency_secs),
         );
-        let app = router(ApiState::new(producer, settings));
+        let app = router(
+            ApiState::new(producer, settings),
+            underwrite::vendors::all().routes(),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let server = tokio::spawn(async move {

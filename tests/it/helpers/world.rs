@@ -6,15 +6,16 @@ use std::time::Duration;
 use underwrite::config::Settings;
 use underwrite::producer::Producer;
 use underwrite::queue::{Keys, Redis, Retention, RetryPolicy, Store};
-use underwrite::sandbox::{SandboxConfig, SandboxServer};
+use underwrite::vendors;
 use underwrite::vendors::proteger::sandbox::ProtegerSandboxConfig;
+use underwrite::vendors::proteger::sandbox::ServedProteger;
 use underwrite::workers::{self, WorkerDeps};
 
 use super::background::Background;
 use super::redis::{TestRedis, unique_queue};
 
 pub struct World {
-    pub sandbox: SandboxServer,
+    pub sandbox: ServedProteger,
     pub settings: Settings,
     pub store: Store,
     pub producer: Producer,
@@ -31,11 +32,11 @@ pub fn test_settings(redis: &TestRedis, queue: &str, sandbox_url: &str) -> Setti
             "sandbox-token".to_string(),
         ),
         (
-            "UNDERWRITE_PROTEGER_BASE_URL".to_string(),
+            "UNDERWRITE_VENDORS_PROTEGER_BASE_URL".to_string(),
             sandbox_url.to_string(),
         ),
         (
-            "UNDERWRITE_PROTEGER_TIMEOUT_MS".to_string(),
+            "UNDERWRITE_VENDORS_PROTEGER_TIMEOUT_MS".to_string(),
             "1000".to_string(),
         ),
         (
@@ -61,9 +62,9 @@ pub fn test_settings(redis: &TestRedis, queue: &str, sandbox_url: &str) -> Setti
 
 impl World {
     pub async fn start(proteger: ProtegerSandboxConfig, tweak: impl FnOnce(&mut Settings)) -> Self {
-        let sandbox = underwrite::sandbox::spawn(
+        let sandbox = underwrite::vendors::proteger::sandbox::serve(
             "127.0.0.1:0".parse().expect("addr"),
-            SandboxConfig { proteger },
+            proteger,
         )
         .await
         .expect("sandbox");
@@ -83,7 +84,9 @@ impl World {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            workers::run(deps, shutdown).await.expect("workers");
+            workers::run(deps, vendors::all(), shutdown)
+                .await
+                .expect("workers");
         });
         Self {
             sandbox,

@@ -26,9 +26,9 @@
 //!     faults: Faults::scripted([Fault::Error { status: 500, phase: Phase::After }]),
 //!     ..ProtegerSandboxConfig::default()
 //! };
-//! let server = underwrite::sandbox::spawn(
+//! let server = underwrite::vendors::proteger::sandbox::serve(
 //!     "127.0.0.1:0".parse().expect("address"),
-//!     underwrite::sandbox::SandboxConfig { proteger: config },
+//!     config,
 //! )
 //! .await?;
 //! // ... run a client against server.proteger_url(), then:
@@ -48,8 +48,12 @@ mod routes;
 mod state;
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+use super::settings::NAME;
+use crate::sandbox::SandboxServer;
 
 pub use catalogue::{
     SANDBOX_PHONE_PLAN_ID, SANDBOX_PHONE_PRODUCT_ID, SANDBOX_PLAN_3Y_ID, SANDBOX_PLAN_ID,
@@ -144,4 +148,38 @@ impl ProtegerSandbox {
     pub fn reset(&self) {
         self.shared.reset();
     }
+}
+
+/// A sandbox server with Proteger's fake alone, and the fake's handle: for the tests,
+/// chaos runs and benchmarks that check what the vendor saw.
+#[derive(Debug)]
+pub struct ServedProteger {
+    pub server: SandboxServer,
+    pub proteger: ProtegerSandbox,
+}
+
+impl ServedProteger {
+    /// The base URL for a Proteger client, e.g. `http://127.0.0.1:43117/proteger`.
+    pub fn proteger_url(&self) -> String {
+        self.server.url(NAME)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+/// Serves Proteger's fake alone on `listen` (port 0 picks a free port), under `/proteger`
+/// as in the combined sandbox.
+pub async fn serve(
+    listen: SocketAddr,
+    config: ProtegerSandboxConfig,
+) -> std::io::Result<ServedProteger> {
+    let proteger = ProtegerSandbox::new(config);
+    let server = crate::sandbox::spawn(listen, vec![(NAME.to_string(), proteger.router())]).await?;
+    Ok(ServedProteger { server, proteger })
 }

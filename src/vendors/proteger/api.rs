@@ -23,6 +23,8 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::jobs::{CancelContract, CreateContract};
+use super::types::ContractRequest;
 use crate::api::ApiState;
 use crate::api::accepted;
 use crate::api::error::ApiError;
@@ -31,8 +33,6 @@ use crate::api::idempotency::Idempotency;
 use crate::api::submission;
 use crate::producer::Submission;
 use crate::validation::FieldError;
-use crate::vendors::proteger::jobs::{CancelContract, CreateContract};
-use crate::vendors::proteger::types::ContractRequest;
 
 /// Most contracts one bulk request may carry. Not the vendor's limit (10 per call): the
 /// workers batch for the vendor; this only bounds the size of one atomic enqueue.

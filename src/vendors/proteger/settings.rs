@@ -1,0 +1,55 @@
+//! `[vendors.proteger]`: where Proteger is, how long a call may take, how contracts are
+//! batched, and the sandbox's persistence delay. The token is a secret:
+//! `UNDERWRITE_PROTEGER_TOKEN`, never in a file.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::types::MAX_BULK_CONTRACTS;
+use crate::config::{ConfigError, Settings};
+
+/// The vendor's name in the registry, its settings section and its secrets' prefix.
+pub const NAME: &str = "proteger";
+/// The secret that holds the API key: `UNDERWRITE_PROTEGER_TOKEN`.
+pub const TOKEN_SECRET: &str = "token";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtegerSettings {
+    /// `https://api.helloproteger.com`, `https://demo-api.helloproteger.com`, or our sandbox.
+    pub base_url: String,
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+    /// Contracts per bulk call: 1 to 10, the vendor's ceiling.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Sandbox only: how long a created contract stays invisible to reads.
+    #[serde(default = "default_persist_delay_ms")]
+    pub sandbox_persist_delay_ms: u64,
+}
+
+fn default_batch_size() -> usize {
+    MAX_BULK_CONTRACTS
+}
+
+fn default_persist_delay_ms() -> u64 {
+    500
+}
+
+impl ProtegerSettings {
+    /// Reads and checks `[vendors.proteger]`.
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        let parsed: Self = settings.vendor(NAME)?;
+        if !(1..=MAX_BULK_CONTRACTS).contains(&parsed.batch_size) {
+            return Err(ConfigError::Invalid(format!(
+                "vendors.proteger.batch_size must be between 1 and {MAX_BULK_CONTRACTS}"
+            )));
+        }
+        Ok(parsed)
+    }
+
+    pub fn persist_delay(&self) -> Duration {
+        Duration::from_millis(self.sandbox_persist_delay_ms)
+    }
+}
