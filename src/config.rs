@@ -523,13 +523,14 @@ mod tests {
 
     #[test]
     fn secrets_never_show_in_debug() {
+        let file = tempfile_with("[vendors.acme]\nbase_url = \"http://acme\"\n");
         let settings = Settings::load_from(
-            None,
-            env(&[("UNDERWRITE_PROTEGER_TOKEN", "sk_live_very_secret")]),
+            Some(file.path()),
+            env(&[("UNDERWRITE_ACME_TOKEN", "sk_live_very_secret")]),
         )
         .expect("settings");
         assert_eq!(
-            settings.secrets.vendor("proteger", "token"),
+            settings.secrets.vendor("acme", "token"),
             Some("sk_live_very_secret")
         );
         assert!(!format!("{settings:?}").contains("sk_live_very_secret"));

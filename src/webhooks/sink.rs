@@ -484,17 +484,14 @@ mod tests {
             id: "msg_1".into(),
             timestamp: Some(1),
             signature: String::new(),
-            event_type: Some("proteger.contract.created".into()),
+            event_type: Some("acme.contract.created".into()),
             body: Value::Null,
             verified: true,
             error: None,
             status: 204,
             received_at: Instant::now(),
         };
-        assert_eq!(
-            line(&received),
-            "204 msg_1 proteger.contract.created verified"
-        );
+        assert_eq!(line(&received), "204 msg_1 acme.contract.created verified");
         received.id.clear();
         received.event_type = None;
         received.verified = false;

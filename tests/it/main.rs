@@ -14,6 +14,7 @@ mod proteger_client;
 mod proteger_jobs;
 mod proteger_sandbox;
 mod queue;
+mod registry;
 mod webhook_endpoints;
 mod webhook_http;
 mod webhook_signing;

@@ -21,7 +21,7 @@ pub const MAX_PATTERN_LEN: usize = 128;
 
 /// Why `pattern` is not a pattern, if it is not.
 pub fn check_pattern(pattern: &str) -> Result<(), String> {
-    const SHAPE: &str = "must be `*`, `<vendor>.*` or an event type such as `proteger.contract.created` (lowercase letters, digits and `_`)";
+    const SHAPE: &str = "must be `*`, `<vendor>.*` or an event type `<vendor>.<subject>.<what>` (lowercase letters, digits and `_`)";
     if pattern.len() > MAX_PATTERN_LEN {
         return Err(format!("must be at most {MAX_PATTERN_LEN} characters"));
     }
@@ -71,22 +71,22 @@ mod tests {
 
     #[test]
     fn the_three_shapes_are_patterns_and_nothing_else() {
-        for good in ["*", "proteger.*", "proteger.contract.created", "a_1.b.c_2"] {
+        for good in ["*", "acme.*", "acme.contract.created", "a_1.b.c_2"] {
             assert_eq!(check_pattern(good), Ok(()), "{good}");
         }
         for bad in [
             "",
             "**",
-            "proteger",
-            "proteger.",
-            "proteger.contract",
-            "proteger.contract.*",
-            "proteger.*.created",
-            "Proteger.*",
-            "proteger.contract.created.now",
-            "proteger..created",
-            "proteger.contract-x.created",
-            " proteger.*",
+            "acme",
+            "acme.",
+            "acme.contract",
+            "acme.contract.*",
+            "acme.*.created",
+            "Acme.*",
+            "acme.contract.created.now",
+            "acme..created",
+            "acme.contract-x.created",
+            " acme.*",
             "*.contract.created",
         ] {
             assert!(check_pattern(bad).is_err(), "{bad:?}");
@@ -96,18 +96,15 @@ mod tests {
 
     #[test]
     fn matching() {
-        let created = "proteger.contract.created";
+        let created = "acme.contract.created";
         assert!(pattern_matches("*", created));
-        assert!(pattern_matches("proteger.*", created));
+        assert!(pattern_matches("acme.*", created));
         assert!(pattern_matches(created, created));
-        assert!(!pattern_matches("proteger.contract.failed", created));
+        assert!(!pattern_matches("acme.contract.failed", created));
         assert!(!pattern_matches("billing_robo.*", created));
         // A vendor whose name starts like another's is another vendor.
-        assert!(!pattern_matches(
-            "proteger.*",
-            "proteger_two.contract.created"
-        ));
-        assert!(!pattern_matches("proteger.*", "proteger."));
+        assert!(!pattern_matches("acme.*", "acme_two.contract.created"));
+        assert!(!pattern_matches("acme.*", "acme."));
         assert!(any_matches(
             &["tulip.*".to_string(), created.to_string()],
             created

@@ -496,7 +496,7 @@ mod tests {
         let current = Secret::generate();
         let hash: HashMap<String, String> = [
             ("url", "https://example.com/hook"),
-            ("events", r#"["proteger.*"]"#),
+            ("events", r#"["acme.*"]"#),
             ("headers", r#"{"x-team":"a"}"#),
             ("ordered", "0"),
             ("source", "api"),
@@ -537,7 +537,7 @@ mod tests {
         let mut new = NewEndpoint {
             id: Some("bad id".into()),
             url: "ftp://example.com".into(),
-            events: vec!["*".into(), "Proteger".into()],
+            events: vec!["*".into(), "Acme".into()],
             headers: [
                 ("Webhook-Id", "x"),
                 ("Host", "x"),
