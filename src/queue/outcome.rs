@@ -48,6 +48,12 @@ pub struct ErrorDetail {
     pub vendor_status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vendor_body: Option<Value>,
+    /// The vendor may have carried the call out although it failed (it stored an error
+    /// answer, the idempotency key expired, or the key was reused with another body), and
+    /// retrying cannot tell: an operator must check the vendor first. `dead retry` refuses
+    /// such a job without `--vendor-checked`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ambiguous: bool,
 }
 
 impl ErrorDetail {
@@ -56,6 +62,12 @@ impl ErrorDetail {
             message: message.into(),
             ..Self::default()
         }
+    }
+
+    /// The same, marked [`ErrorDetail::ambiguous`].
+    pub fn ambiguous(mut self) -> Self {
+        self.ambiguous = true;
+        self
     }
 }
 

@@ -217,6 +217,7 @@ pub async fn deliver(
         message,
         vendor_status: outcome.status,
         vendor_body: Some(json!(outcome.response_excerpt)),
+        ambiguous: false,
     };
     match &outcome.verdict {
         Verdict::Delivered => {

@@ -149,6 +149,22 @@ fn vendor_detail(message: String, status: u16, body: String) -> ErrorDetail {
         message,
         vendor_status: Some(status),
         vendor_body,
+        ambiguous: false,
+    }
+}
+
+/// Whether the vendor says an idempotency key was reused with another body: the first
+/// call under that key executed. Its status and wording are **unknown** (Stripe answers
+/// 400 with a message about the idempotency key; our sandbox does the same), so any 4xx
+/// that mentions the idempotency key counts. The callers also treat a 400 they cannot
+/// explain otherwise as a possible reuse (`jobs/batch.rs`): mistaking a reuse for a content
+/// refusal would send the contracts again under new keys.
+pub fn key_reused(error: &ProtegerError) -> bool {
+    match error {
+        ProtegerError::Status { status, body, .. } if (400..500).contains(status) => {
+            body.to_ascii_lowercase().contains("idempotency")
+        }
+        _ => false,
     }
 }
 

@@ -63,6 +63,7 @@ async fn scripted(job: Scripted, ctx: JobContext, runs: Data<Runs>) -> Result<Jo
             message: format!("scripted failure on attempt {}", ctx.attempt),
             vendor_status: Some(if job.permanent { 400 } else { 503 }),
             vendor_body: None,
+            ambiguous: false,
         };
         return Err(if job.permanent {
             JobError::permanent(detail)
