@@ -174,6 +174,34 @@ async fn a_bulk_past_100_is_refused_whole() {
     assert_eq!(api.all_jobs().await.len(), 100);
 }
 
+#[tokio::test]
+async fn a_bulk_that_repeats_a_transaction_id_is_refused_whole() {
+    let api = TestApi::spawn().await;
+    let contracts = vec![
+        contract("order-1"),
+        contract("order-2"),
+        contract("order-1"),
+    ];
+    let refused = answer(
+        api.post("/v1/proteger/contracts/bulk")
+            .json(&json!({ "contracts": contracts })),
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.fields(), ["contracts[2].transactionId"]);
+    assert!(
+        refused.body.to_string().contains("contracts[0]"),
+        "names the first: {}",
+        refused.body
+    );
+    assert!(api.all_jobs().await.is_empty());
+}
+
 /// One bad request and what it must be answered.
 struct Bad {
     what: &'static str,

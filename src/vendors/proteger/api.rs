@@ -6,7 +6,8 @@
 //! - `POST /v1/proteger/contracts/bulk`: `{"contracts": [...]}`, 1 to [`MAX_BULK`] of the
 //!   above → 202 `{"jobs": [...]}`, one per contract, in order. All or nothing: one bad
 //!   contract refuses the whole request (every error listed, as `contracts[3].customer.email`)
-//!   and enqueues nothing. The workers send them to Proteger in calls of up to 10.
+//!   and enqueues nothing. The workers send them to Proteger in calls of up to 10. Each
+//!   contract needs its own `transactionId`: the workers match the vendor's answer by it.
 //! - `POST /v1/proteger/contracts/{contractId}/cancellation`: `{"preview": bool}` plus
 //!   optional `reference`/`metadata` → 202. `preview: true` asks only for the refund quote
 //!   and changes nothing at the vendor. `preview` has no default: guessing wrong either
@@ -15,6 +16,8 @@
 //! Everything the vendor would refuse for its form is refused here, before enqueueing
 //! (`ContractRequest::validate` is the same check the sandbox runs); only what needs the
 //! vendor's catalogue (does this product exist?) can fail later, in the job.
+
+use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::State;
@@ -97,9 +100,24 @@ async fn create_bulk(
         return Err(ApiError::invalid(errors));
     }
     let mut submissions = Vec::with_capacity(items.len());
+    // `transactionId`s are unique within a bulk: the workers match the vendor's answer to
+    // the contracts by them (`jobs/matching.rs`).
+    let mut first_seen: HashMap<String, usize> = HashMap::new();
     for (i, item) in items.into_iter().enumerate() {
         match contract(item, &format!("contracts[{i}]")) {
-            Ok(submission) => submissions.push(submission),
+            Ok(submission) => {
+                let transaction = submission.payload.0.transaction_id.clone();
+                match first_seen.get(&transaction) {
+                    Some(first) => errors.push(FieldError::new(
+                        format!("contracts[{i}].transactionId"),
+                        format!("repeats contracts[{first}].transactionId; each contract of a bulk needs its own"),
+                    )),
+                    None => {
+                        first_seen.insert(transaction, i);
+                    }
+                }
+                submissions.push(submission);
+            }
             Err(found) => errors.extend(found),
         }
     }
