@@ -19,16 +19,18 @@ use serde_json::Value;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::clock::now_ms;
 use super::connection::MAX_BACKOFF;
 use super::context::JobContext;
 use super::error::QueueError;
 use super::hook::{FinalHook, Finished};
-use super::job::JobId;
+use super::id::JobId;
 use super::job::JobState;
 use super::leases::Leases;
 use super::outcome::{ChildOutcome, ErrorDetail, JobError, JobOutput};
 use super::retry::{RetryDecision, RetryPolicy};
-use super::store::{ChildSettlement, FollowUp, Settlement, Store, now_ms};
+use super::settlement::{ChildSettlement, FollowUp, Settlement};
+use super::store::Store;
 use crate::metrics;
 
 /// What settling needs: the store, the kind's retry policy, the leases to let go of, and

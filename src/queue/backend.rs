@@ -29,6 +29,7 @@ use rand::RngExt;
 use super::ack::{AckLayer, Acker};
 use super::connection::{MAX_BACKOFF, Redis};
 use super::context::JobContext;
+use super::delivery::Delivery;
 use super::error::QueueError;
 use super::hook::FinalHook;
 use super::identity::WorkerIdentity;
@@ -36,9 +37,10 @@ use super::job::JobState;
 use super::kind::JobKind;
 use super::leases::{Leases, spawn_heartbeat};
 use super::outcome::ErrorDetail;
-use super::reader::{Delivery, StreamReader};
+use super::reader::StreamReader;
 use super::retry::RetryPolicy;
-use super::store::{Claim, Settlement, Store, Take};
+use super::settlement::Settlement;
+use super::store::{Claim, Store, Take};
 
 /// How a backend fetches and holds jobs.
 #[derive(Debug, Clone)]

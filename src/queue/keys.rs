@@ -17,7 +17,8 @@
 //! | `idem:<scope>:<key>`     | string | an `Idempotency-Key`'s body hash and job ids (24 h TTL)    |
 //! | `kinds`                  | set    | job kinds that have a stream (for the janitor and metrics) |
 
-use super::job::{JobId, JobState};
+use super::id::JobId;
+use super::job::JobState;
 
 /// The consumer group every worker of a kind reads through.
 pub const GROUP: &str = "workers";

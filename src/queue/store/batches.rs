@@ -7,9 +7,10 @@
 //! is split into one batch per member, so that one bad member cannot sink the others. Both
 //! steps happen once: replayed after a crash, they create nothing new.
 
-use super::handle::{Store, now_ms};
+use super::handle::Store;
+use crate::queue::clock::now_ms;
 use crate::queue::error::QueueError;
-use crate::queue::job::JobId;
+use crate::queue::id::JobId;
 use crate::queue::keys::GROUP;
 use crate::queue::scripts::SCRIPTS;
 

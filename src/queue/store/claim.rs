@@ -8,9 +8,11 @@
 //!
 //! The answer of an attempt, which ends the lease, is written by `settle.rs`.
 
-use super::handle::{Store, now_ms};
+use super::handle::Store;
+use crate::queue::clock::now_ms;
+use crate::queue::delivery::{Delivery, delivery};
 use crate::queue::error::QueueError;
-use crate::queue::job::JobId;
+use crate::queue::id::JobId;
 use crate::queue::keys::GROUP;
 use crate::queue::scripts::SCRIPTS;
 
@@ -156,7 +158,7 @@ impl Store {
         &self,
         kind: &str,
         consumer: &str,
-    ) -> Result<Vec<crate::queue::reader::Delivery>, QueueError> {
+    ) -> Result<Vec<Delivery>, QueueError> {
         let stream = self.keys.stream(kind);
         let mut conn = self.conn.clone();
         let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
@@ -181,7 +183,7 @@ impl Store {
                 .next()
                 .map(|(_, f)| f)
                 .unwrap_or_default();
-            deliveries.push(crate::queue::reader::delivery(entry, &fields, false));
+            deliveries.push(delivery(entry, &fields, false));
         }
         Ok(deliveries)
     }

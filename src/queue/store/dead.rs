@@ -7,9 +7,11 @@
 
 use redis::AsyncCommands;
 
-use super::handle::{Store, now_ms};
+use super::handle::Store;
+use crate::queue::clock::now_ms;
 use crate::queue::error::QueueError;
-use crate::queue::job::{JobId, JobState};
+use crate::queue::id::JobId;
+use crate::queue::job::JobState;
 use crate::queue::scripts::SCRIPTS;
 
 /// What an operator retry did.

@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::handle::{Store, now_ms};
+use super::handle::Store;
+use crate::queue::clock::now_ms;
 use crate::queue::error::QueueError;
-use crate::queue::job::{JobId, NewJob};
+use crate::queue::id::JobId;
+use crate::queue::job::NewJob;
 use crate::queue::scripts::SCRIPTS;
 
 /// An enqueue under an `Idempotency-Key`.

@@ -54,11 +54,6 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Now, in unix milliseconds: the unit of every score and timestamp the scripts store.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 impl Store {
     pub fn new(conn: ConnectionManager, keys: Keys, retention: Retention) -> Self {
         Self {
@@ -72,7 +67,7 @@ impl Store {
 
     /// A copy that settles on its own (no group commit): what the committer itself uses,
     /// so that it holds no handle on its own channel.
-    pub(crate) fn without_committer(&self) -> Self {
+    pub(super) fn without_committer(&self) -> Self {
         Self {
             committer: Arc::default(),
             ..self.clone()

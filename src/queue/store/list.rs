@@ -8,7 +8,8 @@
 
 use super::handle::Store;
 use crate::queue::error::QueueError;
-use crate::queue::job::{JobId, JobRecord, JobState};
+use crate::queue::id::JobId;
+use crate::queue::job::{JobRecord, JobState};
 
 /// A page of jobs, newest first.
 #[derive(Debug, Clone, serde::Serialize)]

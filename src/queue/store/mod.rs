@@ -39,7 +39,10 @@ mod settle;
 pub use claim::{Claim, Claimed, Take};
 pub use dead::Requeue;
 pub use enqueue::{Enqueued, IdempotencyClaim};
-pub use handle::{Retention, Store, now_ms};
+pub use handle::{Retention, Store};
 pub use list::{ListFilter, Page};
-pub(crate) use settle::SettleRequest;
-pub use settle::{ChildSettlement, FollowUp, Settlement};
+
+// Paths callers used when all of this was one file: the clock and the settlement types
+// now live beside the store, in the queue, because the store is not their only user.
+pub use super::clock::now_ms;
+pub use super::settlement::{ChildSettlement, FollowUp, Settlement};

@@ -4,7 +4,8 @@
 //! The promoter (`maintenance.rs`) calls [`Store::promote`] in a loop, sleeping until the
 //! next due time it answers (a second at most).
 
-use super::handle::{Store, now_ms};
+use super::handle::Store;
+use crate::queue::clock::now_ms;
 use crate::queue::error::QueueError;
 use crate::queue::scripts::SCRIPTS;
 

@@ -11,7 +11,8 @@ use redis::AsyncCommands;
 
 use super::handle::Store;
 use crate::queue::error::QueueError;
-use crate::queue::job::{CorruptRecord, JobId, JobRecord, JobState};
+use crate::queue::id::JobId;
+use crate::queue::job::{CorruptRecord, JobRecord, JobState};
 
 impl Store {
     /// Reads a job record; `None` when it does not exist (never did, or expired).

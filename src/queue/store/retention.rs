@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use redis::AsyncCommands;
 
-use super::handle::{Store, now_ms};
+use super::handle::Store;
+use crate::queue::clock::now_ms;
 use crate::queue::error::QueueError;
-use crate::queue::job::{JobId, JobState};
+use crate::queue::id::JobId;
+use crate::queue::job::JobState;
 use crate::queue::keys::GROUP;
 use crate::queue::scripts::SCRIPTS;
 

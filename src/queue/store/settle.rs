@@ -11,34 +11,15 @@
 use std::time::Duration;
 
 use super::enqueue::job_args;
-use super::handle::{Store, now_ms};
+use super::handle::Store;
+use crate::queue::clock::now_ms;
+use crate::queue::commit::Writer;
 use crate::queue::error::QueueError;
-use crate::queue::job::{JobId, JobState, NewJob};
+use crate::queue::id::JobId;
 use crate::queue::keys::GROUP;
 use crate::queue::outcome::ErrorDetail;
 use crate::queue::scripts::SCRIPTS;
-
-/// The answer of one attempt, as `settle` writes it.
-#[derive(Debug, Clone)]
-pub enum Settlement {
-    Succeeded {
-        result: serde_json::Value,
-        children: Vec<(JobId, ChildSettlement)>,
-    },
-    Retrying {
-        error: ErrorDetail,
-        due_ms: i64,
-        children: Vec<JobId>,
-    },
-    /// Not its turn yet: run again at `due_ms` without using up an attempt.
-    Deferred { due_ms: i64 },
-    /// `failed` (permanent error) or `dead` (exhausted, poison).
-    Buried {
-        state: JobState,
-        error: ErrorDetail,
-        children: Vec<JobId>,
-    },
-}
+use crate::queue::settlement::{ChildSettlement, FollowUp, SettleRequest, Settlement};
 
 /// The arguments `settle.lua` takes for a settlement.
 struct SettleArgs {
@@ -49,31 +30,6 @@ struct SettleArgs {
     keep: Duration,
     /// (member, its new state, its result or error JSON)
     children: Vec<(JobId, &'static str, String)>,
-}
-
-/// A job to enqueue in the same atomic step as a settlement (a webhook delivery), and
-/// optionally a sorted set to index it in, with its score.
-#[derive(Debug, Clone)]
-pub struct FollowUp {
-    pub job: NewJob,
-    pub index: Option<(String, f64)>,
-}
-
-/// One attempt's answer, as [`Store::settle`] writes it.
-#[derive(Debug, Clone)]
-pub(crate) struct SettleRequest {
-    pub kind: String,
-    pub id: JobId,
-    pub entry: String,
-    pub token: String,
-    pub settlement: Settlement,
-    pub follow_ups: Vec<FollowUp>,
-}
-
-#[derive(Debug, Clone)]
-pub enum ChildSettlement {
-    Succeeded(serde_json::Value),
-    Failed(ErrorDetail),
 }
 
 impl Store {
@@ -105,10 +61,7 @@ impl Store {
 
     /// Writes `requests` in one call of `settle.lua`: one answer each, `false` for a lost
     /// lease.
-    pub(crate) async fn settle_now(
-        &self,
-        requests: &[SettleRequest],
-    ) -> Result<Vec<bool>, QueueError> {
+    async fn settle_now(&self, requests: &[SettleRequest]) -> Result<Vec<bool>, QueueError> {
         let mut invocation = SCRIPTS.settle.prepare_invoke();
         invocation.key(self.keys.state_keys());
         for request in requests {
@@ -238,5 +191,16 @@ impl Store {
             invocation.arg(score);
         }
         Ok(())
+    }
+}
+
+/// The group commit writes through the store, without the store's committer in hand.
+impl Writer for Store {
+    fn detached(&self) -> Self {
+        self.without_committer()
+    }
+
+    async fn write(&self, requests: &[SettleRequest]) -> Result<Vec<bool>, QueueError> {
+        self.settle_now(requests).await
     }
 }
