@@ -27,11 +27,11 @@ use super::hook::{FinalHook, Finished};
 use super::id::JobId;
 use super::job::JobState;
 use super::leases::Leases;
+use super::metrics;
 use super::outcome::{ChildOutcome, ErrorDetail, JobError, JobOutput};
 use super::retry::{RetryDecision, RetryPolicy};
 use super::settlement::{ChildSettlement, FollowUp, Settlement};
 use super::store::Store;
-use crate::metrics;
 
 /// What settling needs: the store, the kind's retry policy, the leases to let go of, and
 /// the hook that turns finished jobs into follow-up jobs (webhook deliveries).
@@ -183,7 +183,7 @@ impl Acker {
                 // vendor again.
                 Err(e) => {
                     tracing::error!(job = %ctx.id, error = %e, "cannot build the events of a finished job; recording it without them");
-                    crate::metrics::record_hook_failure(&ctx.kind);
+                    metrics::record_hook_failure(&ctx.kind);
                     Vec::new()
                 }
             };

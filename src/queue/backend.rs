@@ -36,6 +36,7 @@ use super::identity::WorkerIdentity;
 use super::job::JobState;
 use super::kind::JobKind;
 use super::leases::{Leases, spawn_heartbeat};
+use super::metrics;
 use super::outcome::ErrorDetail;
 use super::reader::StreamReader;
 use super::retry::RetryPolicy;
@@ -403,7 +404,7 @@ impl<T: JobKind> FetchLoop<T> {
             error,
             children: ctx.children.clone(),
         };
-        crate::metrics::record_burial(&ctx.kind);
+        metrics::record_burial(&ctx.kind);
         self.acker.settle(ctx, &settlement).await;
     }
 }

@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::QueueError;
+use super::metrics;
 use super::settlement::SettleRequest;
 
 /// Settlements written by one call at most.
@@ -103,7 +104,7 @@ fn spawn_commit_task<W: Writer>(writer: W) -> mpsc::UnboundedSender<Pending> {
 async fn commit<W: Writer>(writer: &W, batch: Vec<Pending>) {
     let (requests, replies): (Vec<SettleRequest>, Vec<_>) =
         batch.into_iter().map(|p| (p.request, p.reply)).unzip();
-    crate::metrics::record_commit(requests.len());
+    metrics::record_commit(requests.len());
     match writer.write(&requests).await {
         Ok(answers) if answers.len() == requests.len() => {
             for (reply, answer) in replies.into_iter().zip(answers) {

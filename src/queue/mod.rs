@@ -23,6 +23,7 @@ pub mod keys;
 pub mod kind;
 pub mod leases;
 pub mod maintenance;
+pub mod metrics;
 pub mod outcome;
 pub mod reader;
 pub mod retry;
