@@ -18,7 +18,8 @@
 //! ```
 //!
 //! - [`config`]: typed settings (`config/default.toml`, then `UNDERWRITE_*` variables).
-//! - [`telemetry`]: the tracing subscriber. [`metrics`]: Prometheus metrics.
+//! - [`telemetry`]: the tracing subscriber. [`metrics`]: Prometheus metrics (the queue
+//!   defines its own in `queue/metrics.rs`; `metrics.rs` registers and serves them all).
 //! - [`startup`]: builds the API, the workers and the sandbox from settings; tests start these.
 //! - [`queue`]: our Redis backend under apalis's worker runtime: key layout, Lua scripts,
 //!   job records, leases, retries (`queue/retry.rs` is where a retry is decided), dead set.

@@ -1,21 +1,30 @@
 //! Prometheus metrics, served at `/metrics`.
 //!
-//! Counters and histograms are updated where things happen (the acknowledgement layer, the
-//! API, the vendor clients); gauges of queue depth are sampled from Redis by
-//! [`spawn_queue_sampler`], so every process reports the same truth.
+//! Counters and histograms are updated where things happen (the API, the producer, the
+//! vendor clients, the webhook deliveries); gauges of queue depth are sampled from Redis
+//! by [`spawn_queue_sampler`], so every process reports the same truth. The queue keeps
+//! its own metrics (attempts, durations, group commits, burials: `queue/metrics.rs`),
+//! because it depends on nothing above it; they are registered here and served with the
+//! rest.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
-};
+use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
-use crate::queue::Store;
-use crate::queue::store::Settlement;
+use crate::queue::{self, Store};
 
-pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+pub static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
+    let registry = Registry::new();
+    // The queue's metrics go in with the registry itself: they count from wherever the
+    // queue runs, and are then served from the first scrape on.
+    for collector in queue::metrics::collectors() {
+        if let Err(e) = registry.register(collector) {
+            tracing::error!(error = %e, "metric registration failed");
+        }
+    }
+    registry
+});
 
 fn register<C: prometheus::core::Collector + Clone + 'static>(collector: C) -> C {
     // Registration fails only for a duplicate name, which is a programming error caught by
@@ -37,56 +46,6 @@ pub static JOBS_ENQUEUED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter(
         "underwrite_jobs_enqueued_total",
         "Jobs accepted into the queue",
-        &["kind"],
-    )
-});
-
-pub static JOB_ATTEMPTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter(
-        "underwrite_job_attempts_total",
-        "Job attempts by what they led to (succeeded, retrying, failed, dead)",
-        &["kind", "outcome"],
-    )
-});
-
-pub static JOB_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
-    let opts = HistogramOpts::new(
-        "underwrite_job_duration_seconds",
-        "Time a handler took per attempt",
-    )
-    .buckets(vec![
-        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-    ]);
-    match HistogramVec::new(opts, &["kind"]) {
-        Ok(h) => register(h),
-        Err(e) => panic!("metric underwrite_job_duration_seconds is malformed: {e}"),
-    }
-});
-
-pub static SETTLE_BATCH: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
-    let opts = HistogramOpts::new(
-        "underwrite_settle_batch_size",
-        "Job answers written by one call to Redis (group commit)",
-    )
-    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]);
-    match prometheus::Histogram::with_opts(opts) {
-        Ok(h) => register(h),
-        Err(e) => panic!("metric underwrite_settle_batch_size is malformed: {e}"),
-    }
-});
-
-pub static JOBS_BURIED_UNRUN: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter(
-        "underwrite_jobs_buried_unrun_total",
-        "Jobs buried without running (poison jobs, corrupt payloads)",
-        &["kind"],
-    )
-});
-
-pub static HOOK_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter(
-        "underwrite_final_hook_failures_total",
-        "Finished jobs recorded without their events, because the events could not be built",
         &["kind"],
     )
 });
@@ -151,41 +110,10 @@ pub static REDIS_UP: LazyLock<IntGauge> = LazyLock::new(|| {
     }
 });
 
-/// Records one handler attempt and what it led to.
-pub fn record_attempt(kind: &str, settlement: &Settlement, took: Duration) {
-    let outcome = match settlement {
-        Settlement::Succeeded { .. } => "succeeded",
-        Settlement::Retrying { .. } => "retrying",
-        Settlement::Deferred { .. } => "deferred",
-        Settlement::Buried { state, .. } => state.as_str(),
-    };
-    JOB_ATTEMPTS.with_label_values(&[kind, outcome]).inc();
-    JOB_DURATION
-        .with_label_values(&[kind])
-        .observe(took.as_secs_f64());
-}
-
-pub fn record_burial(kind: &str) {
-    JOBS_BURIED_UNRUN.with_label_values(&[kind]).inc();
-}
-
-pub fn record_commit(settlements: usize) {
-    SETTLE_BATCH.observe(settlements as f64);
-}
-
-pub fn record_hook_failure(kind: &str) {
-    HOOK_FAILURES.with_label_values(&[kind]).inc();
-}
-
 /// The text exposition of every metric.
 pub fn render() -> String {
     // Touch the lazies so every family appears from the first scrape on.
     LazyLock::force(&JOBS_ENQUEUED);
-    LazyLock::force(&JOB_ATTEMPTS);
-    LazyLock::force(&JOB_DURATION);
-    LazyLock::force(&JOBS_BURIED_UNRUN);
-    LazyLock::force(&HOOK_FAILURES);
-    LazyLock::force(&SETTLE_BATCH);
     LazyLock::force(&VENDOR_REQUESTS);
     LazyLock::force(&VENDOR_CREDENTIAL_FAILURES);
     LazyLock::force(&HTTP_REQUESTS);
@@ -231,6 +159,7 @@ mod tests {
         for name in [
             "underwrite_jobs_enqueued_total",
             "underwrite_redis_up",
+            "underwrite_settle_batch_size",
             "underwrite_http_requests_total",
         ] {
             assert!(text.contains(name), "{name} missing");

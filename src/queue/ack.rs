@@ -19,17 +19,19 @@ use serde_json::Value;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::clock::now_ms;
 use super::connection::MAX_BACKOFF;
 use super::context::JobContext;
 use super::error::QueueError;
 use super::hook::{FinalHook, Finished};
-use super::job::JobId;
+use super::id::JobId;
 use super::job::JobState;
 use super::leases::Leases;
+use super::metrics;
 use super::outcome::{ChildOutcome, ErrorDetail, JobError, JobOutput};
 use super::retry::{RetryDecision, RetryPolicy};
-use super::store::{ChildSettlement, FollowUp, Settlement, Store, now_ms};
-use crate::metrics;
+use super::settlement::{ChildSettlement, FollowUp, Settlement};
+use super::store::Store;
 
 /// What settling needs: the store, the kind's retry policy, the leases to let go of, and
 /// the hook that turns finished jobs into follow-up jobs (webhook deliveries).
@@ -181,7 +183,7 @@ impl Acker {
                 // vendor again.
                 Err(e) => {
                     tracing::error!(job = %ctx.id, error = %e, "cannot build the events of a finished job; recording it without them");
-                    crate::metrics::record_hook_failure(&ctx.kind);
+                    metrics::record_hook_failure(&ctx.kind);
                     Vec::new()
                 }
             };

@@ -29,16 +29,19 @@ use rand::RngExt;
 use super::ack::{AckLayer, Acker};
 use super::connection::{MAX_BACKOFF, Redis};
 use super::context::JobContext;
+use super::delivery::Delivery;
 use super::error::QueueError;
 use super::hook::FinalHook;
 use super::identity::WorkerIdentity;
 use super::job::JobState;
 use super::kind::JobKind;
 use super::leases::{Leases, spawn_heartbeat};
+use super::metrics;
 use super::outcome::ErrorDetail;
-use super::reader::{Delivery, StreamReader};
+use super::reader::StreamReader;
 use super::retry::RetryPolicy;
-use super::store::{Claim, Settlement, Store, Take};
+use super::settlement::Settlement;
+use super::store::{Claim, Store, Take};
 
 /// How a backend fetches and holds jobs.
 #[derive(Debug, Clone)]
@@ -401,7 +404,7 @@ impl<T: JobKind> FetchLoop<T> {
             error,
             children: ctx.children.clone(),
         };
-        crate::metrics::record_burial(&ctx.kind);
+        metrics::record_burial(&ctx.kind);
         self.acker.settle(ctx, &settlement).await;
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::connection::{MAX_BACKOFF, Redis};
 use super::error::QueueError;
-use super::job::JobId;
+use super::id::JobId;
 use super::reader::StreamReader;
 use super::store::Store;
 

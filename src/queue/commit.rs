@@ -13,13 +13,18 @@
 //! written again on its own, so one bad job cannot fail its neighbours; a settlement that
 //! did land the first time then answers "lease lost" (its token is spent), which the caller
 //! logs and otherwise ignores.
+//!
+//! The committer writes through a [`Writer`], which the store implements
+//! (`store/settle.rs`): the store holds its committer, and this file never names the store,
+//! so neither file needs the other.
 
 use std::sync::OnceLock;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::QueueError;
-use super::store::{SettleRequest, Store};
+use super::metrics;
+use super::settlement::SettleRequest;
 
 /// Settlements written by one call at most.
 pub const MAX_BATCH: usize = 64;
@@ -27,6 +32,19 @@ pub const MAX_BATCH: usize = 64;
 struct Pending {
     request: SettleRequest,
     reply: oneshot::Sender<Result<bool, QueueError>>,
+}
+
+/// What the commit task writes through.
+pub(crate) trait Writer: Sized + Send + Sync + 'static {
+    /// A copy for the commit task to own: one that writes directly and holds no handle on
+    /// the committer, or the task would keep its own channel open forever.
+    fn detached(&self) -> Self;
+
+    /// Writes `requests` in one call: one answer each, `false` for a lost lease.
+    fn write(
+        &self,
+        requests: &[SettleRequest],
+    ) -> impl Future<Output = Result<Vec<bool>, QueueError>> + Send;
 }
 
 /// The channel to a store's commit task, started by the first settlement.
@@ -45,18 +63,18 @@ impl std::fmt::Debug for Committer {
 
 impl Committer {
     /// Writes one settlement, together with whatever else is ready.
-    pub(crate) async fn settle(
+    pub(crate) async fn settle<W: Writer>(
         &self,
-        store: &Store,
+        writer: &W,
         request: SettleRequest,
     ) -> Result<bool, QueueError> {
         let queue = self
             .queue
-            .get_or_init(|| spawn_commit_task(store.without_committer()));
+            .get_or_init(|| spawn_commit_task(writer.detached()));
         let (reply, answer) = oneshot::channel();
         if let Err(refused) = queue.send(Pending { request, reply }) {
             // The task is gone (its runtime shut down): write it here.
-            return settle_alone(store, &refused.0.request).await;
+            return settle_alone(writer, &refused.0.request).await;
         }
         answer.await.unwrap_or_else(|_| {
             Err(QueueError::Unexpected(
@@ -66,7 +84,7 @@ impl Committer {
     }
 }
 
-fn spawn_commit_task(store: Store) -> mpsc::UnboundedSender<Pending> {
+fn spawn_commit_task<W: Writer>(writer: W) -> mpsc::UnboundedSender<Pending> {
     let (queue, mut waiting) = mpsc::unbounded_channel::<Pending>();
     tokio::spawn(async move {
         while let Some(first) = waiting.recv().await {
@@ -77,17 +95,17 @@ fn spawn_commit_task(store: Store) -> mpsc::UnboundedSender<Pending> {
                     Err(_) => break,
                 }
             }
-            commit(&store, batch).await;
+            commit(&writer, batch).await;
         }
     });
     queue
 }
 
-async fn commit(store: &Store, batch: Vec<Pending>) {
+async fn commit<W: Writer>(writer: &W, batch: Vec<Pending>) {
     let (requests, replies): (Vec<SettleRequest>, Vec<_>) =
         batch.into_iter().map(|p| (p.request, p.reply)).unzip();
-    crate::metrics::record_commit(requests.len());
-    match store.settle_now(&requests).await {
+    metrics::record_commit(requests.len());
+    match writer.write(&requests).await {
         Ok(answers) if answers.len() == requests.len() => {
             for (reply, answer) in replies.into_iter().zip(answers) {
                 let _ = reply.send(Ok(answer));
@@ -101,13 +119,13 @@ async fn commit(store: &Store, batch: Vec<Pending>) {
         // A failed or malformed batched call: each on its own, each with its own answer.
         _ => {
             for (request, reply) in requests.iter().zip(replies) {
-                let _ = reply.send(settle_alone(store, request).await);
+                let _ = reply.send(settle_alone(writer, request).await);
             }
         }
     }
 }
 
-async fn settle_alone(store: &Store, request: &SettleRequest) -> Result<bool, QueueError> {
-    let answers = store.settle_now(std::slice::from_ref(request)).await?;
+async fn settle_alone<W: Writer>(writer: &W, request: &SettleRequest) -> Result<bool, QueueError> {
+    let answers = writer.write(std::slice::from_ref(request)).await?;
     Ok(answers.first().copied().unwrap_or(false))
 }

@@ -3,7 +3,7 @@
 use apalis_core::task::Task;
 use apalis_core::task::from_request::FromRequest;
 
-use super::job::JobId;
+use super::id::JobId;
 
 /// Handed to every handler (take it as an argument: `ctx: JobContext`).
 #[derive(Debug, Clone)]

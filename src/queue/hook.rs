@@ -12,9 +12,10 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::error::QueueError;
-use super::job::{JobId, JobState};
+use super::id::JobId;
+use super::job::JobState;
 use super::outcome::ErrorDetail;
-use super::store::FollowUp;
+use super::settlement::FollowUp;
 
 /// A job that has just reached a final state, as the hook sees it.
 #[derive(Debug, Clone)]

@@ -1,23 +1,45 @@
-//! The Redis key layout of one queue.
+//! The Redis key layout: every key of a deployment, and the one place that builds them.
 //!
 //! Every key of a queue starts with `<prefix>:{<queue>}:`; the braces make `<queue>` the
 //! hash tag, so all keys of a queue live in one Redis Cluster slot and every Lua script can
 //! touch them together. Scripts receive every key they touch in `KEYS` (none is built inside
 //! a script), as Redis Cluster requires.
 //!
-//! | key                      | type   | holds                                                      |
-//! |--------------------------|--------|------------------------------------------------------------|
-//! | `job:<id>`               | hash   | the job record (state, attempts, payload, result, ...)     |
-//! | `stream:<kind>`          | stream | ready jobs of a kind (one entry per delivery: `id=<job>`)  |
-//! |                          |        | consumer group `workers`; its pending list is the lease    |
-//! | `sched:<kind>`           | zset   | delayed jobs (retries): job id scored by due time (ms)     |
-//! | `idx:<state>`            | zset   | job ids in a state, scored by when they entered it (ms)    |
-//! | `idx:all`                | zset   | every job id, scored by enqueue time (ms), for listing     |
-//! | `dead`                   | zset   | the dead set: failed and dead jobs, scored by death (ms)   |
-//! | `idem:<scope>:<key>`     | string | an `Idempotency-Key`'s body hash and job ids (24 h TTL)    |
-//! | `kinds`                  | set    | job kinds that have a stream (for the janitor and metrics) |
+//! The webhook module's keys are listed and built here too, in the same hash tag: a job's
+//! settlement writes its webhook deliveries, and indexes them, in the same atomic step. The
+//! queue only names those keys; what is in them is the webhook module's business.
+//!
+//! | key (after the prefix)               | type   | holds                                        |
+//! |--------------------------------------|--------|----------------------------------------------|
+//! | `job:<id>`                           | hash   | the job record (state, attempts, payload,    |
+//! |                                      |        | result, ...; fields in `job.rs`)             |
+//! | `stream:<kind>`                      | stream | ready jobs of a kind, one entry per delivery |
+//! |                                      |        | (`id=<job>`); consumer group `workers`,      |
+//! |                                      |        | whose pending list is the lease              |
+//! | `sched:<kind>`                       | zset   | delayed jobs (retries): job id scored by due |
+//! |                                      |        | time (ms)                                    |
+//! | `idx:<state>`                        | zset   | job ids in a state, scored by when they      |
+//! |                                      |        | entered it (ms)                              |
+//! | `idx:all`                            | zset   | every job id, scored by enqueue time (ms),   |
+//! |                                      |        | for listing                                  |
+//! | `dead`                               | zset   | the dead set: failed and dead jobs, scored   |
+//! |                                      |        | by death (ms)                                |
+//! | `idem:<scope>:<key>`                 | string | an `Idempotency-Key`'s body hash and job ids |
+//! |                                      |        | (24 h TTL by default)                        |
+//! | `kinds`                              | set    | job kinds that have a stream (for the        |
+//! |                                      |        | janitor and metrics)                         |
+//! | `webhook:endpoints`                  | set    | every webhook endpoint's id                  |
+//! | `webhook:endpoint:<id>`              | hash   | one endpoint: URL, filters, health, secrets  |
+//! |                                      |        | (fields in `webhooks/endpoints/mod.rs`)      |
+//! | `webhook:order:<endpoint>:<subject>` | zset   | an ordered endpoint's pending deliveries of  |
+//! |                                      |        | one subject: delivery job ids scored by      |
+//! |                                      |        | event time (ms); the first one's turn is now |
+//! | `webhook:attempts:<delivery>`        | list   | a delivery's attempts (JSON), newest last,   |
+//! |                                      |        | the last 50 kept; expires 30 days after the  |
+//! |                                      |        | last one                                     |
 
-use super::job::{JobId, JobState};
+use super::id::JobId;
+use super::job::JobState;
 
 /// The consumer group every worker of a kind reads through.
 pub const GROUP: &str = "workers";
@@ -67,10 +89,20 @@ impl Keys {
         format!("{}:kinds", self.base)
     }
 
-    /// A key of this queue for a module outside `queue` (webhook endpoints, deliveries):
-    /// it shares the queue's hash tag, so scripts can touch it together with jobs.
-    pub fn other(&self, suffix: &str) -> String {
-        format!("{}:{suffix}", self.base)
+    pub fn webhook_endpoints(&self) -> String {
+        format!("{}:webhook:endpoints", self.base)
+    }
+
+    pub fn webhook_endpoint(&self, id: &str) -> String {
+        format!("{}:webhook:endpoint:{id}", self.base)
+    }
+
+    pub fn webhook_order(&self, endpoint: &str, subject: &str) -> String {
+        format!("{}:webhook:order:{endpoint}:{subject}", self.base)
+    }
+
+    pub fn webhook_attempts(&self, delivery: &str) -> String {
+        format!("{}:webhook:attempts:{delivery}", self.base)
     }
 
     /// A `SCAN MATCH` pattern for every key of this queue.
@@ -101,6 +133,8 @@ mod tests {
             .into_iter()
             .chain([keys.job(&id), keys.stream("a.b"), keys.scheduled("a.b")])
             .chain([keys.idempotency("s", "k"), keys.kinds()])
+            .chain([keys.webhook_endpoints(), keys.webhook_endpoint("e")])
+            .chain([keys.webhook_order("e", "s"), keys.webhook_attempts("d")])
         {
             assert!(key.starts_with("uw:{main}:"), "{key}");
         }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::job::JobId;
+use super::id::JobId;
 use super::store::Store;
 
 /// One held entry.

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use super::store::{Store, now_ms};
+use super::clock::now_ms;
+use super::store::Store;
 
 /// Moves a kind's due delayed jobs into its stream. It sleeps until the next one is due,
 /// but never longer than a second, because another process may schedule an earlier retry

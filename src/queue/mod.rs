@@ -1,29 +1,59 @@
 //! The job queue: our own Redis backend under apalis's worker runtime.
 //!
-//! - `keys.rs`: the Redis key layout (one hash tag per queue).
-//! - `scripts/`: the Lua scripts; every multi-key step is one of them, hence atomic.
-//! - `store.rs`: enqueue, read, list, settle, dead-set operations.
-//! - `job.rs`: ids, states and records. `outcome.rs`: what handlers answer.
-//! - `retry.rs`: where a retry is decided. `kind.rs`: what a job kind is.
+//! The queue imports nothing from the rest of the crate, and no import between two of its
+//! files goes both ways. What it must reach beyond itself goes through small seams: the
+//! webhook fan-out plugs in as a [`FinalHook`], and whoever serves metrics registers the
+//! queue's (`metrics.rs`).
+//!
+//! Redis:
+//! - `keys.rs`: the key layout, every key of a deployment in one table (one hash tag per
+//!   queue).
+//! - `scripts/` (loaded by `scripts.rs`): the Lua scripts; every multi-key step is one of
+//!   them, hence atomic.
+//! - `store/`: [`Store`], every read and write of those keys, one file per concern (its
+//!   `mod.rs` lists them). `commit.rs`: the group commit, answers ready together written by
+//!   one call.
+//! - `connection.rs`: connections, and the server settings checked at start-up.
+//!
+//! Values:
+//! - `id.rs`: job ids. `job.rs`: states and records. `kind.rs`: what a job kind is.
+//! - `outcome.rs`: what handlers answer. `settlement.rs`: what settling writes.
+//! - `delivery.rs`: a stream entry handed to a consumer. `clock.rs`: the queue's time unit.
+//! - `error.rs`: the queue's own errors.
+//!
+//! Running jobs:
+//! - `backend.rs`: [`RedisBackend`], the apalis backend of one kind. `reader.rs`: reading
+//!   deliveries through the consumer group. `identity.rs`: a worker process's name.
+//! - `ack.rs`: the layer that turns a handler's answer into a settlement. `retry.rs`: where
+//!   a retry is decided. `context.rs`: what a handler knows about its job.
+//! - `leases.rs`: the heartbeat that keeps running jobs' leases. `batcher.rs`: batch jobs
+//!   formed from member jobs. `hook.rs`: follow-up jobs of finished jobs.
+//! - `maintenance.rs`: the promoter (due retries) and the janitor (retention).
+//! - `metrics.rs`: the queue's Prometheus metrics.
 
 pub mod ack;
 pub mod backend;
 pub mod batcher;
+pub mod clock;
 mod commit;
 pub mod connection;
 pub mod context;
+pub mod delivery;
 pub mod error;
 pub mod hook;
+pub mod id;
 pub mod identity;
 pub mod job;
 pub mod keys;
 pub mod kind;
 pub mod leases;
 pub mod maintenance;
+pub mod metrics;
 pub mod outcome;
 pub mod reader;
 pub mod retry;
 mod scripts;
+pub mod settlement;
 pub mod store;
 
 pub use backend::{FetchSettings, RedisBackend};
@@ -31,8 +61,9 @@ pub use connection::Redis;
 pub use context::JobContext;
 pub use error::QueueError;
 pub use hook::{FinalHook, Finished};
+pub use id::JobId;
 pub use identity::WorkerIdentity;
-pub use job::{JobId, JobRecord, JobState, NewJob};
+pub use job::{JobRecord, JobState, NewJob};
 pub use keys::Keys;
 pub use kind::JobKind;
 pub use outcome::{ChildOutcome, ErrorDetail, JobError, JobOutput};

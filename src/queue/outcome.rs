@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::job::JobId;
+use super::id::JobId;
 
 /// The successful answer of a handler.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

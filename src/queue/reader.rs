@@ -14,19 +14,11 @@ use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 
+pub use super::delivery::Delivery;
+use super::delivery::delivery;
 use super::error::QueueError;
-use super::job::JobId;
 use super::keys::GROUP;
 use super::store::Store;
-
-/// One entry handed to this consumer.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub entry: String,
-    pub job: Option<JobId>,
-    /// Taken over from a consumer whose lease ran out.
-    pub reclaimed: bool,
-}
 
 type Entries = Vec<(String, Vec<String>)>;
 
@@ -154,20 +146,5 @@ impl StreamReader {
             );
         }
         Ok(deliveries)
-    }
-}
-
-/// Reads the job id out of an entry's fields (`id <job id>`). An entry without a valid id
-/// (written by hand, or corrupt) is still delivered, so the caller can bury it.
-pub(crate) fn delivery(entry: String, fields: &[String], reclaimed: bool) -> Delivery {
-    let job = fields
-        .chunks(2)
-        .find(|pair| pair.first().map(String::as_str) == Some("id"))
-        .and_then(|pair| pair.get(1))
-        .and_then(|id| id.parse().ok());
-    Delivery {
-        entry,
-        job,
-        reclaimed,
     }
 }

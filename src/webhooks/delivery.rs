@@ -56,12 +56,12 @@ impl JobKind for Delivery {
 
 /// The sorted set that orders an `ordered` endpoint's deliveries for one subject.
 pub fn order_key(keys: &Keys, endpoint: &str, subject: &str) -> String {
-    keys.other(&format!("webhook:order:{endpoint}:{subject}"))
+    keys.webhook_order(endpoint, subject)
 }
 
 /// The attempt log of a delivery (newest last, at most [`ATTEMPTS_KEPT`]).
 pub fn attempts_key(keys: &Keys, delivery: &str) -> String {
-    keys.other(&format!("webhook:attempts:{delivery}"))
+    keys.webhook_attempts(delivery)
 }
 
 pub const ATTEMPTS_KEPT: isize = 50;

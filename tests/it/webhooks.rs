@@ -388,7 +388,8 @@ async fn a_stale_head_does_not_block_an_ordered_subject() {
     until("a first attempt", || !receiver.received().is_empty()).await;
     // A delivery buried without running never releases its turn: put one at the head.
     let mut conn = world.store.connection();
-    let pattern = world.store.keys().other("webhook:order:*");
+    // Every ordered subject's key: both parts of the name are globs.
+    let pattern = world.store.keys().webhook_order("*", "*");
     let orders: Vec<String> = redis::cmd("KEYS")
         .arg(&pattern)
         .query_async(&mut conn)

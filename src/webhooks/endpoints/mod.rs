@@ -12,16 +12,14 @@
 //! - `store.rs`: [`EndpointStore`], their storage in Redis; `write.lua`, `health.lua` and
 //!   `rotate.lua` are its atomic steps.
 //!
-//! ## Keys (in the queue's hash tag, see `queue/keys.rs`)
+//! ## Keys
 //!
-//! | key                      | type | holds                                                  |
-//! |--------------------------|------|--------------------------------------------------------|
-//! | `webhook:endpoints`      | set  | every endpoint's id                                    |
-//! | `webhook:endpoint:<id>`  | hash | one endpoint: `url`, `events` and `headers` (JSON),     |
-//! |                          |      | `ordered`, `source`, `created_at`, `updated_at`,       |
-//! |                          |      | `enabled`, `enabled_at`, `disabled_reason`,            |
-//! |                          |      | `failing_since`, `last_success_at` (times in ms),      |
-//! |                          |      | `secret`, `previous_secrets`                           |
+//! `webhook:endpoints` (the set of every endpoint's id) and `webhook:endpoint:<id>` (one
+//! endpoint's hash), in the queue's hash tag; they are built, with every other key, by
+//! `queue/keys.rs`, whose table lists them all. The hash's fields: `url`, `events` and
+//! `headers` (JSON), `ordered`, `source`, `created_at`, `updated_at`, `enabled`,
+//! `enabled_at`, `disabled_reason`, `failing_since`, `last_success_at` (times in ms),
+//! `secret`, `previous_secrets`.
 //!
 //! Listing every endpoint (the fan-out does it for each settlement) is two round trips:
 //! the set, then one pipelined `HGETALL` per id.

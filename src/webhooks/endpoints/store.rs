@@ -158,12 +158,12 @@ impl EndpointStore {
 
     /// The hash of one endpoint.
     pub fn endpoint_key(&self, id: &str) -> String {
-        self.keys.other(&format!("webhook:endpoint:{id}"))
+        self.keys.webhook_endpoint(id)
     }
 
     /// The set of every endpoint's id.
     pub fn index_key(&self) -> String {
-        self.keys.other("webhook:endpoints")
+        self.keys.webhook_endpoints()
     }
 
     /// Creates an endpoint; answers it with its secret (the given one, or a new one), the

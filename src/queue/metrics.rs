@@ -1,0 +1,115 @@
+//! The queue's own metrics: attempts and what they led to, handler durations, group-commit
+//! sizes, jobs buried without running, and jobs recorded without their events.
+//!
+//! They are defined here rather than in the crate's top-level `metrics.rs` so that the
+//! queue depends on nothing above it. Nothing here decides where they are served: whoever
+//! serves metrics registers [`collectors`] into its registry (the top-level `metrics.rs`
+//! does, into the registry behind `/metrics`). Until then they count all the same.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use prometheus::core::Collector;
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts};
+
+use super::settlement::Settlement;
+
+/// A counter family. Names and labels are constants of this file, so a malformed one is a
+/// programming error, caught by the unit test of the top-level `metrics.rs`.
+fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    match IntCounterVec::new(Opts::new(name, help), labels) {
+        Ok(c) => c,
+        Err(e) => panic!("metric {name} is malformed: {e}"),
+    }
+}
+
+pub static JOB_ATTEMPTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "underwrite_job_attempts_total",
+        "Job attempts by what they led to (succeeded, retrying, failed, dead)",
+        &["kind", "outcome"],
+    )
+});
+
+pub static JOB_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    let opts = HistogramOpts::new(
+        "underwrite_job_duration_seconds",
+        "Time a handler took per attempt",
+    )
+    .buckets(vec![
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ]);
+    match HistogramVec::new(opts, &["kind"]) {
+        Ok(h) => h,
+        Err(e) => panic!("metric underwrite_job_duration_seconds is malformed: {e}"),
+    }
+});
+
+pub static SETTLE_BATCH: LazyLock<Histogram> = LazyLock::new(|| {
+    let opts = HistogramOpts::new(
+        "underwrite_settle_batch_size",
+        "Job answers written by one call to Redis (group commit)",
+    )
+    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]);
+    match Histogram::with_opts(opts) {
+        Ok(h) => h,
+        Err(e) => panic!("metric underwrite_settle_batch_size is malformed: {e}"),
+    }
+});
+
+pub static JOBS_BURIED_UNRUN: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "underwrite_jobs_buried_unrun_total",
+        "Jobs buried without running (poison jobs, corrupt payloads)",
+        &["kind"],
+    )
+});
+
+pub static HOOK_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "underwrite_final_hook_failures_total",
+        "Finished jobs recorded without their events, because the events could not be built",
+        &["kind"],
+    )
+});
+
+/// Every metric of this file, for a registry to serve. Each is a handle on the same
+/// counts, so registering them does not reset or fork anything.
+pub fn collectors() -> Vec<Box<dyn Collector>> {
+    vec![
+        Box::new(JOB_ATTEMPTS.clone()),
+        Box::new(JOB_DURATION.clone()),
+        Box::new(SETTLE_BATCH.clone()),
+        Box::new(JOBS_BURIED_UNRUN.clone()),
+        Box::new(HOOK_FAILURES.clone()),
+    ]
+}
+
+/// Records one handler attempt and what it led to.
+pub fn record_attempt(kind: &str, settlement: &Settlement, took: Duration) {
+    let outcome = match settlement {
+        Settlement::Succeeded { .. } => "succeeded",
+        Settlement::Retrying { .. } => "retrying",
+        Settlement::Deferred { .. } => "deferred",
+        Settlement::Buried { state, .. } => state.as_str(),
+    };
+    JOB_ATTEMPTS.with_label_values(&[kind, outcome]).inc();
+    JOB_DURATION
+        .with_label_values(&[kind])
+        .observe(took.as_secs_f64());
+}
+
+/// Records a job buried without running (a poison job, or a payload that cannot be read).
+pub fn record_burial(kind: &str) {
+    JOBS_BURIED_UNRUN.with_label_values(&[kind]).inc();
+}
+
+/// Records one call of the group commit and how many answers it wrote.
+pub fn record_commit(settlements: usize) {
+    SETTLE_BATCH.observe(settlements as f64);
+}
+
+/// Records a finished job written without its follow-up jobs (see `ack.rs`).
+pub fn record_hook_failure(kind: &str) {
+    HOOK_FAILURES.with_label_values(&[kind]).inc();
+}
