@@ -50,6 +50,10 @@ pub enum ApiError {
     /// 409: the request is valid but the resource is not in a state that allows it.
     #[error("{0}")]
     Conflict(String),
+    /// 409 with a code of its own, for a refusal the caller can act on (for example
+    /// `vendor_check_required`: retry with `vendor_checked=true` once the vendor was checked).
+    #[error("{message}")]
+    ConflictWith { code: &'static str, message: String },
     /// 413: the body is larger than `api.body_limit_bytes`.
     #[error("the body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -99,7 +103,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::ConflictWith { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -117,6 +121,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
+            Self::ConflictWith { code, .. } => code,
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Invalid { .. } => "validation_failed",

@@ -163,8 +163,7 @@ async fn faulty_vendor(
 ) -> Result<ChaosReport, ChaosError> {
     let latency = options.vendor_latency.max(MIN_LATENCY);
     let timeout = STALL + latency / 2;
-    let mut sandbox = ProtegerSandboxConfig::default();
-    sandbox.faults = Faults {
+    let faults = Faults {
         error_rate: ERROR_RATE,
         // Gateway errors only: see the module docs for the after-execution 500.
         error_after_share: 0.0,
@@ -175,6 +174,10 @@ async fn faulty_vendor(
         stall_then: StallThen::Answer,
         latency_ms: latency.as_millis() as u64,
         ..Faults::none()
+    };
+    let sandbox = ProtegerSandboxConfig {
+        faults,
+        ..ProtegerSandboxConfig::default()
     };
     let config = RigConfig::new(options.workers, sandbox)
         .env("UNDERWRITE_CONFIG", config_file.display().to_string())

@@ -33,6 +33,17 @@ impl JobId {
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
         Self(Uuid::from_bytes(bytes))
     }
+
+    /// When the id was made, in Unix milliseconds: the timestamp a UUID v7 starts with (a
+    /// derived id carries its parent's). `None` for an id of another version.
+    pub fn created_at_ms(&self) -> Option<i64> {
+        if self.0.get_version_num() != 7 {
+            return None;
+        }
+        let mut millis = [0u8; 8];
+        millis[2..].copy_from_slice(&self.0.as_bytes()[..6]);
+        i64::try_from(u64::from_be_bytes(millis)).ok()
+    }
 }
 
 impl Default for JobId {
@@ -66,5 +77,19 @@ mod tests {
         assert_ne!(a, JobId::derived(&parent, 1));
         assert_eq!(a.0.get_version_num(), 7);
         assert_eq!(&a.0.as_bytes()[..6], &parent.0.as_bytes()[..6]);
+    }
+
+    #[test]
+    fn an_id_knows_when_it_was_made() {
+        let before = crate::queue::clock::now_ms();
+        let id = JobId::new();
+        let after = crate::queue::clock::now_ms();
+        let made = id.created_at_ms().expect("a v7 id");
+        assert!(
+            (before..=after).contains(&made),
+            "{before} <= {made} <= {after}"
+        );
+        assert_eq!(JobId::derived(&id, 3).created_at_ms(), Some(made));
+        assert_eq!(JobId(Uuid::nil()).created_at_ms(), None);
     }
 }

@@ -68,4 +68,7 @@ pub use keys::Keys;
 pub use kind::JobKind;
 pub use outcome::{ChildOutcome, ErrorDetail, JobError, JobOutput};
 pub use retry::{RetryDecision, RetryPolicy};
-pub use store::{Enqueued, IdempotencyClaim, ListFilter, Page, Requeue, Retention, Store};
+pub use store::{
+    Enqueued, IdempotencyClaim, ListFilter, Page, Requeue, RequeueAll, Retention, RetryOptions,
+    Store,
+};

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 
 use super::delivery::Delivery;
 use crate::queue::{
-    Enqueued, JobId, JobKind, JobRecord, JobState, ListFilter, NewJob, QueueError, Requeue, Store,
+    Enqueued, JobId, JobKind, JobRecord, JobState, ListFilter, NewJob, QueueError, Requeue,
+    RetryOptions, Store,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -26,11 +27,16 @@ pub enum ReplayError {
 pub async fn resend(store: &Store, id: &JobId) -> Result<JobId, ReplayError> {
     let record = delivery_record(store, id).await?;
     match record.state {
-        JobState::Failed | JobState::Dead => match store.requeue(id).await? {
-            Requeue::Requeued => Ok(*id),
-            Requeue::Missing => Err(ReplayError::NotFound(*id)),
-            Requeue::NotDead(state) => Err(ReplayError::InFlight(*id, state)),
-        },
+        // A delivery is never ambiguous nor a batch member: a plain requeue.
+        JobState::Failed | JobState::Dead => {
+            match store.requeue(id, RetryOptions::default()).await? {
+                Requeue::Requeued | Requeue::Released { .. } => Ok(*id),
+                Requeue::Missing | Requeue::Ambiguous | Requeue::InBatch(_) => {
+                    Err(ReplayError::NotFound(*id))
+                }
+                Requeue::NotDead(state) => Err(ReplayError::InFlight(*id, state)),
+            }
+        }
         JobState::Succeeded => {
             let again = NewJob::new(Delivery::KIND, record.payload);
             let new_id = again.id;
@@ -67,7 +73,7 @@ pub async fn recover(
                 older_seen = true;
                 break;
             }
-            if store.requeue(&record.id).await? == Requeue::Requeued {
+            if store.requeue(&record.id, RetryOptions::default()).await? == Requeue::Requeued {
                 requeued += 1;
             }
         }

@@ -851,7 +851,10 @@ async fn the_dead_set_can_be_listed_retried_and_purged() {
     // Retry all: the other one.
     let all = answer(api.post("/v1/dead/retry")).await;
     assert_eq!(all.status, StatusCode::ACCEPTED);
-    assert_eq!(all.body, json!({"requeued": 1}));
+    assert_eq!(
+        all.body,
+        json!({"requeued": 1, "released": 0, "ambiguous": 0, "in_batch": 0})
+    );
     let record = answer(api.get(&format!("/v1/jobs/{b}"))).await;
     assert_eq!(record.body["state"], "queued");
 

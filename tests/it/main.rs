@@ -11,6 +11,7 @@ mod crash;
 mod demo;
 mod helpers;
 mod proteger_client;
+mod proteger_dead_retry;
 mod proteger_jobs;
 mod proteger_sandbox;
 mod queue;

@@ -21,8 +21,7 @@ fn client_with(server: &ServedProteger, token: &str, timeout_ms: u64) -> Protege
         base_url: server.proteger_url(),
         connect_timeout_ms: 1_000,
         timeout_ms,
-        batch_size: 10,
-        sandbox_persist_delay_ms: 0,
+        ..ProtegerSettings::default()
     };
     ProtegerClient::new(&settings, Some(token.into())).expect("client")
 }

@@ -7,7 +7,8 @@ use serde_json::json;
 use underwrite::producer::{IdempotencyKey, Producer, Submission};
 use underwrite::queue::store::Settlement;
 use underwrite::queue::{
-    Enqueued, JobId, JobKind, JobState, ListFilter, NewJob, Requeue, Retention, RetryPolicy,
+    Enqueued, JobId, JobKind, JobState, ListFilter, NewJob, Requeue, Retention, RetryOptions,
+    RetryPolicy,
 };
 
 use crate::helpers::redis::{TestRedis, store_on, unique_queue};
@@ -195,16 +196,25 @@ async fn dead_jobs_can_be_retried_and_purged() {
     store.enqueue(&[alive], None).await.expect("enqueue");
     wait_for_state(&store, &alive_id, JobState::Succeeded, WITHIN).await;
     assert_eq!(
-        store.requeue(&alive_id).await.expect("requeue"),
+        store
+            .requeue(&alive_id, RetryOptions::default())
+            .await
+            .expect("requeue"),
         Requeue::NotDead(JobState::Succeeded)
     );
     assert_eq!(
-        store.requeue(&JobId::new()).await.expect("requeue"),
+        store
+            .requeue(&JobId::new(), RetryOptions::default())
+            .await
+            .expect("requeue"),
         Requeue::Missing
     );
 
     assert_eq!(
-        store.requeue(&flaky_id).await.expect("requeue"),
+        store
+            .requeue(&flaky_id, RetryOptions::default())
+            .await
+            .expect("requeue"),
         Requeue::Requeued
     );
     // Fresh budget: attempts restart at 1, so the scripted failures happen again and it dies

@@ -4,9 +4,17 @@
 //!
 //! - `GET /v1/dead?cursor=&limit=`: `{"jobs", "next_cursor"}`, most recent death first.
 //! - `GET /v1/dead/{id}`: the record; 404 unless the job is in the dead set.
-//! - `POST /v1/dead/{id}/retry`: 202 `{"job_id", "status_url"}`, queued again with a full
-//!   retry budget; 404 when there is no such job, 409 when it is neither failed nor dead.
-//! - `POST /v1/dead/retry`: every job of the dead set, 202 `{"requeued": n}`.
+//! - `POST /v1/dead/{id}/retry[?vendor_checked=true]`: 202 `{"job_id", "status_url"}`, queued
+//!   again with a full retry budget; 404 when there is no such job, 409 `conflict` when it is
+//!   neither failed nor dead. Never twice (see `queue/store/dead.rs`):
+//!   - 409 `vendor_check_required`: the vendor may have carried the job out (its error is
+//!     `ambiguous`); check the vendor, then retry with `vendor_checked=true`. A checked
+//!     ambiguous batch answers 202 `{"job_id", "released": n}`: its members go back to be
+//!     batched under new keys;
+//!   - a member retried on its own leaves its batch for a new key; when it is ambiguous,
+//!     the message names its batch, whose retry sends it under the batch's own key.
+//! - `POST /v1/dead/retry[?vendor_checked=true]`: every job of the dead set that can go,
+//!   202 `{"requeued", "released", "ambiguous", "in_batch"}` (the last two stay dead).
 //! - `DELETE /v1/dead/{id}`: 204, the record is gone; 404 unless it was in the dead set.
 //! - `DELETE /v1/dead`: 200 `{"purged": n}`.
 //!
@@ -24,7 +32,8 @@ use crate::api::ApiState;
 use crate::api::accepted::JobLink;
 use crate::api::error::ApiError;
 use crate::api::extract::{JobIdPath, QueryParams};
-use crate::queue::{JobRecord, JobState, Page, Requeue};
+use crate::queue::{JobRecord, JobState, Page, Requeue, RetryOptions};
+use crate::validation::FieldError;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -63,26 +72,83 @@ async fn show(
     }
 }
 
+/// `?vendor_checked=true|false` (default false): the operator checked the vendor.
+fn retry_options(query: &QueryParams) -> Result<RetryOptions, ApiError> {
+    let mut errors = Vec::new();
+    query.check_known(&["vendor_checked"], &mut errors);
+    let vendor_checked = match query.get("vendor_checked") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            errors.push(FieldError::new("vendor_checked", "must be true or false"));
+            false
+        }
+    };
+    if errors.is_empty() {
+        Ok(RetryOptions { vendor_checked })
+    } else {
+        Err(ApiError::invalid(errors))
+    }
+}
+
 async fn retry(
     State(state): State<ApiState>,
     JobIdPath(id): JobIdPath,
+    query: QueryParams,
 ) -> Result<Response, ApiError> {
-    match state.producer().store().requeue(&id).await? {
+    let options = retry_options(&query)?;
+    match state.producer().store().requeue(&id, options).await? {
         Requeue::Requeued => {
-            tracing::info!(job = %id, "dead job requeued by an operator");
+            tracing::info!(job = %id, vendor_checked = options.vendor_checked, "dead job requeued by an operator");
             Ok((StatusCode::ACCEPTED, Json(JobLink::new(id))).into_response())
+        }
+        Requeue::Released { members } => {
+            tracing::info!(batch = %id, members, "ambiguous batch released by an operator who checked the vendor");
+            let link = JobLink::new(id);
+            let body = json!({ "job_id": link.job_id, "released": members });
+            Ok((StatusCode::ACCEPTED, Json(body)).into_response())
         }
         Requeue::Missing => Err(ApiError::NotFound(format!("no job {id}"))),
         Requeue::NotDead(job_state) => Err(ApiError::Conflict(format!(
             "job {id} is {job_state}: only failed or dead jobs can be retried"
         ))),
+        Requeue::Ambiguous | Requeue::InBatch(_) => {
+            let batch = match state.producer().store().job(&id).await? {
+                Some(JobRecord {
+                    batch: Some(batch), ..
+                }) => format!(
+                    "; or retry its batch (POST /v1/dead/{batch}/retry), which sends it again \
+                     under the batch's own idempotency key"
+                ),
+                _ => String::new(),
+            };
+            Err(ApiError::ConflictWith {
+                code: "vendor_check_required",
+                message: format!(
+                    "job {id} may have been carried out by the vendor (see its last_error) and \
+                     would go under a new idempotency key: check at the vendor, then retry with \
+                     vendor_checked=true{batch}"
+                ),
+            })
+        }
     }
 }
 
-async fn retry_all(State(state): State<ApiState>) -> Result<Response, ApiError> {
-    let requeued = state.producer().store().requeue_all().await?;
-    tracing::info!(requeued, "dead set requeued by an operator");
-    Ok((StatusCode::ACCEPTED, Json(json!({ "requeued": requeued }))).into_response())
+async fn retry_all(
+    State(state): State<ApiState>,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
+    let options = retry_options(&query)?;
+    let done = state.producer().store().requeue_all(options).await?;
+    tracing::info!(
+        requeued = done.requeued,
+        released = done.released,
+        ambiguous = done.ambiguous,
+        in_batch = done.in_batch,
+        vendor_checked = options.vendor_checked,
+        "dead set requeued by an operator"
+    );
+    Ok((StatusCode::ACCEPTED, Json(done)).into_response())
 }
 
 async fn purge(

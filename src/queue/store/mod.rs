@@ -37,7 +37,7 @@ mod retention;
 mod settle;
 
 pub use claim::{Claim, Claimed, Take};
-pub use dead::Requeue;
+pub use dead::{Requeue, RequeueAll, RetryOptions};
 pub use enqueue::{Enqueued, IdempotencyClaim};
 pub use handle::{Retention, Store};
 pub use list::{ListFilter, Page};

@@ -346,8 +346,7 @@ mod tests {
             base_url: "http://127.0.0.1:9/proteger/".into(),
             connect_timeout_ms: 100,
             timeout_ms: 100,
-            batch_size: 10,
-            sandbox_persist_delay_ms: 0,
+            ..ProtegerSettings::default()
         }
     }
 

@@ -27,6 +27,21 @@ pub struct ProtegerSettings {
     /// Sandbox only: how long a created contract stays invisible to reads.
     #[serde(default = "default_persist_delay_ms")]
     pub sandbox_persist_delay_ms: u64,
+    /// How long Proteger keeps an idempotency key: after it, the same key is a new request.
+    #[serde(default = "default_key_lifetime_secs")]
+    pub key_lifetime_secs: u64,
+    /// A batch stops retrying this long before its key expires (clocks drift, calls take
+    /// time).
+    #[serde(default = "default_key_margin_secs")]
+    pub key_margin_secs: u64,
+}
+
+fn default_key_lifetime_secs() -> u64 {
+    24 * 3600
+}
+
+fn default_key_margin_secs() -> u64 {
+    3600
 }
 
 fn default_batch_size() -> usize {
@@ -35,6 +50,21 @@ fn default_batch_size() -> usize {
 
 fn default_persist_delay_ms() -> u64 {
     500
+}
+
+impl Default for ProtegerSettings {
+    /// The values `config/default.toml` ships (tests and tools set the base URL they need).
+    fn default() -> Self {
+        Self {
+            base_url: "http://127.0.0.1:8090/proteger".into(),
+            connect_timeout_ms: 5_000,
+            timeout_ms: 30_000,
+            batch_size: default_batch_size(),
+            sandbox_persist_delay_ms: default_persist_delay_ms(),
+            key_lifetime_secs: default_key_lifetime_secs(),
+            key_margin_secs: default_key_margin_secs(),
+        }
+    }
 }
 
 impl ProtegerSettings {
@@ -46,7 +76,17 @@ impl ProtegerSettings {
                 "vendors.proteger.batch_size must be between 1 and {MAX_BULK_CONTRACTS}"
             )));
         }
+        if parsed.key_margin_secs >= parsed.key_lifetime_secs {
+            return Err(ConfigError::Invalid(
+                "vendors.proteger.key_margin_secs must be less than key_lifetime_secs".into(),
+            ));
+        }
         Ok(parsed)
+    }
+
+    /// How old a batch's key may be when it is sent (again): the lifetime less the margin.
+    pub fn key_usable_for(&self) -> Duration {
+        Duration::from_secs(self.key_lifetime_secs - self.key_margin_secs)
     }
 
     pub fn persist_delay(&self) -> Duration {

@@ -1,15 +1,18 @@
 //! `proteger.contract.batch`: one bulk call for the contracts of a batch, and what its
 //! answer means for each of them (see the rules in `jobs/mod.rs`).
 
+use std::time::Duration;
+
 use apalis::prelude::Data;
 use serde_json::json;
 
 use super::matching::match_contracts;
 use super::{ContractBatch, ProtegerDeps};
+use crate::queue::store::now_ms;
 use crate::queue::{
     ChildOutcome, ErrorDetail, JobContext, JobError, JobId, JobKind, JobOutput, Store,
 };
-use crate::vendors::proteger::classify::key_reused;
+use crate::vendors::proteger::classify::{ProtegerError, key_reused};
 use crate::vendors::proteger::idempotency_key::IdempotencyKey;
 use crate::vendors::proteger::types::ContractRequest;
 
@@ -37,6 +40,14 @@ pub async fn send_batch(
         });
     }
     let key = IdempotencyKey::for_batch(&ctx.id);
+    if let Some(expired) = key_expired(&ctx.id, deps.settings.key_usable_for()) {
+        // Sent now, the call would be a new request at the vendor, and the first one may
+        // have executed: only an operator who checked can let these contracts go again.
+        tracing::warn!(batch = %ctx.id, "the batch's idempotency key is too old to send again");
+        return Err(JobError::permanent(
+            ErrorDetail::message(expired).ambiguous(),
+        ));
+    }
     match deps.client.create_contracts_bulk(&key, &contracts).await {
         Ok(created) => {
             let answered = created.len();
@@ -73,17 +84,25 @@ pub async fn send_batch(
             }
         }
         Err(error) => {
+            // Whether the vendor may have carried out this batch, now or in an earlier
+            // attempt (a batch requeued by an operator keeps its last error).
+            let landed_before = earlier_attempt_ambiguous(&deps.store, &ctx.id).await;
+            let may_have_landed =
+                matches!(error, ProtegerError::Network(_) | ProtegerError::Timeout(_))
+                    || error.status().is_some_and(|s| s >= 500);
             // A refusal about the content is certain only on a first attempt of the body
             // the batch was formed with: later, the same 400 may mean "this key was used
             // with another body", i.e. the first call executed (the vendor's wording for it
             // is unknown). Splitting then would send the contracts again under new keys.
-            let clean_first_try = ctx.attempt <= 1 && left_out == 0 && !key_reused(&error);
+            let clean_first_try =
+                ctx.attempt <= 1 && left_out == 0 && !landed_before && !key_reused(&error);
             let mut error = JobError::from(error);
             if !clean_first_try && refuses_content(&error) {
                 error = mark_ambiguous(error, "refused under a key that may have executed before");
-            } else if error.detail().vendor_status.is_some_and(|s| s >= 500) {
-                // Proteger stores a 5xx under the key (it may have come after executing):
-                // the same key replays it, a new key may create the contracts twice.
+            } else if may_have_landed || landed_before {
+                // A 5xx is stored under the key (it may have come after executing), a
+                // timeout or a cut connection may have landed: the same key replays what
+                // happened, a new key may create the contracts twice.
                 error = mark_ambiguous(error, "");
             }
             if clean_first_try && members.len() > 1 && refuses_content(&error) {
@@ -102,6 +121,34 @@ pub async fn send_batch(
             }
             Err(error)
         }
+    }
+}
+
+/// Why the batch's key may no longer be sent, if it is older than `usable_for`. The key is
+/// the batch id, whose UUID v7 timestamp is when the batch was formed (no later than its
+/// first call), so the age is never underestimated.
+fn key_expired(batch: &JobId, usable_for: Duration) -> Option<String> {
+    let made = batch.created_at_ms()?;
+    let age = Duration::from_millis(u64::try_from(now_ms() - made).unwrap_or_default());
+    (age > usable_for).then(|| {
+        format!(
+            "the batch's idempotency key is {} min old, past the {} min it may be sent for: \
+             Proteger keeps a key 24 h, after which the same key is a new request, and an \
+             earlier call may have created these contracts; check at the vendor, then retry \
+             with --vendor-checked",
+            age.as_secs() / 60,
+            usable_for.as_secs() / 60
+        )
+    })
+}
+
+/// Whether an earlier attempt of this batch ended ambiguous. Unreadable counts as yes: the
+/// cautious answer.
+async fn earlier_attempt_ambiguous(store: &Store, batch: &JobId) -> bool {
+    match store.job(batch).await {
+        Ok(Some(record)) => record.last_error.is_some_and(|e| e.ambiguous),
+        Ok(None) => false,
+        Err(_) => true,
     }
 }
 

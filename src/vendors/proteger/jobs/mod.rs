@@ -75,6 +75,8 @@ impl JobKind for CancelContract {
 pub struct ProtegerDeps {
     pub client: Arc<ProtegerClient>,
     pub store: Store,
+    /// `[vendors.proteger]`: the key lifetime, the batch size.
+    pub settings: Arc<ProtegerSettings>,
 }
 
 /// The kinds that have a worker (and so a retry promoter) in this process.
@@ -97,6 +99,7 @@ pub fn register(
     let proteger = ProtegerDeps {
         client,
         store: deps.store.clone(),
+        settings: Arc::new(settings),
     };
     let batch_deps = deps.clone();
     let batch_data = proteger.clone();
