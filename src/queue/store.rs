@@ -72,7 +72,7 @@ pub enum Enqueued {
 }
 
 /// A page of jobs, newest first.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Page {
     pub jobs: Vec<JobRecord>,
     /// Pass back to get the next page; `None` on the last page.
