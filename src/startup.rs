@@ -95,7 +95,10 @@ impl App {
 
     /// The producer API's router.
     pub fn router(&self) -> axum::Router {
-        api::router(ApiState::new(self.producer.clone(), &self.settings))
+        api::router(
+            ApiState::new(self.producer.clone(), &self.settings),
+            vec![crate::api::routes::proteger::routes()],
+        )
     }
 
     /// What the workers need, with a fresh identity (unique per process start).

@@ -21,6 +21,8 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::{Object, ObjectBuilder, Type};
 
 use crate::producer::ProduceError;
 use crate::queue::QueueError;
@@ -108,6 +110,22 @@ impl ApiError {
         }
     }
 
+    /// Every [`ApiError::code`], for the document.
+    pub const CODES: [&'static str; 12] = [
+        "malformed_json",
+        "bad_request",
+        "unauthorized",
+        "not_found",
+        "method_not_allowed",
+        "conflict",
+        "payload_too_large",
+        "unsupported_media_type",
+        "validation_failed",
+        "idempotency_key_reused",
+        "unavailable",
+        "internal",
+    ];
+
     /// The stable, machine-readable name of the error.
     pub fn code(&self) -> &'static str {
         match self {
@@ -127,16 +145,32 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+/// Every refusal of the API, whatever its status.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    error: ErrorObject<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
+/// What was refused, and why.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorObject<'a> {
+    #[schema(schema_with = code_schema)]
     code: &'static str,
+    /// For people; its wording may change.
     message: String,
+    /// Every wrong field found (empty when the error is not about fields).
     fields: &'a [FieldError],
+}
+
+/// `code` in the document: a string, one of [`ApiError::CODES`].
+fn code_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(ApiError::CODES))
+        .description(Some(
+            "Machine-readable, and never changes meaning; `message` is for people.",
+        ))
+        .build()
 }
 
 impl IntoResponse for ApiError {
@@ -145,8 +179,8 @@ impl IntoResponse for ApiError {
             Self::BadRequest { fields, .. } | Self::Invalid { fields, .. } => fields.as_slice(),
             _ => &[],
         };
-        let body = Body {
-            error: Detail {
+        let body = ErrorBody {
+            error: ErrorObject {
                 code: self.code(),
                 message: self.to_string(),
                 fields,
@@ -197,5 +231,45 @@ impl From<ProduceError> for ApiError {
                 Self::Internal
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_lists_every_code() {
+        let one_of_each = [
+            ApiError::MalformedJson(String::new()),
+            ApiError::bad_request("x", "y"),
+            ApiError::Unauthorized(""),
+            ApiError::NotFound(String::new()),
+            ApiError::MethodNotAllowed,
+            ApiError::Conflict(String::new()),
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::UnsupportedMediaType,
+            ApiError::invalid(Vec::new()),
+            ApiError::IdempotencyKeyReused,
+            ApiError::Unavailable(""),
+            ApiError::Internal,
+        ];
+        let codes = one_of_each.map(|error| match error {
+            // Exhaustive on purpose: a new variant stops this from compiling until it is
+            // added above, and its code to `CODES`.
+            ApiError::MalformedJson(_)
+            | ApiError::BadRequest { .. }
+            | ApiError::Unauthorized(_)
+            | ApiError::NotFound(_)
+            | ApiError::MethodNotAllowed
+            | ApiError::Conflict(_)
+            | ApiError::PayloadTooLarge { .. }
+            | ApiError::UnsupportedMediaType
+            | ApiError::Invalid { .. }
+            | ApiError::IdempotencyKeyReused
+            | ApiError::Unavailable(_)
+            | ApiError::Internal => error.code(),
+        });
+        assert_eq!(codes, ApiError::CODES);
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! - `health.rs`: `/healthz`, `/readyz` (open).
 //! - `metrics.rs`: `/metrics` (open).
+//! - `openapi.rs`: `/openapi.json`, the OpenAPI document of all of them (open).
 //! - `proteger.rs`: `/v1/proteger/...`, Proteger work to enqueue.
 //! - `jobs.rs`: `/v1/jobs...`, job records.
 //! - `dead.rs`: `/v1/dead...`, the dead set, for operators.
@@ -9,11 +10,18 @@
 //! - `webhook_deliveries.rs`: `/v1/webhook-deliveries...`, what was sent, and resending.
 //!
 //! Paths under `/v1` are written here without the prefix; `api/mod.rs` nests them.
+//!
+//! Each file hands back an `OpenApiRouter` and adds its handlers with
+//! `.routes(routes!(handler, ...))`, each handler described by its `#[utoipa::path]`: that
+//! one call serves the route and documents it (see `api/openapi.rs`). Never `.route(...)`,
+//! which would serve it undocumented. One `routes!` per path: the macro mounts every
+//! handler it is given on every path among them.
 
 pub mod dead;
 pub mod health;
 pub mod jobs;
 pub mod metrics;
+pub mod openapi;
 pub mod proteger;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;
