@@ -2,10 +2,11 @@
 //! themselves before anything is enqueued.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// One field that is wrong, and why. `field` is a JSON path as the caller sent it,
 /// for example `contracts[3].customer.email`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub reason: String,

@@ -6,6 +6,9 @@
 //! {"jobs": [{"job_id": "...", "status_url": "..."}, ...]}          a bulk, in request order
 //! ```
 //!
+//! An operator's requeue (`POST /v1/dead/retry`, `.../recover`) answers how many jobs went
+//! back in the queue: `{"requeued": n}`.
+//!
 //! A replay of an earlier request under the same `Idempotency-Key` answers exactly the same,
 //! plus `Idempotent-Replayed: true`.
 
@@ -13,6 +16,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::idempotency::{REPLAYED, REPLAYED_HEADER};
@@ -24,10 +28,11 @@ pub fn status_url(id: &JobId) -> String {
     format!("/v1/jobs/{id}")
 }
 
-/// One job, as the 202 answers name it.
-#[derive(Debug, Clone, Serialize)]
+/// A job that was accepted, and where to read what becomes of it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct JobLink {
     pub job_id: JobId,
+    /// `/v1/jobs/{job_id}`, where the job's record is read.
     pub status_url: String,
 }
 
@@ -40,9 +45,16 @@ impl JobLink {
     }
 }
 
-#[derive(Serialize)]
-struct Many {
+/// The jobs of a bulk request, one per item, in request order.
+#[derive(Serialize, ToSchema)]
+pub struct JobLinks {
     jobs: Vec<JobLink>,
+}
+
+/// How many jobs went back in the queue.
+#[derive(Serialize, ToSchema)]
+pub struct Requeued {
+    pub requeued: u64,
 }
 
 /// The answer for a request that enqueued exactly one job.
@@ -64,7 +76,7 @@ pub fn one(accepted: Accepted) -> Result<Response, ApiError> {
 /// The answer for a bulk request: one link per submission, in request order.
 pub fn many(accepted: Accepted) -> Response {
     let jobs = accepted.job_ids.into_iter().map(JobLink::new).collect();
-    let response = (StatusCode::ACCEPTED, Json(Many { jobs })).into_response();
+    let response = (StatusCode::ACCEPTED, Json(JobLinks { jobs })).into_response();
     mark_replay(response, accepted.replayed)
 }
 

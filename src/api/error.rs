@@ -21,6 +21,8 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::{Object, ObjectBuilder, Type};
 
 use crate::producer::ProduceError;
 use crate::queue::QueueError;
@@ -50,10 +52,10 @@ pub enum ApiError {
     /// 409: the request is valid but the resource is not in a state that allows it.
     #[error("{0}")]
     Conflict(String),
-    /// 409 with a code of its own, for a refusal the caller can act on (for example
-    /// `vendor_check_required`: retry with `vendor_checked=true` once the vendor was checked).
-    #[error("{message}")]
-    ConflictWith { code: &'static str, message: String },
+    /// 409: the vendor may have carried the job out, and retrying it would use a new
+    /// idempotency key: check at the vendor, then retry with `vendor_checked=true`.
+    #[error("{0}")]
+    VendorCheckRequired(String),
     /// 413: the body is larger than `api.body_limit_bytes`.
     #[error("the body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -103,7 +105,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) | Self::ConflictWith { .. } => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::VendorCheckRequired(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -111,6 +113,23 @@ impl ApiError {
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+
+    /// Every [`ApiError::code`], for the document.
+    pub const CODES: [&'static str; 13] = [
+        "malformed_json",
+        "bad_request",
+        "unauthorized",
+        "not_found",
+        "method_not_allowed",
+        "conflict",
+        "vendor_check_required",
+        "payload_too_large",
+        "unsupported_media_type",
+        "validation_failed",
+        "idempotency_key_reused",
+        "unavailable",
+        "internal",
+    ];
 
     /// The stable, machine-readable name of the error.
     pub fn code(&self) -> &'static str {
@@ -121,7 +140,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
-            Self::ConflictWith { code, .. } => code,
+            Self::VendorCheckRequired(_) => "vendor_check_required",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Invalid { .. } => "validation_failed",
@@ -132,16 +151,32 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+/// Every refusal of the API, whatever its status.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    error: ErrorObject<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
+/// What was refused, and why.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorObject<'a> {
+    #[schema(schema_with = code_schema)]
     code: &'static str,
+    /// For people; its wording may change.
     message: String,
+    /// Every wrong field found (empty when the error is not about fields).
     fields: &'a [FieldError],
+}
+
+/// `code` in the document: a string, one of [`ApiError::CODES`].
+fn code_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(ApiError::CODES))
+        .description(Some(
+            "Machine-readable, and never changes meaning; `message` is for people.",
+        ))
+        .build()
 }
 
 impl IntoResponse for ApiError {
@@ -150,8 +185,8 @@ impl IntoResponse for ApiError {
             Self::BadRequest { fields, .. } | Self::Invalid { fields, .. } => fields.as_slice(),
             _ => &[],
         };
-        let body = Body {
-            error: Detail {
+        let body = ErrorBody {
+            error: ErrorObject {
                 code: self.code(),
                 message: self.to_string(),
                 fields,
@@ -202,5 +237,47 @@ impl From<ProduceError> for ApiError {
                 Self::Internal
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_lists_every_code() {
+        let one_of_each = [
+            ApiError::MalformedJson(String::new()),
+            ApiError::bad_request("x", "y"),
+            ApiError::Unauthorized(""),
+            ApiError::NotFound(String::new()),
+            ApiError::MethodNotAllowed,
+            ApiError::Conflict(String::new()),
+            ApiError::VendorCheckRequired(String::new()),
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::UnsupportedMediaType,
+            ApiError::invalid(Vec::new()),
+            ApiError::IdempotencyKeyReused,
+            ApiError::Unavailable(""),
+            ApiError::Internal,
+        ];
+        let codes = one_of_each.map(|error| match error {
+            // Exhaustive on purpose: a new variant stops this from compiling until it is
+            // added above, and its code to `CODES`.
+            ApiError::MalformedJson(_)
+            | ApiError::BadRequest { .. }
+            | ApiError::Unauthorized(_)
+            | ApiError::NotFound(_)
+            | ApiError::MethodNotAllowed
+            | ApiError::Conflict(_)
+            | ApiError::VendorCheckRequired(_)
+            | ApiError::PayloadTooLarge { .. }
+            | ApiError::UnsupportedMediaType
+            | ApiError::Invalid { .. }
+            | ApiError::IdempotencyKeyReused
+            | ApiError::Unavailable(_)
+            | ApiError::Internal => error.code(),
+        });
+        assert_eq!(codes, ApiError::CODES);
     }
 }

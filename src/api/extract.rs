@@ -21,7 +21,10 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Value, json};
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, Required, Type};
+use utoipa::{IntoParams, PartialSchema};
 
 use super::ApiState;
 use super::error::ApiError;
@@ -180,6 +183,21 @@ impl<S: Send + Sync> FromRequestParts<S> for JobIdPath {
     }
 }
 
+/// For the document: `{id}`, a job id.
+impl IntoParams for JobIdPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("A job id; anything but a UUID is a 400."))
+                .schema(Some(JobId::schema()))
+                .build(),
+        ]
+    }
+}
+
 /// Most items one page may hold, and how many a page holds when the caller does not say.
 pub const MAX_PAGE: usize = 500;
 pub const DEFAULT_PAGE: usize = 50;
@@ -265,6 +283,35 @@ impl QueryParams {
             },
         };
         (cursor, limit)
+    }
+}
+
+/// For the document: the `cursor` and `limit` that [`QueryParams::paging`] reads.
+pub struct Paging;
+
+impl IntoParams for Paging {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let limit = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(MAX_PAGE))
+            .default(Some(json!(DEFAULT_PAGE)));
+        vec![
+            ParameterBuilder::new()
+                .name("cursor")
+                .parameter_in(ParameterIn::Query)
+                .description(Some(
+                    "The `next_cursor` of the previous page; leave it out for the first page.",
+                ))
+                .schema(Some(String::schema()))
+                .build(),
+            ParameterBuilder::new()
+                .name("limit")
+                .parameter_in(ParameterIn::Query)
+                .description(Some("How many jobs a page holds at most."))
+                .schema(Some(limit))
+                .build(),
+        ]
     }
 }
 

@@ -16,6 +16,9 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, Type};
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -54,6 +57,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
             scope: caller.scope(),
             key,
         })))
+    }
+}
+
+/// For the document: the header, as [`parse`] accepts it.
+impl IntoParams for Idempotency {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let key = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_KEY_LEN))
+            .pattern(Some("^[!-~]+$"));
+        vec![
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .description(Some(
+                    "Sent again with the same body, the same key answers the same jobs \
+                     (with `Idempotent-Replayed: true`) instead of enqueueing new ones; with \
+                     another body it is refused (422 `idempotency_key_reused`). Visible ASCII, \
+                     kept `api.idempotency_secs` (24 h by default), scoped to the token.",
+                ))
+                .schema(Some(key))
+                .build(),
+        ]
     }
 }
 

@@ -9,6 +9,7 @@
 //! |-----------------------------------------------------------|----------------------|
 //! | `GET /healthz`, `GET /readyz`                             | `routes/health.rs`   |
 //! | `GET /metrics`                                            | `routes/metrics.rs`  |
+//! | `GET /openapi.json`                                       | `routes/openapi.rs`  |
 //! | `/v1/<vendor>/...`: each vendor's work to enqueue          | `vendors/<vendor>/api.rs` |
 //! | `GET /v1/jobs`, `GET /v1/jobs/{id}`                       | `routes/jobs.rs`     |
 //! | `GET`/`DELETE /v1/dead`, `POST /v1/dead/retry`            | `routes/dead.rs`     |
@@ -16,7 +17,12 @@
 //! | `/v1/webhook-endpoints[/{id}[/secret/rotate]]`            | `routes/webhook_endpoints.rs` |
 //! | `/v1/webhook-deliveries[/{id}[/resend]]`, `/v1/webhook-endpoints/{id}/recover` | `routes/webhook_deliveries.rs` |
 //!
-//! `/v1/*` needs `Authorization: Bearer <token>` (`auth.rs`); the other three are open.
+//! `/v1/*` needs `Authorization: Bearer <token>` (`auth.rs`); the other four are open.
+//!
+//! Proteger's routes are a vendor's: `router` does not name them, it takes each vendor's
+//! routes as an argument (`startup.rs` passes them) and mounts them under `/v1` like the
+//! rest. Every route, vendors' included, is in the OpenAPI document at `/openapi.json`
+//! (`openapi.rs`).
 //!
 //! ## What a request goes through, outside in
 //!
@@ -41,6 +47,7 @@
 //! - `submission.rs`: `reference` and `metadata`, beside any payload.
 //! - `accepted.rs`: the 202 answer.
 //! - `observe.rs`: tracing and metrics per request.
+//! - `openapi.rs`: the OpenAPI document, from the routes.
 //! - `routes/`: one file per resource.
 
 pub mod accepted;
@@ -49,15 +56,16 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod observe;
+pub mod openapi;
 pub mod routes;
 pub mod submission;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware;
+use axum::{Extension, Router, middleware};
+use utoipa_axum::router::OpenApiRouter;
 
 use self::auth::Tokens;
 use self::error::ApiError;
@@ -112,18 +120,28 @@ impl ApiState {
     }
 }
 
-/// The whole API, ready for `axum::serve`. `vendor_routes` are the registry's (each
-/// vendor's routes, paths under `/v1` written in full: `/proteger/contracts`).
-pub fn router(state: ApiState, vendor_routes: Vec<Router<ApiState>>) -> Router {
-    let vendors = vendor_routes
-        .into_iter()
-        .fold(Router::new(), |all, routes| all.merge(routes));
-    let v1 = Router::new()
-        .merge(vendors)
-        .merge(routes::jobs::routes())
-        .merge(routes::dead::routes())
-        .merge(routes::webhook_endpoints::routes())
-        .merge(routes::webhook_deliveries::routes())
+/// The whole API, ready for `axum::serve`: the routes of `routes/`, those of each vendor
+/// (`vendor_routes`, nested under `/v1` like the rest), and the document of them all at
+/// `/openapi.json`.
+pub fn router(state: ApiState, vendor_routes: Vec<OpenApiRouter<ApiState>>) -> Router {
+    let v1 = vendor_routes.into_iter().fold(
+        OpenApiRouter::new()
+            .merge(routes::jobs::routes())
+            .merge(routes::dead::routes())
+            .merge(routes::webhook_endpoints::routes())
+            .merge(routes::webhook_deliveries::routes()),
+        OpenApiRouter::merge,
+    );
+    let open = OpenApiRouter::new()
+        .merge(routes::health::routes())
+        .merge(routes::metrics::routes())
+        .merge(routes::openapi::routes());
+    // From here on the routes are complete: what follows adds fallbacks and layers only.
+    let (v1, v1_document) = v1.split_for_parts();
+    let (open, open_document) = open.split_for_parts();
+    let document = openapi::document(open_document, v1_document);
+
+    let v1 = v1
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         // `layer`, not `route_layer`: unknown paths under /v1 are refused without a token
@@ -132,12 +150,10 @@ pub fn router(state: ApiState, vendor_routes: Vec<Router<ApiState>>) -> Router {
             state.clone(),
             auth::require_bearer,
         ));
-    Router::new()
-        .merge(routes::health::routes())
-        .merge(routes::metrics::routes())
-        .method_not_allowed_fallback(method_not_allowed)
+    open.method_not_allowed_fallback(method_not_allowed)
         .nest("/v1", v1)
         .fallback(not_found)
+        .layer(Extension(routes::openapi::Served::new(&document)))
         .layer(DefaultBodyLimit::max(state.body_limit()))
         .layer(middleware::from_fn(observe::observe))
         .with_state(state)

@@ -11,9 +11,18 @@
 //! payload's `deny_unknown_fields`, and a typo would pass silently. So [`parse`] takes the
 //! two keys out of the JSON object by hand and deserializes what remains as the payload,
 //! which still refuses any field it does not know.
+//!
+//! For the OpenAPI document, [`Submitted<P>`] is the schema of such a body: `P`'s schema
+//! with the two fields added.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use utoipa::openapi::schema::SchemaType;
+use utoipa::openapi::{AllOfBuilder, ObjectBuilder, RefOr, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::extract::{from_value, join};
 use crate::producer::Submission;
@@ -50,6 +59,61 @@ pub fn parse<P: DeserializeOwned>(
             metadata,
         }),
         _ => Err(errors),
+    }
+}
+
+/// The schema of a body that [`parse`] reads as `P`: `P`'s own fields, `reference` and
+/// `metadata` beside them, and nothing else. For the document only: nothing has this type.
+pub struct Submitted<P>(PhantomData<P>);
+
+impl<P: ToSchema> PartialSchema for Submitted<P> {
+    fn schema() -> RefOr<Schema> {
+        // `null` reads as absent (see `reference` and `metadata` below).
+        let reference = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .min_length(Some(1))
+            .max_length(Some(MAX_REFERENCE_CHARS))
+            .description(Some(
+                "Your own reference for the job, stored with it and echoed in its record and \
+                 webhooks; never interpreted.",
+            ));
+        let metadata = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+            .description(Some(format!(
+                "Any JSON object of yours, at most {MAX_METADATA_BYTES} bytes as JSON; stored \
+                 and echoed like `reference`."
+            )));
+        match P::schema() {
+            RefOr::T(Schema::Object(mut object)) => {
+                // `P`'s description is about `P`; the operation says what the body is.
+                object.description = None;
+                object
+                    .properties
+                    .insert("reference".into(), reference.into());
+                object.properties.insert("metadata".into(), metadata.into());
+                RefOr::T(Schema::Object(object))
+            }
+            // A payload that is not a plain object (an enum, say): the fields go beside it.
+            payload => AllOfBuilder::new()
+                .item(payload)
+                .item(
+                    ObjectBuilder::new()
+                        .property("reference", reference)
+                        .property("metadata", metadata),
+                )
+                .into(),
+        }
+    }
+}
+
+impl<P: ToSchema> ToSchema for Submitted<P> {
+    fn name() -> Cow<'static, str> {
+        Cow::Owned(format!("{}Submission", P::name()))
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        // `P`'s own fields are copied in, not referenced: only what they refer to is needed.
+        P::schemas(schemas);
     }
 }
 

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 pub use super::id::JobId;
 use super::outcome::ErrorDetail;
@@ -24,7 +25,7 @@ use super::outcome::ErrorDetail;
 ///   │           ▼                                                          │
 ///   └──── retrying (a persisted delayed job)          operator retry ◄─────┘
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Queued,
@@ -114,7 +115,7 @@ impl NewJob {
 }
 
 /// A job as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct JobRecord {
     pub id: JobId,
     pub kind: String,

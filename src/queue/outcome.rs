@@ -41,7 +41,7 @@ pub enum ChildOutcome {
 
 /// A failure, as stored in a job record's `last_error`. Everything here is already
 /// redacted: it is shown by the API and carried in webhooks.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ErrorDetail {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]

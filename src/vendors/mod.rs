@@ -33,6 +33,7 @@ use apalis::prelude::Monitor;
 use axum::Router;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::ApiState;
 use crate::config::{ConfigError, Settings, vendor_secret_var};
@@ -76,8 +77,8 @@ pub trait Vendor: Send + Sync + 'static {
     }
 
     /// The producer routes, with paths under `/v1` written in full (`/proteger/contracts`).
-    fn routes(&self) -> Router<ApiState> {
-        Router::new()
+    fn routes(&self) -> OpenApiRouter<ApiState> {
+        OpenApiRouter::new()
     }
 
     /// Registers which finished jobs raise which webhook events.
@@ -159,7 +160,7 @@ impl Vendors {
     }
 
     /// Every vendor's producer routes, for `api::router`.
-    pub fn routes(&self) -> Vec<Router<ApiState>> {
+    pub fn routes(&self) -> Vec<OpenApiRouter<ApiState>> {
         self.iter().map(|vendor| vendor.routes()).collect()
     }
 

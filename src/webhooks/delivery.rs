@@ -67,7 +67,7 @@ pub fn attempts_key(keys: &Keys, delivery: &str) -> String {
 pub const ATTEMPTS_KEPT: isize = 50;
 
 /// One attempt, as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AttemptRecord {
     pub at: chrono::DateTime<Utc>,
     pub status: Option<u16>,

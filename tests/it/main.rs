@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod demo;
 mod helpers;
+mod openapi;
 mod proteger_client;
 mod proteger_dead_retry;
 mod proteger_jobs;

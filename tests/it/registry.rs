@@ -30,6 +30,8 @@ use underwrite::vendors::{self, Vendor, VendorError, Vendors};
 use underwrite::webhooks::event::{Catalogue, EventSpec};
 use underwrite::webhooks::sink;
 use underwrite::worker_deps::WorkerDeps;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::helpers::redis::{TestRedis, unique_queue};
 
@@ -75,6 +77,13 @@ async fn send(job: SendMessage, deps: Data<EchoDeps>) -> Result<JobOutput, JobEr
     Ok(JobOutput::new(body))
 }
 
+#[utoipa::path(
+    post,
+    path = "/echo/messages",
+    operation_id = "send_echo_message",
+    tag = "echo",
+    responses((status = 202, description = "Stored."))
+)]
 async fn enqueue(
     State(state): State<ApiState>,
     JsonBody(body): JsonBody<SendMessage>,
@@ -138,8 +147,8 @@ impl Vendor for Echo {
         }))
     }
 
-    fn routes(&self) -> Router<ApiState> {
-        Router::new().route("/echo/messages", post(enqueue))
+    fn routes(&self) -> OpenApiRouter<ApiState> {
+        OpenApiRouter::new().routes(routes!(enqueue))
     }
 
     fn events(&self, catalogue: &mut Catalogue) {
@@ -212,6 +221,21 @@ async fn a_vendor_defined_outside_the_crate_runs_end_to_end() {
     assert_eq!(event.event_type.as_deref(), Some("echo.message.sent"));
     assert_eq!(event.body["data"]["job_id"], json!(job_id));
     assert_eq!(event.body["data"]["echo"]["echoed"], json!("こんにちは"));
+
+    // The document is assembled from the registry: the route is in it.
+    let document: Value = http
+        .get(format!("{}/openapi.json", app.base_url()))
+        .send()
+        .await
+        .expect("document")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        document["paths"]["/v1/echo/messages"]["post"].is_object(),
+        "{}",
+        document["paths"]
+    );
 
     // The job's record went through the queue and holds the vendor's answer.
     let record: Value = http

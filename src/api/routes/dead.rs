@@ -21,26 +21,29 @@
 //! These routes do not read `Idempotency-Key`: a retry that is sent twice finds the job
 //! queued the second time and answers 409, and a purge is idempotent by nature.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::ApiState;
 use crate::api::accepted::JobLink;
-use crate::api::error::ApiError;
-use crate::api::extract::{JobIdPath, QueryParams};
-use crate::queue::{JobRecord, JobState, Page, Requeue, RetryOptions};
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::{JobIdPath, Paging, QueryParams};
+use crate::queue::{JobRecord, JobState, Page, Requeue, RequeueAll, RetryOptions};
 use crate::validation::FieldError;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/dead", get(list).delete(purge_all))
-        .route("/dead/retry", post(retry_all))
-        .route("/dead/{id}", get(show).delete(purge))
-        .route("/dead/{id}/retry", post(retry))
+/// One `routes!` per path: the macro registers all its handlers on every path it is given.
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, purge_all))
+        .routes(routes!(retry_all))
+        .routes(routes!(show, purge))
+        .routes(routes!(retry))
 }
 
 /// Whether a record belongs in the dead set.
@@ -52,6 +55,18 @@ fn not_in_dead_set(id: impl std::fmt::Display) -> ApiError {
     ApiError::NotFound(format!("job {id} is not in the dead set"))
 }
 
+/// The dead set, most recent death first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/dead",
+    operation_id = "list_dead",
+    tag = "dead set",
+    params(Paging),
+    responses(
+        (status = 200, description = "A page of failed and dead jobs.", body = Page),
+        (status = 422, description = "An unknown query parameter, or a wrong value.", body = ErrorBody),
+    )
+)]
 async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<Page>, ApiError> {
     let mut errors = Vec::new();
     query.check_known(&["cursor", "limit"], &mut errors);
@@ -62,6 +77,19 @@ async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<
     Ok(Json(state.producer().store().dead(cursor, limit).await?))
 }
 
+/// One job of the dead set, with the vendor's last answer.
+#[utoipa::path(
+    get,
+    path = "/dead/{id}",
+    operation_id = "get_dead",
+    tag = "dead set",
+    params(JobIdPath),
+    responses(
+        (status = 200, description = "The job's record.", body = JobRecord),
+        (status = 400, description = "The id is not a UUID.", body = ErrorBody),
+        (status = 404, description = "The job is not in the dead set.", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<ApiState>,
     JobIdPath(id): JobIdPath,
@@ -91,6 +119,32 @@ fn retry_options(query: &QueryParams) -> Result<RetryOptions, ApiError> {
     }
 }
 
+/// For the document: `?vendor_checked=`, which [`retry_options`] reads.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct VendorChecked {
+    /// `true` once the operator checked at the vendor that the work was not carried out:
+    /// lets an ambiguous job go again (under a new idempotency key).
+    vendor_checked: Option<bool>,
+}
+
+/// Queues a failed or dead job again, with a full retry budget, unless that could make the
+/// vendor do something twice.
+#[utoipa::path(
+    post,
+    path = "/dead/{id}/retry",
+    operation_id = "retry_dead",
+    tag = "dead set",
+    params(JobIdPath, VendorChecked),
+    responses(
+        (status = 202, description = "Queued again; follow `status_url`. A checked ambiguous batch answers `{job_id, released}`.", body = JobLink),
+        (status = 400, description = "The id is not a UUID.", body = ErrorBody),
+        (status = 404, description = "No such job.", body = ErrorBody),
+        (status = 409, description = "`conflict`: neither failed nor dead (a retry sent twice finds it queued); `vendor_check_required`: the vendor may have carried it out, check there and pass `vendor_checked=true`.", body = ErrorBody),
+        (status = 422, description = "`vendor_checked` is not true or false.", body = ErrorBody),
+    )
+)]
 async fn retry(
     State(state): State<ApiState>,
     JobIdPath(id): JobIdPath,
@@ -105,7 +159,7 @@ async fn retry(
         Requeue::Released { members } => {
             tracing::info!(batch = %id, members, "ambiguous batch released by an operator who checked the vendor");
             let link = JobLink::new(id);
-            let body = json!({ "job_id": link.job_id, "released": members });
+            let body = serde_json::json!({ "job_id": link.job_id, "released": members });
             Ok((StatusCode::ACCEPTED, Json(body)).into_response())
         }
         Requeue::Missing => Err(ApiError::NotFound(format!("no job {id}"))),
@@ -122,18 +176,28 @@ async fn retry(
                 ),
                 _ => String::new(),
             };
-            Err(ApiError::ConflictWith {
-                code: "vendor_check_required",
-                message: format!(
-                    "job {id} may have been carried out by the vendor (see its last_error) and \
+            Err(ApiError::VendorCheckRequired(format!(
+                "job {id} may have been carried out by the vendor (see its last_error) and \
                      would go under a new idempotency key: check at the vendor, then retry with \
                      vendor_checked=true{batch}"
-                ),
-            })
+            )))
         }
     }
 }
 
+/// Queues every job of the dead set again that can go without a risk of doing something
+/// twice: batches with their members under their own keys, other jobs on their own.
+#[utoipa::path(
+    post,
+    path = "/dead/retry",
+    operation_id = "retry_all_dead",
+    tag = "dead set",
+    params(VendorChecked),
+    responses(
+        (status = 202, description = "What went back, and what stays in the dead set.", body = RequeueAll),
+        (status = 422, description = "`vendor_checked` is not true or false.", body = ErrorBody),
+    )
+)]
 async fn retry_all(
     State(state): State<ApiState>,
     query: QueryParams,
@@ -151,6 +215,19 @@ async fn retry_all(
     Ok((StatusCode::ACCEPTED, Json(done)).into_response())
 }
 
+/// Deletes a job of the dead set, record and all.
+#[utoipa::path(
+    delete,
+    path = "/dead/{id}",
+    operation_id = "purge_dead",
+    tag = "dead set",
+    params(JobIdPath),
+    responses(
+        (status = 204, description = "The record is gone."),
+        (status = 400, description = "The id is not a UUID.", body = ErrorBody),
+        (status = 404, description = "The job is not in the dead set.", body = ErrorBody),
+    )
+)]
 async fn purge(
     State(state): State<ApiState>,
     JobIdPath(id): JobIdPath,
@@ -163,8 +240,22 @@ async fn purge(
     }
 }
 
-async fn purge_all(State(state): State<ApiState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// How many jobs a purge deleted.
+#[derive(Serialize, ToSchema)]
+pub struct Purged {
+    purged: u64,
+}
+
+/// Deletes every job of the dead set.
+#[utoipa::path(
+    delete,
+    path = "/dead",
+    operation_id = "purge_all_dead",
+    tag = "dead set",
+    responses((status = 200, description = "How many jobs were deleted.", body = Purged))
+)]
+async fn purge_all(State(state): State<ApiState>) -> Result<Json<Purged>, ApiError> {
     let purged = state.producer().store().purge_all().await?;
     tracing::info!(purged, "dead set purged by an operator");
-    Ok(Json(json!({ "purged": purged })))
+    Ok(Json(Purged { purged }))
 }

@@ -8,30 +8,59 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::ApiState;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorBody};
 
 /// How long `/readyz` waits for Redis: probes run often and must not pile up.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// `{"status": "ok"}` from `/healthz`, `{"status": "ready"}` from `/readyz`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = HealthStatus)]
+pub struct Status {
+    #[schema(example = "ok")]
+    status: &'static str,
 }
 
-async fn readyz(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+/// Liveness: the process is up and serving (whether Redis answers or not).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process serves.", body = Status))
+)]
+async fn healthz() -> Json<Status> {
+    Json(Status { status: "ok" })
+}
+
+/// Readiness: Redis answers `PING` in time, so this instance can take work.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready: Redis answers.", body = Status),
+        (status = 503, description = "Not ready: Redis does not answer.", body = ErrorBody),
+    )
+)]
+async fn readyz(State(state): State<ApiState>) -> Result<Json<Status>, ApiError> {
     match tokio::time::timeout(PING_TIMEOUT, state.producer().store().ping()).await {
-        Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),
+        Ok(Ok(())) => Ok(Json(Status { status: "ready" })),
         Ok(Err(error)) => {
             tracing::warn!(%error, "not ready: redis does not answer PING");
             Err(ApiError::Unavailable(

@@ -8,22 +8,36 @@
 //!   defaults to 50, at most 500. A page may hold fewer than `limit` jobs while
 //!   `next_cursor` is still set (the store bounds how far one request scans for a `kind`).
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::ApiState;
-use crate::api::error::ApiError;
-use crate::api::extract::{JobIdPath, QueryParams};
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::{JobIdPath, Paging, QueryParams};
 use crate::queue::{JobRecord, JobState, ListFilter, Page};
 use crate::validation::FieldError;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/jobs", get(list))
-        .route("/jobs/{id}", get(show))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
 }
 
+/// One job's record: its state, attempts, timestamps, last error and result.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    operation_id = "get_job",
+    tag = "jobs",
+    params(JobIdPath),
+    responses(
+        (status = 200, description = "The job's record.", body = JobRecord),
+        (status = 400, description = "The id is not a UUID.", body = ErrorBody),
+        (status = 404, description = "No such job: it never existed, or expired after the retention window.", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<ApiState>,
     JobIdPath(id): JobIdPath,
@@ -40,6 +54,25 @@ async fn show(
 /// Longest `kind` filter; kinds are short dotted names (`proteger.contract.create`).
 const MAX_KIND_LEN: usize = 128;
 
+/// Jobs, newest first, a page at a time.
+///
+/// Pass `next_cursor` back as `cursor` until it is `null`. A page may hold fewer than
+/// `limit` jobs while `next_cursor` is still set.
+#[utoipa::path(
+    get,
+    path = "/jobs",
+    operation_id = "list_jobs",
+    tag = "jobs",
+    params(
+        ("state" = Option<JobState>, Query, description = "Only jobs in this state."),
+        ("kind" = Option<String>, Query, max_length = 128, description = "Only jobs of this kind, e.g. `proteger.contract.create`."),
+        Paging,
+    ),
+    responses(
+        (status = 200, description = "A page of job records.", body = Page),
+        (status = 422, description = "An unknown query parameter, or a wrong value (every one listed).", body = ErrorBody),
+    )
+)]
 async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<Page>, ApiError> {
     let mut errors = Vec::new();
     query.check_known(&["state", "kind", "cursor", "limit"], &mut errors);

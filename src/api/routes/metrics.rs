@@ -2,10 +2,10 @@
 //! as scrapers rarely carry one; nothing in it is secret). The metrics are defined in
 //! `crate::metrics`.
 
-use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::ApiState;
 
@@ -13,10 +13,18 @@ use crate::api::ApiState;
 const TEXT_FORMAT: HeaderValue =
     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
 
-pub fn routes() -> Router<ApiState> {
-    Router::new().route("/metrics", get(metrics))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(metrics))
 }
 
+/// Every metric, in Prometheus's text exposition format 0.0.4.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses((status = 200, description = "The metrics.", body = String, content_type = "text/plain; version=0.0.4"))
+)]
 async fn metrics() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, TEXT_FORMAT)],

@@ -11,33 +11,50 @@
 //! - `POST /v1/webhook-endpoints/{id}/recover` with `{"since": RFC 3339}`: every failed
 //!   delivery of the endpoint since then goes back in the queue; 202 `{"requeued": n}`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::ApiState;
-use crate::api::accepted::JobLink;
-use crate::api::error::ApiError;
-use crate::api::extract::{ApiPath, JobIdPath, JsonBody, QueryParams};
-use crate::queue::{JobKind, JobState, ListFilter, Page};
+use crate::api::accepted::{JobLink, Requeued};
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::{ApiPath, JobIdPath, JsonBody, Paging, QueryParams};
+use crate::queue::{JobKind, JobRecord, JobState, ListFilter, Page};
 use crate::validation::FieldError;
 use crate::webhooks::delivery::{AttemptRecord, Delivery, attempts_key};
 use crate::webhooks::replay::{self, ReplayError};
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/webhook-deliveries", get(list))
-        .route("/webhook-deliveries/{id}", get(show))
-        .route("/webhook-deliveries/{id}/resend", post(resend))
-        .route("/webhook-endpoints/{id}/recover", post(recover))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(resend))
+        .routes(routes!(recover))
 }
 
+/// Deliveries, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/webhook-deliveries",
+    operation_id = "list_webhook_deliveries",
+    tag = "webhook deliveries",
+    params(
+        ("endpoint" = Option<String>, Query, description = "Only deliveries to this endpoint."),
+        ("state" = Option<JobState>, Query, description = "Only deliveries in this state."),
+        Paging,
+    ),
+    responses(
+        (status = 200, description = "A page of deliveries: job records of kind `webhook.delivery`.", body = Page),
+        (status = 422, description = "An unknown query parameter, or a wrong value.", body = ErrorBody),
+    )
+)]
 async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<Page>, ApiError> {
     let mut errors = Vec::new();
     query.check_known(&["endpoint", "state", "cursor", "limit"], &mut errors);
@@ -65,10 +82,34 @@ async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<
     Ok(Json(state.producer().store().list(&filter).await?))
 }
 
+/// A delivery and its attempts.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryAttempts {
+    /// The delivery's job record.
+    delivery: JobRecord,
+    /// Oldest first; the last 50 are kept.
+    attempts: Vec<AttemptRecord>,
+}
+
+/// One delivery, with its attempts.
+///
+/// Each attempt with its time, status, duration and the first 4 KiB of the answer.
+#[utoipa::path(
+    get,
+    path = "/webhook-deliveries/{id}",
+    operation_id = "get_webhook_delivery",
+    tag = "webhook deliveries",
+    params(JobIdPath),
+    responses(
+        (status = 200, description = "The delivery and its attempts.", body = DeliveryAttempts),
+        (status = 400, description = "The id is not a UUID.", body = ErrorBody),
+        (status = 404, description = "No such delivery.", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<ApiState>,
     JobIdPath(id): JobIdPath,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliveryAttempts>, ApiError> {
     let store = state.producer().store();
     let record = match store.job(&id).await? {
         Some(record) if record.kind == Delivery::KIND => record,
@@ -83,9 +124,29 @@ async fn show(
         .iter()
         .filter_map(|a| serde_json::from_str(a).ok())
         .collect();
-    Ok(Json(json!({ "delivery": record, "attempts": attempts })))
+    Ok(Json(DeliveryAttempts {
+        delivery: record,
+        attempts,
+    }))
 }
 
+/// Sends a delivery again.
+///
+/// A failed one goes back in the queue; a delivered one is sent again under the same
+/// `webhook-id`.
+#[utoipa::path(
+    post,
+    path = "/webhook-deliveries/{id}/resend",
+    operation_id = "resend_webhook_delivery",
+    tag = "webhook deliveries",
+    params(JobIdPath),
+    responses(
+        (status = 202, description = "Queued; follow `status_url`.", body = JobLink),
+        (status = 400, description = "The id is not a UUID.", body = ErrorBody),
+        (status = 404, description = "No such delivery.", body = ErrorBody),
+        (status = 409, description = "The delivery is still on its way.", body = ErrorBody),
+    )
+)]
 async fn resend(
     State(state): State<ApiState>,
     JobIdPath(id): JobIdPath,
@@ -103,12 +164,30 @@ async fn resend(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WebhookRecovery)]
 struct RecoverBody {
+    /// Failed deliveries of the endpoint since then (RFC 3339) go back in the queue.
     since: DateTime<Utc>,
 }
 
+/// Queues again the failed deliveries of an endpoint since a time.
+///
+/// For when its receiver is fixed: every delivery to it that failed for good at or after
+/// `since` goes back in the queue.
+#[utoipa::path(
+    post,
+    path = "/webhook-endpoints/{id}/recover",
+    operation_id = "recover_webhook_endpoint",
+    tag = "webhook deliveries",
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    request_body = RecoverBody,
+    responses(
+        (status = 202, description = "How many deliveries were queued again.", body = Requeued),
+        (status = 422, description = "`since` is missing or not an RFC 3339 time.", body = ErrorBody),
+    )
+)]
 async fn recover(
     State(state): State<ApiState>,
     ApiPath(endpoint): ApiPath<String>,
@@ -116,5 +195,5 @@ async fn recover(
 ) -> Result<Response, ApiError> {
     let requeued = replay::recover(state.producer().store(), &endpoint, body.since).await?;
     tracing::info!(%endpoint, requeued, since = %body.since, "failed webhook deliveries recovered by an operator");
-    Ok((StatusCode::ACCEPTED, Json(json!({ "requeued": requeued }))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(Requeued { requeued })).into_response())
 }

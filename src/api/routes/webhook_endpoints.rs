@@ -18,54 +18,79 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::ApiState;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{ApiPath, JsonBody};
 use crate::validation::FieldError;
 use crate::webhooks::endpoints::{EndpointError, EndpointPatch, EndpointStore, NewEndpoint, View};
 use crate::webhooks::signing::Secret;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/webhook-endpoints", get(list).post(create))
-        .route(
-            "/webhook-endpoints/{id}",
-            get(show).patch(update).delete(remove),
-        )
-        .route("/webhook-endpoints/{id}/secret/rotate", post(rotate))
+/// One `routes!` per path: the macro registers all its handlers on every path it is given.
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(rotate))
 }
 
 fn store(state: &ApiState) -> EndpointStore {
     EndpointStore::new(state.producer().store())
 }
 
-/// No `Debug`: it may hold a secret.
-#[derive(Deserialize)]
+/// An endpoint to create. (No `Debug`: it may hold a secret.)
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewWebhookEndpoint)]
 struct CreateBody {
+    /// Where to POST the webhooks: `http` or `https`, without credentials (send those in
+    /// `headers`).
     url: String,
+    /// Event types to send (`*` for all, `proteger.*` for a vendor's); `["*"]` by default.
     events: Option<Vec<String>>,
+    /// Headers added to every delivery.
     headers: Option<BTreeMap<String, String>>,
+    /// Deliver the events of one subject (a contract) one at a time, in order (default
+    /// `false`).
     ordered: Option<bool>,
+    /// Default `true`.
     enabled: Option<bool>,
+    /// `whsec_` and base64 of 24 to 64 bytes; 32 random bytes are generated when left out.
     secret: Option<String>,
 }
 
-#[derive(Serialize)]
+/// The endpoint created, and its signing secret.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CreatedWebhookEndpoint)]
 struct Created {
     #[serde(flatten)]
     endpoint: View,
+    /// `whsec_...`: shown here only, never again.
     secret: String,
 }
 
+/// Creates an endpoint. The answer is the only one that ever shows its secret.
+#[utoipa::path(
+    post,
+    path = "/webhook-endpoints",
+    operation_id = "create_webhook_endpoint",
+    tag = "webhook endpoints",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Created.", body = Created,
+            headers(("Location" = String, description = "`/v1/webhook-endpoints/{id}`"))),
+        (status = 422, description = "Wrong fields, every one listed.", body = ErrorBody),
+    )
+)]
 async fn create(
     State(state): State<ApiState>,
     JsonBody(body): JsonBody<CreateBody>,
@@ -111,11 +136,21 @@ async fn create(
         .into_response())
 }
 
-#[derive(Serialize)]
+/// Every endpoint, oldest first.
+#[derive(Serialize, ToSchema)]
+#[schema(as = WebhookEndpointList)]
 struct Listed {
     endpoints: Vec<View>,
 }
 
+/// Every endpoint, oldest first (never their secrets).
+#[utoipa::path(
+    get,
+    path = "/webhook-endpoints",
+    operation_id = "list_webhook_endpoints",
+    tag = "webhook endpoints",
+    responses((status = 200, description = "The endpoints.", body = Listed))
+)]
 async fn list(State(state): State<ApiState>) -> Result<Json<Listed>, ApiError> {
     let endpoints = store(&state).list().await?;
     Ok(Json(Listed {
@@ -123,6 +158,18 @@ async fn list(State(state): State<ApiState>) -> Result<Json<Listed>, ApiError> {
     }))
 }
 
+/// One endpoint (never its secret).
+#[utoipa::path(
+    get,
+    path = "/webhook-endpoints/{id}",
+    operation_id = "get_webhook_endpoint",
+    tag = "webhook endpoints",
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 200, description = "The endpoint.", body = View),
+        (status = 404, description = "No such endpoint.", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<String>,
@@ -134,16 +181,37 @@ async fn show(
         .ok_or_else(|| EndpointError::NotFound(id).into())
 }
 
-#[derive(Debug, Deserialize)]
+/// What to change; what is left out stays as it is.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WebhookEndpointPatch)]
 struct PatchBody {
     url: Option<String>,
     events: Option<Vec<String>>,
     headers: Option<BTreeMap<String, String>>,
     ordered: Option<bool>,
+    /// `true` re-enables an endpoint the sender disabled, and clears its failing streak.
     enabled: Option<bool>,
 }
 
+/// Changes an endpoint.
+///
+/// What is left out stays as it is. Of an endpoint declared in the config file only
+/// `enabled` may change: the file is the truth for the rest.
+#[utoipa::path(
+    patch,
+    path = "/webhook-endpoints/{id}",
+    operation_id = "update_webhook_endpoint",
+    tag = "webhook endpoints",
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    request_body = PatchBody,
+    responses(
+        (status = 200, description = "The endpoint afterwards.", body = View),
+        (status = 404, description = "No such endpoint.", body = ErrorBody),
+        (status = 409, description = "The endpoint is declared in the config file.", body = ErrorBody),
+        (status = 422, description = "Wrong fields, every one listed.", body = ErrorBody),
+    )
+)]
 async fn update(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<String>,
@@ -161,6 +229,19 @@ async fn update(
     Ok(Json(endpoint.view()))
 }
 
+/// Deletes an endpoint.
+#[utoipa::path(
+    delete,
+    path = "/webhook-endpoints/{id}",
+    operation_id = "delete_webhook_endpoint",
+    tag = "webhook endpoints",
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such endpoint.", body = ErrorBody),
+        (status = 409, description = "The endpoint is declared in the config file.", body = ErrorBody),
+    )
+)]
 async fn remove(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<String>,
@@ -170,12 +251,32 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+/// The new secret, and until when the previous one keeps signing.
+#[derive(Serialize, ToSchema)]
+#[schema(as = RotatedSecret)]
 struct Rotated {
+    /// `whsec_...`: shown here only, never again.
     secret: String,
+    /// Until then, deliveries carry a signature with each secret.
     previous_secret_expires_at: DateTime<Utc>,
 }
 
+/// Replaces an endpoint's secret.
+///
+/// The previous one keeps signing for `webhooks.rotation_grace_secs` (24 h by default), so
+/// receivers can switch without losing a delivery.
+#[utoipa::path(
+    post,
+    path = "/webhook-endpoints/{id}/secret/rotate",
+    operation_id = "rotate_webhook_endpoint_secret",
+    tag = "webhook endpoints",
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 200, description = "The new secret.", body = Rotated),
+        (status = 404, description = "No such endpoint.", body = ErrorBody),
+        (status = 409, description = "The endpoint is declared in the config file.", body = ErrorBody),
+    )
+)]
 async fn rotate(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<String>,

@@ -57,7 +57,7 @@ pub struct RetryOptions {
 }
 
 /// What `dead retry --all` did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RequeueAll {
     /// Jobs put back (a batch counts once; its members go with it).
     pub requeued: u64,

@@ -12,7 +12,7 @@ use crate::queue::id::JobId;
 use crate::queue::job::{JobRecord, JobState};
 
 /// A page of jobs, newest first.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Page {
     pub jobs: Vec<JobRecord>,
     /// Pass back to get the next page; `None` on the last page.

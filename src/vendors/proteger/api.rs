@@ -17,23 +17,27 @@
 //! (`ContractRequest::validate` is the same check the sandbox runs); only what needs the
 //! vendor's catalogue (does this product exist?) can fail later, in the job.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::openapi::schema::AdditionalProperties;
+use utoipa::openapi::{ArrayBuilder, ObjectBuilder, RefOr, Schema};
+use utoipa::{OpenApi, PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::jobs::{CancelContract, CreateContract};
 use super::types::ContractRequest;
 use crate::api::ApiState;
-use crate::api::accepted;
-use crate::api::error::ApiError;
+use crate::api::accepted::{self, JobLink, JobLinks};
+use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{ApiPath, JsonBody};
 use crate::api::idempotency::Idempotency;
-use crate::api::submission;
+use crate::api::submission::{self, Submitted};
 use crate::producer::Submission;
 use crate::validation::FieldError;
 
@@ -44,16 +48,45 @@ pub const MAX_BULK: usize = 100;
 /// Longest contract id accepted in the path.
 pub const MAX_CONTRACT_ID_LEN: usize = 128;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/proteger/contracts", post(create))
-        .route("/proteger/contracts/bulk", post(create_bulk))
-        .route(
-            "/proteger/contracts/{contract_id}/cancellation",
-            post(cancel),
-        )
+/// The tag of these routes in the document, and what it says.
+#[derive(OpenApi)]
+#[openapi(tags((
+    name = "proteger",
+    description = "Warranty contracts to create at Proteger, and to cancel. Everything Proteger \
+        would refuse for its form is refused here, before enqueueing; only what needs its \
+        catalogue (does this product exist?) can fail later, in the job."
+)))]
+struct Tag;
+
+/// The bodies, for the document. Named, because `#[utoipa::path]` composes a generic type
+/// through a trait of utoipa's own that only derived schemas implement.
+type ContractBody = Submitted<ContractRequest>;
+type CancellationBody = Submitted<Cancellation>;
+
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(Tag::openapi())
+        .routes(routes!(create))
+        .routes(routes!(create_bulk))
+        .routes(routes!(cancel))
 }
 
+/// Enqueues one contract to create: Proteger's own fields, plus `reference` and `metadata`.
+#[utoipa::path(
+    post,
+    path = "/proteger/contracts",
+    operation_id = "create_proteger_contract",
+    tag = "proteger",
+    params(Idempotency),
+    request_body(content = ContractBody, description = "One contract, as in Proteger's own API, plus `reference` and `metadata`."),
+    responses(
+        (status = 202, description = "Stored; follow `status_url` (or a webhook) for the outcome.",
+            body = JobLink, headers(
+                ("Location" = String, description = "The job's `status_url`."),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same `Idempotency-Key`."),
+            )),
+        (status = 422, description = "Wrong fields, every one listed (`validation_failed`); or the `Idempotency-Key` was used with another body (`idempotency_key_reused`).", body = ErrorBody),
+    )
+)]
 async fn create(
     State(state): State<ApiState>,
     Idempotency(key): Idempotency,
@@ -64,6 +97,51 @@ async fn create(
     accepted::one(accepted)
 }
 
+/// The body of a bulk request, for the document: 1 to [`MAX_BULK`] contracts.
+pub struct BulkContracts;
+
+impl PartialSchema for BulkContracts {
+    fn schema() -> RefOr<Schema> {
+        let contracts = ArrayBuilder::new()
+            .items(ContractBody::schema())
+            .min_items(Some(1))
+            .max_items(Some(MAX_BULK));
+        ObjectBuilder::new()
+            .property("contracts", contracts)
+            .required("contracts")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+impl ToSchema for BulkContracts {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ProtegerBulkContracts")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        ContractBody::schemas(schemas);
+    }
+}
+
+/// Enqueues up to 100 contracts at once, all or nothing.
+///
+/// One wrong contract refuses the whole request, with every error listed (as
+/// `contracts[3].customer.email`), and nothing is enqueued. The workers send them to
+/// Proteger in bulk calls.
+#[utoipa::path(
+    post,
+    path = "/proteger/contracts/bulk",
+    operation_id = "create_proteger_contracts",
+    tag = "proteger",
+    params(Idempotency),
+    request_body(content = BulkContracts, description = "`contracts`: 1 to 100 contracts, each as the body of `POST /v1/proteger/contracts`."),
+    responses(
+        (status = 202, description = "Stored: one job per contract, in request order.", body = JobLinks,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same `Idempotency-Key`."))),
+        (status = 422, description = "Wrong fields, every one listed; or the `Idempotency-Key` was used with another body.", body = ErrorBody),
+    )
+)]
 async fn create_bulk(
     State(state): State<ApiState>,
     Idempotency(key): Idempotency,
@@ -146,12 +224,35 @@ fn contract(value: Value, at: &str) -> Result<Submission<CreateContract>, Vec<Fi
 }
 
 /// The body of a cancellation, besides `reference`/`metadata`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ProtegerCancellation)]
 struct Cancellation {
+    /// `true`: only ask for the refund quote, and change nothing at Proteger. Required:
+    /// guessing wrong would cancel a contract by accident, or silently do nothing.
     preview: bool,
 }
 
+/// Enqueues the cancellation of a contract (or, with `preview`, the quote of its refund).
+#[utoipa::path(
+    post,
+    path = "/proteger/contracts/{contract_id}/cancellation",
+    operation_id = "cancel_proteger_contract",
+    tag = "proteger",
+    params(
+        ("contract_id" = String, Path, max_length = 128, description = "Proteger's contract id (no `/`, `?`, `#`, `%` or whitespace)."),
+        Idempotency,
+    ),
+    request_body(content = CancellationBody, description = "`preview`, plus `reference` and `metadata`."),
+    responses(
+        (status = 202, description = "Stored; follow `status_url`. A preview's result is the refund quote.",
+            body = JobLink, headers(
+                ("Location" = String, description = "The job's `status_url`."),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same `Idempotency-Key`."),
+            )),
+        (status = 422, description = "A wrong contract id or field, every one listed; or the `Idempotency-Key` was used with another body.", body = ErrorBody),
+    )
+)]
 async fn cancel(
     State(state): State<ApiState>,
     Idempotency(key): Idempotency,

@@ -25,6 +25,7 @@ use apalis::prelude::Monitor;
 use axum::Router;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
 
 use self::settings::{NAME, ProtegerSettings, TOKEN_SECRET};
 use super::{Vendor, VendorError};
@@ -69,7 +70,7 @@ impl Vendor for Proteger {
         }
     }
 
-    fn routes(&self) -> Router<ApiState> {
+    fn routes(&self) -> OpenApiRouter<ApiState> {
         api::routes()
     }
 

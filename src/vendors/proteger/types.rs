@@ -19,6 +19,7 @@
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::validation::FieldError;
 
@@ -40,8 +41,9 @@ pub const MAX_YEN: i64 = (1 << 53) - 1;
 
 /// One contract to create: an item of `POST /v1/contracts/bulk`, or the whole body of
 /// `POST /v1/contracts`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ProtegerContract)]
 pub struct ContractRequest {
     /// The merchant's order id. Proteger does not deduplicate on it (as far as we know), so
     /// it is *our* job never to send the same one twice.
@@ -56,8 +58,9 @@ pub struct ContractRequest {
     pub plan: PlanRef,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ProtegerCustomer)]
 pub struct Customer {
     pub name: String,
     pub email: String,
@@ -70,8 +73,9 @@ pub struct Customer {
 }
 
 /// A Japanese postal address as the seeds show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ProtegerAddress)]
 pub struct Address {
     /// `227-0043` (the hyphen is optional).
     pub postal_number: String,
@@ -84,8 +88,9 @@ pub struct Address {
 
 /// The product bought, by the merchant's own id (`referenceId`), which must exist in the
 /// vendor's product catalogue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ProtegerProductRef)]
 pub struct ProductRef {
     pub reference_id: String,
     pub purchase_price: i64,
@@ -94,8 +99,9 @@ pub struct ProductRef {
 }
 
 /// The warranty plan bought, by the vendor's plan id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ProtegerPlanRef)]
 pub struct PlanRef {
     pub purchase_price: i64,
     pub plan_id: String,

@@ -41,7 +41,7 @@ const RESERVED_HEADERS: [&str; 5] = [
 
 /// Where an endpoint was declared. Config-file endpoints are rewritten from the file at
 /// every start, so the API may only re-enable or disable them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Config,
@@ -143,7 +143,8 @@ impl Endpoint {
 }
 
 /// An endpoint as the API shows it: no secret, ever.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpoint)]
 pub struct View {
     pub id: String,
     pub url: String,

@@ -9,10 +9,10 @@ use std::time::Duration;
 use reqwest::{Client, RequestBuilder};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use underwrite::api::{ApiState, router};
 use underwrite::config::Settings;
 use underwrite::producer::Producer;
 use underwrite::queue::{JobRecord, Keys, ListFilter, Redis, Retention, Store};
+use underwrite::startup::App;
 
 use super::redis::{TestRedis, free_port, store_on, unique_queue};
 
@@ -74,10 +74,15 @@ impl TestApi {
             store.clone(),
             Duration::from_secs(settings.api.idempotency_secs),
         );
-        let app = router(
-            ApiState::new(producer, settings),
-            underwrite::vendors::all().routes(),
-        );
+        // The app's own router, vendor routes included, on this test's store.
+        let app = App {
+            settings: settings.clone(),
+            vendors: underwrite::vendors::all(),
+            redis: redis.clone(),
+            store: store.clone(),
+            producer,
+        }
+        .router();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let server = tokio::spawn(async move {
