@@ -13,9 +13,21 @@
 //!   judged exactly as the IPv4 address, allowlist included), IPv4-translated, NAT64
 //!   (`64:ff9b::/96`) and 6to4 (`2002::/16`) with a refused address inside;
 //!
-//! unless a CIDR of the allowlist (`webhooks.allow_cidrs`) admits the address: the demo and
+//! unless a CIDR of the allowlist (`webhooks.allow_cidrs`, or
+//! `UNDERWRITE_WEBHOOKS_ALLOW_CIDRS` in the environment) admits the address: the demo and
 //! the tests admit `127.0.0.0/8` to reach a local receiver. An entry admits everything it
-//! contains, cloud metadata included: keep entries as narrow as the receiver needs.
+//! contains, cloud metadata included: keep entries as narrow as the receiver needs. Every
+//! refusal names the range and the allowlist, so that whoever runs a receiver on their own
+//! machine learns what to set instead of watching deliveries fail.
+//!
+//! ## Twice: when a URL is written, and when it is sent to
+//!
+//! An endpoint's URL is judged when the API or the config file writes it
+//! ([`SsrfPolicy::check_endpoint_url`]): the scheme, an IP-literal host, and `localhost`
+//! and every name under `.localhost` (they always mean this machine, RFC 6761). The
+//! producer hears it at once, as a 422 naming `url`. That cannot be the only check: any
+//! other name may resolve to a refused address, then or later, so every delivery is judged
+//! again when it connects (below).
 //!
 //! ## Connecting to the address that was checked
 //!
@@ -40,7 +52,8 @@
 //!
 //! ## Files
 //!
-//! - `mod.rs` (here): [`SsrfPolicy`], what it refuses ([`Refusal`]) and its allowlist.
+//! - `mod.rs` (here): [`SsrfPolicy`], what it refuses ([`Refusal`]) and its allowlist;
+//!   the checks of a URL, when written and when sent to.
 //! - `ranges.rs`: the refused ranges and the IPv6 forms that embed an IPv4 address
 //!   ([`special_range`]).
 //! - `cidr.rs`: [`IpCidr`], the blocks both the ranges and the allowlist are made of.
@@ -50,7 +63,7 @@ mod cidr;
 mod ranges;
 mod resolver;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use reqwest::Url;
 
@@ -59,6 +72,10 @@ use crate::config::WebhookSettings;
 pub use cidr::{CidrError, IpCidr};
 pub use ranges::special_range;
 pub use resolver::{ResolveError, SsrfResolver};
+
+/// Where the allowlist is set, as every refusal of an address names it: a receiver on the
+/// operator's own machine is refused until they set one of these, so the message says which.
+const ALLOWLIST: &str = "webhooks.allow_cidrs (or UNDERWRITE_WEBHOOKS_ALLOW_CIDRS)";
 
 /// Why the guard refused a URL. Every refusal stands until the URL or the configuration
 /// (`webhooks.allow_cidrs`, `webhooks.https_only`) changes: retrying will not help.
@@ -72,11 +89,17 @@ pub enum Refusal {
     NotHttps,
     #[error("the URL has no host")]
     NoHost,
-    #[error("{ip} is {range}: webhooks may not reach it (webhooks.allow_cidrs can admit it)")]
+    #[error("{ip} is {range}: webhooks may not reach it unless a CIDR in {ALLOWLIST} admits it")]
     Address { ip: IpAddr, range: String },
+    /// `localhost` or a name under `.localhost`: this machine, whatever DNS would say.
     #[error(
-        "`{host}` resolves only to addresses webhooks may not reach: {} \
-         (webhooks.allow_cidrs can admit them)",
+        "`{host}` names this machine (loopback): webhooks may not reach it unless a CIDR in \
+         {ALLOWLIST} admits 127.0.0.1 or ::1"
+    )]
+    LoopbackName { host: String },
+    #[error(
+        "`{host}` resolves only to addresses webhooks may not reach: {}; a CIDR in \
+         {ALLOWLIST} can admit them",
         list(.refused)
     )]
     Host {
@@ -155,7 +178,8 @@ impl SsrfPolicy {
 
     /// Parses `url` and judges what can be judged without a lookup: the scheme, and the
     /// host when it is an IP literal (which the HTTP client connects to without asking a
-    /// resolver). Also fit for validating an endpoint's URL when it is configured.
+    /// resolver). The check before sending; an endpoint's URL is judged when written by
+    /// [`SsrfPolicy::check_endpoint_url`].
     pub fn check_url(&self, url: &str) -> Result<Url, Refusal> {
         let url = Url::parse(url).map_err(|e| Refusal::InvalidUrl(e.to_string()))?;
         match url.scheme() {
@@ -176,6 +200,32 @@ impl SsrfPolicy {
             .unwrap_or(host);
         if let Ok(ip) = literal.parse::<IpAddr>() {
             self.check_ip(ip)?;
+        }
+        Ok(url)
+    }
+
+    /// [`SsrfPolicy::check_url`], and a host named `localhost` or under `.localhost`: the
+    /// check of an endpoint's URL when the API or the config file writes it. Such a name
+    /// is admitted when the allowlist admits loopback (`127.0.0.1` or `::1`), which is
+    /// what the resolver would then keep.
+    ///
+    /// Not used when sending: there the resolver sees what `localhost` really resolves to,
+    /// and names those addresses.
+    pub fn check_endpoint_url(&self, url: &str) -> Result<Url, Refusal> {
+        let url = self.check_url(url)?;
+        let host = url.host_str().unwrap_or_default();
+        // A fully qualified name may end in a dot: `localhost.` is `localhost`.
+        let name = host.strip_suffix('.').unwrap_or(host);
+        if name == "localhost" || name.ends_with(".localhost") {
+            let loopback = [
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ];
+            if !loopback.into_iter().any(|ip| self.check_ip(ip).is_ok()) {
+                return Err(Refusal::LoopbackName {
+                    host: host.to_string(),
+                });
+            }
         }
         Ok(url)
     }
@@ -290,5 +340,95 @@ mod tests {
         assert!(allowed.check_url("http://127.0.0.1:8080/x").is_ok());
         assert!(allowed.check_url("http://2130706433/").is_ok());
         assert!(allowed.check_url("http://[::ffff:127.0.0.1]/").is_ok());
+    }
+
+    #[test]
+    fn localhost_names_are_refused_when_written_unless_loopback_is_admitted() {
+        let refused = [
+            "http://localhost/",
+            "http://localhost:6379/",
+            "http://LOCALHOST:8080/hook",
+            "http://localhost./",
+            "https://api.localhost/",
+            "http://a.b.localhost./",
+        ];
+        for url in refused {
+            assert!(
+                matches!(
+                    strict().check_endpoint_url(url),
+                    Err(Refusal::LoopbackName { .. })
+                ),
+                "{url}: {:?}",
+                strict().check_endpoint_url(url)
+            );
+        }
+        // Names that merely contain the word are ordinary names, left to the resolver.
+        for url in [
+            "http://localhost.example.com/",
+            "http://mylocalhost/",
+            "http://localhostx/",
+        ] {
+            assert!(strict().check_endpoint_url(url).is_ok(), "{url}");
+        }
+        // When sending, the resolver judges `localhost` by what it resolves to.
+        assert!(strict().check_url("http://localhost/").is_ok());
+        // The rest of `check_url` applies when written too.
+        assert!(matches!(
+            strict().check_endpoint_url("http://169.254.169.254/latest/meta-data"),
+            Err(Refusal::Address { .. })
+        ));
+        let https_only = SsrfPolicy::new::<&str>(&[], true).expect("policy");
+        assert_eq!(
+            https_only.check_endpoint_url("http://example.com/"),
+            Err(Refusal::NotHttps)
+        );
+
+        for allow in ["127.0.0.0/8", "127.0.0.1", "::1/128"] {
+            let policy = SsrfPolicy::new(&[allow], false).expect("policy");
+            for url in refused {
+                assert!(policy.check_endpoint_url(url).is_ok(), "{allow}: {url}");
+            }
+        }
+        let elsewhere = SsrfPolicy::new(&["10.0.0.0/8", "127.0.0.2/32"], false).expect("policy");
+        assert!(elsewhere.check_endpoint_url("http://localhost/").is_err());
+    }
+
+    #[test]
+    fn refusals_name_the_range_and_where_the_allowlist_is_set() {
+        let messages = [
+            refusal_text(&strict(), "http://169.254.169.254/latest/meta-data"),
+            refusal_text(&strict(), "http://[::1]:8080/"),
+            refusal_text(&strict(), "http://localhost:9000/"),
+            Refusal::Host {
+                host: "receiver.internal".into(),
+                refused: vec![(ip("10.1.2.3"), "private".into())],
+            }
+            .to_string(),
+        ];
+        for (message, range) in messages.iter().zip([
+            "cloud metadata",
+            "loopback",
+            "loopback",
+            "10.1.2.3 (private)",
+        ]) {
+            assert!(message.contains(range), "{message}");
+            assert!(message.contains("webhooks.allow_cidrs"), "{message}");
+            assert!(
+                message.contains("UNDERWRITE_WEBHOOKS_ALLOW_CIDRS"),
+                "{message}"
+            );
+        }
+        assert_eq!(
+            messages[0],
+            "169.254.169.254 is cloud metadata: webhooks may not reach it unless a CIDR in \
+             webhooks.allow_cidrs (or UNDERWRITE_WEBHOOKS_ALLOW_CIDRS) admits it"
+        );
+    }
+
+    fn refusal_text(policy: &SsrfPolicy, url: &str) -> String {
+        policy
+            .check_endpoint_url(url)
+            .expect_err("refused")
+            .to_string()
     }
 }

@@ -92,7 +92,9 @@ impl Resolve for SsrfResolver {
             match policy.resolve(&host).await {
                 Ok(addrs) => Ok(Box::new(addrs.into_iter()) as Addrs),
                 Err(ResolveError::Refused(refusal)) => {
-                    tracing::warn!(host, "webhook host refused by the SSRF guard");
+                    // The refusal says why and names the allowlist that would admit the
+                    // address: a receiver on the operator's own machine is the usual case.
+                    tracing::warn!(host, %refusal, "webhook host refused by the SSRF guard");
                     Err(Box::new(refusal) as _)
                 }
                 Err(lookup) => Err(Box::new(lookup) as _),
@@ -146,5 +148,46 @@ mod tests {
         ));
         let addrs = strict().resolve("8.8.8.8").await.expect("public");
         assert_eq!(addrs, vec![SocketAddr::new(ip("8.8.8.8"), 0)]);
+    }
+
+    /// What the resolver logs, written to a buffer of the test's.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_host_is_logged_with_the_reason_and_the_allowlist() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        // This thread only: a `#[tokio::test]` runs the future on it.
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let resolver = SsrfResolver::new(Arc::new(strict()));
+        let name: Name = "localhost".parse().expect("name");
+        assert!(resolver.resolve(name).await.is_err());
+
+        let logged = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+        assert!(logged.contains("refused by the SSRF guard"), "{logged}");
+        assert!(logged.contains("localhost"), "{logged}");
+        assert!(logged.contains("loopback"), "{logged}");
+        assert!(logged.contains("webhooks.allow_cidrs"), "{logged}");
+        assert!(
+            logged.contains("UNDERWRITE_WEBHOOKS_ALLOW_CIDRS"),
+            "{logged}"
+        );
     }
 }
