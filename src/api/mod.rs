@@ -71,6 +71,7 @@ use self::auth::Tokens;
 use self::error::ApiError;
 use crate::config::Settings;
 use crate::producer::Producer;
+use crate::webhooks::ssrf::SsrfPolicy;
 
 /// What every handler can reach. Cheap to clone (one `Arc`).
 #[derive(Debug, Clone)]
@@ -85,12 +86,15 @@ struct Inner {
     body_limit: usize,
     /// How long a rotated-out webhook secret keeps signing.
     rotation_grace: Duration,
+    /// What webhook endpoint URLs may reach, judged when they are written.
+    ssrf: SsrfPolicy,
 }
 
 impl ApiState {
     /// The API's state from the producer it enqueues with and the settings it reads:
-    /// `api.body_limit_bytes` and the tokens of `secrets.api_tokens` (the idempotency
-    /// window is the producer's own).
+    /// `api.body_limit_bytes`, the tokens of `secrets.api_tokens` (the idempotency
+    /// window is the producer's own) and the SSRF policy of `webhooks.allow_cidrs` and
+    /// `webhooks.https_only`.
     pub fn new(producer: Producer, settings: &Settings) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -98,6 +102,7 @@ impl ApiState {
                 tokens: Tokens::new(&settings.secrets.api_tokens),
                 body_limit: settings.api.body_limit_bytes,
                 rotation_grace: Duration::from_secs(settings.webhooks.rotation_grace_secs),
+                ssrf: ssrf_policy(settings),
             }),
         }
     }
@@ -118,6 +123,24 @@ impl ApiState {
     pub fn rotation_grace(&self) -> Duration {
         self.inner.rotation_grace
     }
+
+    /// What webhook endpoint URLs may reach (`webhooks.allow_cidrs`, `webhooks.https_only`).
+    pub fn ssrf_policy(&self) -> &SsrfPolicy {
+        &self.inner.ssrf
+    }
+}
+
+/// The SSRF policy of the settings. A bad `webhooks.allow_cidrs` entry stops the workers from
+/// starting; an API-only process logs it and judges without the allowlist, refusing what
+/// it would have admitted rather than admitting what it should refuse.
+fn ssrf_policy(settings: &Settings) -> SsrfPolicy {
+    SsrfPolicy::from_settings(&settings.webhooks).unwrap_or_else(|error| {
+        tracing::error!(%error, "webhook endpoint URLs are judged without webhooks.allow_cidrs");
+        SsrfPolicy {
+            allow: Vec::new(),
+            https_only: settings.webhooks.https_only,
+        }
+    })
 }
 
 /// The whole API, ready for `axum::serve`: the routes of `routes/`, those of each vendor

@@ -7,7 +7,7 @@
 //! a job settles ─► event.rs ─► fanout.rs ─────► delivery.rs ──────► http.rs ─► receiver
 //!                  what to     one delivery     a job of its own:   one POST,   (sink.rs in
 //!                  say         per endpoint     signs (signing.rs), guarded by  tests and
-//!                              that wants it    retries, records    ssrf.rs     the demo)
+//!                              that wants it    retries, records    ssrf/       the demo)
 //!                              (endpoints.rs)
 //! ```
 //!
@@ -19,7 +19,7 @@
 //! - `delivery.rs`: a delivery is a job of its own kind, with the queue's durability:
 //!   schedule, attempt log, dead set, disabling endpoints that keep failing. `replay.rs`:
 //!   sending deliveries again by hand (resend, recover).
-//! - `ssrf.rs`: the guard deciding which addresses a webhook may reach; `http.rs`: one
+//! - `ssrf/`: the guard deciding which addresses a webhook may reach; `http.rs`: one
 //!   HTTP attempt through it, and what came of it.
 //! - [`signing`]: Standard Webhooks v1 signatures (`webhook-id`, `webhook-timestamp`,
 //!   `webhook-signature`), the [`signing::Secret`] type and the [`signing::Verifier`] that

@@ -31,9 +31,14 @@ pub async fn setup(
     catalogue: Catalogue,
 ) -> Result<Deliverer, WebhookSetupError> {
     let settings = deps.settings.webhooks.clone();
+    // First: its policy judges the config file's endpoints too.
+    let http = WebhookHttp::from_settings(&settings)
+        .map_err(|e| WebhookSetupError::Http(e.to_string()))?;
     let endpoints = EndpointStore::new(&deps.store);
     endpoints
-        .sync_configured(&settings.endpoints, |name| std::env::var(name).ok())
+        .sync_configured(&settings.endpoints, http.policy(), |name| {
+            std::env::var(name).ok()
+        })
         .await
         .map_err(|e| WebhookSetupError::Endpoints(e.to_string()))?;
     deps.settings
@@ -41,8 +46,6 @@ pub async fn setup(
         .entry(Delivery::KIND.to_string())
         .or_insert_with(|| delivery::retry_policy(&settings));
     deps.hook = Some(Arc::new(Fanout::new(catalogue, endpoints.clone())));
-    let http = WebhookHttp::from_settings(&settings)
-        .map_err(|e| WebhookSetupError::Http(e.to_string()))?;
     Ok(Deliverer::new(endpoints, http, settings))
 }
 

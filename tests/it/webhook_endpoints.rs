@@ -1,6 +1,7 @@
 //! Webhook endpoints against a real redis-server, through the store and through the real
 //! router: secrets shown once, rotation, matching, disabling after failing too long (and
-//! under concurrency), the config file's endpoints, validation.
+//! under concurrency), the config file's endpoints, validation, and URLs the SSRF guard
+//! refuses as soon as they are written.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use underwrite::webhooks::endpoints::{
     EndpointError, EndpointPatch, EndpointStore, NewEndpoint, Source,
 };
 use underwrite::webhooks::signing::Secret;
+use underwrite::webhooks::ssrf::SsrfPolicy;
 
 use crate::helpers::api::{TOKEN, TestApi};
 use crate::helpers::redis::{TestRedis, store_on, unique_queue};
@@ -643,6 +645,7 @@ async fn configured_endpoints_sync_from_the_file_and_the_environment() {
     let store = EndpointStore::new(&api.store);
     let secret = Secret::generate().expose();
     let env = |name: &str| (name == "SHOP_SECRET").then(|| secret.clone());
+    let strict = SsrfPolicy::default();
 
     // A missing variable is named, and nothing is written.
     let missing = store
@@ -651,6 +654,7 @@ async fn configured_endpoints_sync_from_the_file_and_the_environment() {
                 configured("shop", "https://shop.example/hooks", "SHOP_SECRET"),
                 configured("crm", "https://crm.example/hooks", "CRM_SECRET"),
             ],
+            &strict,
             env,
         )
         .await
@@ -667,6 +671,7 @@ async fn configured_endpoints_sync_from_the_file_and_the_environment() {
                 "https://shop.example/hooks",
                 "SHOP_SECRET",
             )],
+            &strict,
             |_| Some("whsec_bm90LWEtc2VjcmV0".into()),
         )
         .await
@@ -676,6 +681,7 @@ async fn configured_endpoints_sync_from_the_file_and_the_environment() {
     let invalid = store
         .sync_configured(
             &[configured("shop", "gopher://shop.example/", "SHOP_SECRET")],
+            &strict,
             env,
         )
         .await
@@ -689,6 +695,7 @@ async fn configured_endpoints_sync_from_the_file_and_the_environment() {
                 "https://shop.example/hooks",
                 "SHOP_SECRET",
             )],
+            &strict,
             env,
         )
         .await
@@ -709,7 +716,7 @@ async fn configured_endpoints_sync_from_the_file_and_the_environment() {
     let mut changed = configured("shop", "https://shop.example/v2", "SHOP_SECRET");
     changed.events = vec!["*".into()];
     let synced = store
-        .sync_configured(std::slice::from_ref(&changed), env)
+        .sync_configured(std::slice::from_ref(&changed), &strict, env)
         .await
         .expect("sync");
     assert_eq!(synced.updated, ["shop"]);
@@ -722,7 +729,7 @@ async fn configured_endpoints_sync_from_the_file_and_the_environment() {
         Some("the receiver answered 410 Gone")
     );
     let synced = store
-        .sync_configured(std::slice::from_ref(&changed), env)
+        .sync_configured(std::slice::from_ref(&changed), &strict, env)
         .await
         .expect("sync");
     assert_eq!(synced, Default::default());
@@ -745,7 +752,10 @@ async fn configured_endpoints_sync_from_the_file_and_the_environment() {
         .create(new("https://api.example/", &["*"]))
         .await
         .expect("create");
-    let synced = store.sync_configured(&[], env).await.expect("sync");
+    let synced = store
+        .sync_configured(&[], &strict, env)
+        .await
+        .expect("sync");
     assert_eq!(synced.removed, ["shop"]);
     let ids: Vec<String> = store
         .list()
@@ -755,4 +765,162 @@ async fn configured_endpoints_sync_from_the_file_and_the_environment() {
         .map(|e| e.id)
         .collect();
     assert_eq!(ids, [kept.id]);
+}
+
+/// URLs the SSRF guard refuses without a lookup, and the range each is refused as.
+const UNREACHABLE: [(&str, &str); 7] = [
+    ("http://169.254.169.254/latest/meta-data", "cloud metadata"),
+    ("http://127.0.0.1:6379/", "loopback"),
+    ("http://[::1]:8080/hook", "loopback"),
+    ("http://localhost:6379/", "`localhost` names this machine"),
+    (
+        "http://api.localhost/hook",
+        "`api.localhost` names this machine",
+    ),
+    (
+        "http://[::ffff:127.0.0.1]:6379/",
+        "IPv4-mapped form of 127.0.0.1: loopback",
+    ),
+    ("https://10.1.2.3/hook", "private"),
+];
+
+/// A 422 that names `url`, the range, and where the allowlist that would admit it is set.
+fn assert_refused_url(answer: &Answer, url: &str, range: &str) {
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{url}: {}",
+        answer.text
+    );
+    assert_eq!(answer.body["error"]["code"], json!("validation_failed"));
+    assert_eq!(answer.fields(), ["url"], "{url}");
+    let reason = answer.body["error"]["fields"][0]["reason"]
+        .as_str()
+        .expect("reason");
+    for part in [
+        range,
+        "webhooks.allow_cidrs",
+        "UNDERWRITE_WEBHOOKS_ALLOW_CIDRS",
+    ] {
+        assert!(reason.contains(part), "{url}: `{part}` not in {reason}");
+    }
+}
+
+#[tokio::test]
+async fn a_url_webhooks_may_not_reach_is_refused_when_written() {
+    let api = TestApi::spawn_with(|s| s.webhooks.allow_cidrs = Vec::new()).await;
+    let store = EndpointStore::new(&api.store);
+    for (url, range) in UNREACHABLE {
+        let refused = call(api.post("/v1/webhook-endpoints").json(&json!({"url": url}))).await;
+        assert_refused_url(&refused, url, range);
+    }
+    assert!(
+        store.list().await.expect("list").is_empty(),
+        "nothing stored"
+    );
+
+    // A public IP literal is an ordinary receiver.
+    for url in [
+        "http://93.184.215.14/hook",
+        "https://[2606:4700:4700::1111]/",
+    ] {
+        let created = call(api.post("/v1/webhook-endpoints").json(&json!({"url": url}))).await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "{url}: {}",
+            created.text
+        );
+        assert_eq!(created.body["url"], json!(url));
+    }
+
+    // PATCH refuses the same URLs, and the endpoint keeps the one it had.
+    let (endpoint, _) = store
+        .create(new("https://receiver.example/", &["*"]))
+        .await
+        .expect("create");
+    let path = format!("/v1/webhook-endpoints/{}", endpoint.id);
+    for (url, range) in UNREACHABLE {
+        let refused = call(patch(&api, &path).json(&json!({"url": url}))).await;
+        assert_refused_url(&refused, url, range);
+    }
+    let kept = store.get(&endpoint.id).await.expect("get").expect("exists");
+    assert_eq!(kept.url, "https://receiver.example/");
+    assert_eq!(kept.updated_at, endpoint.updated_at, "nothing written");
+    assert_eq!(store.list().await.expect("list").len(), 3);
+}
+
+#[tokio::test]
+async fn the_allowlist_admits_when_written_what_it_admits_when_sending() {
+    let api = TestApi::spawn_with(|s| {
+        s.webhooks.allow_cidrs = ["127.0.0.0/8", "::1/128", "169.254.169.254/32", "10.0.0.0/8"]
+            .map(String::from)
+            .to_vec();
+    })
+    .await;
+    for (url, _) in UNREACHABLE {
+        let created = call(api.post("/v1/webhook-endpoints").json(&json!({"url": url}))).await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "{url}: {}",
+            created.text
+        );
+        let path = format!(
+            "/v1/webhook-endpoints/{}",
+            created.body["id"].as_str().expect("id")
+        );
+        let patched = call(patch(&api, &path).json(&json!({"url": url}))).await;
+        assert_eq!(patched.status, StatusCode::OK, "{url}: {}", patched.text);
+    }
+    // An entry admits what it contains, nothing more.
+    for (url, range) in [
+        ("http://169.254.170.2/v2/credentials", "cloud metadata"),
+        ("http://192.168.1.1/", "private"),
+    ] {
+        let refused = call(api.post("/v1/webhook-endpoints").json(&json!({"url": url}))).await;
+        assert_refused_url(&refused, url, range);
+    }
+    let stored = EndpointStore::new(&api.store).list().await.expect("list");
+    assert_eq!(stored.len(), UNREACHABLE.len());
+}
+
+#[tokio::test]
+async fn a_config_file_url_webhooks_may_not_reach_fails_the_sync() {
+    let store = endpoints();
+    let secret = Secret::generate().expose();
+    let env = |_: &str| Some(secret.clone());
+    let file = [
+        configured("shop", "https://shop.example/hooks", "SHOP_SECRET"),
+        configured("metadata", "http://169.254.169.254/latest/", "META_SECRET"),
+    ];
+    let refused = store
+        .sync_configured(&file, &SsrfPolicy::default(), env)
+        .await
+        .expect_err("refused");
+    let EndpointError::BadConfig { id, fields } = &refused else {
+        panic!("expected BadConfig, got {refused:?}");
+    };
+    assert_eq!(id, "metadata");
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    assert_eq!(fields[0].field, "url");
+    let text = refused.to_string();
+    for part in [
+        "cloud metadata",
+        "webhooks.allow_cidrs",
+        "UNDERWRITE_WEBHOOKS_ALLOW_CIDRS",
+    ] {
+        assert!(text.contains(part), "`{part}` not in {text}");
+    }
+    assert!(
+        store.list().await.expect("list").is_empty(),
+        "nothing stored"
+    );
+
+    let admitted = SsrfPolicy::new(&["169.254.169.254/32"], false).expect("policy");
+    let synced = store
+        .sync_configured(&file, &admitted, env)
+        .await
+        .expect("sync");
+    assert_eq!(synced.created, ["shop", "metadata"]);
 }

@@ -12,6 +12,10 @@
 //! - `POST /v1/webhook-endpoints/{id}/secret/rotate`: `{"secret", "previous_secret_expires_at"}`;
 //!   the previous secret keeps signing until then (`webhooks.rotation_grace_secs`).
 //!
+//! A `url` the SSRF guard refuses (a private or metadata IP literal, `localhost`) is a 422
+//! naming the range and `webhooks.allow_cidrs`, which can admit it; other names are judged
+//! when each delivery connects (`webhooks/ssrf/`).
+//!
 //! 404 for an unknown id, 422 with every wrong field, 409 for changing, rotating or
 //! deleting an endpoint declared in the config file (only `enabled` may change: the file
 //! is the truth for the rest). Endpoints as shown never carry a secret.
@@ -115,7 +119,7 @@ async fn create(
         ..NewEndpoint::default()
     };
     // Every wrong field in one answer, the secret's included.
-    if let Err(fields) = new.validate() {
+    if let Err(fields) = new.validate_for(state.ssrf_policy()) {
         errors.extend(fields);
     }
     if !errors.is_empty() {
@@ -217,13 +221,17 @@ async fn update(
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<PatchBody>,
 ) -> Result<Json<View>, ApiError> {
-    let patch = EndpointPatch {
+    let mut patch = EndpointPatch {
         url: body.url,
         events: body.events,
         enabled: body.enabled,
         headers: body.headers,
         ordered: body.ordered,
     };
+    // The store checks the form again, but only the API knows the policy.
+    patch
+        .validate_for(state.ssrf_policy())
+        .map_err(ApiError::invalid)?;
     let endpoint = store(&state).update(&id, patch).await?;
     tracing::info!(endpoint = %endpoint.id, enabled = endpoint.enabled, "webhook endpoint updated");
     Ok(Json(endpoint.view()))

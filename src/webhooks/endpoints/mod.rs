@@ -7,7 +7,8 @@
 //!
 //! - `model.rs`: [`Endpoint`] (the stored record, secrets private), [`View`] (what the API
 //!   shows: everything but the secrets), [`NewEndpoint`] and [`EndpointPatch`] with their
-//!   field-level validation.
+//!   field-level validation, the SSRF policy's verdict on the URL included
+//!   (`validate_for`, which the API and [`EndpointStore::sync_configured`] use).
 //! - `filter.rs`: event-type patterns (`*`, `proteger.*`, `proteger.contract.created`).
 //! - `store.rs`: [`EndpointStore`], their storage in Redis; `write.lua`, `health.lua` and
 //!   `rotate.lua` are its atomic steps.

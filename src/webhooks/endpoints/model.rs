@@ -6,7 +6,11 @@
 //!
 //! [`NewEndpoint`] and [`EndpointPatch`] are what callers write; their `validate` gathers
 //! every wrong field at once, named as the API body names it (`headers.host`,
-//! `events[2]`).
+//! `events[2]`). `validate_for` adds whether this deployment's SSRF policy lets webhooks
+//! reach the URL: the API and the config file, which take URLs from outside, check that
+//! before writing, so that a producer hears of a refused URL at once. The store checks the
+//! form again, not the policy (the demo and the tests write loopback receivers directly);
+//! every delivery is judged by the policy again when it connects.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -18,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::filter;
 use crate::validation::FieldError;
 use crate::webhooks::signing::Secret;
+use crate::webhooks::ssrf::SsrfPolicy;
 
 /// The longest URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
@@ -203,11 +208,21 @@ impl NewEndpoint {
     /// Every wrong field (the store checks again before writing); the headers come back
     /// with lowercase names.
     pub fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        self.check(None)
+    }
+
+    /// [`NewEndpoint::validate`], and a URL `policy` refuses (a blocked IP literal,
+    /// `localhost`) is a wrong `url` too: the check of whoever takes the URL from outside.
+    pub fn validate_for(&mut self, policy: &SsrfPolicy) -> Result<(), Vec<FieldError>> {
+        self.check(Some(policy))
+    }
+
+    fn check(&mut self, policy: Option<&SsrfPolicy>) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         if let Some(id) = &self.id {
             check_id(id, &mut errors);
         }
-        check_url(&self.url, &mut errors);
+        check_url(&self.url, policy, &mut errors);
         check_events(&self.events, &mut errors);
         self.headers = check_headers(&self.headers, &mut errors);
         if errors.is_empty() {
@@ -245,9 +260,19 @@ impl EndpointPatch {
     /// Every wrong field (the store checks again before writing); the headers come back
     /// with lowercase names.
     pub fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        self.check(None)
+    }
+
+    /// [`EndpointPatch::validate`], and a new URL `policy` refuses is a wrong `url` too
+    /// (see [`NewEndpoint::validate_for`]).
+    pub fn validate_for(&mut self, policy: &SsrfPolicy) -> Result<(), Vec<FieldError>> {
+        self.check(Some(policy))
+    }
+
+    fn check(&mut self, policy: Option<&SsrfPolicy>) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         if let Some(url) = &self.url {
-            check_url(url, &mut errors);
+            check_url(url, policy, &mut errors);
         }
         if let Some(events) = &self.events {
             check_events(events, &mut errors);
@@ -273,7 +298,8 @@ fn check_id(id: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn check_url(url: &str, errors: &mut Vec<FieldError>) {
+/// The URL's form and, given a policy, whether webhooks may reach it: one error at most.
+fn check_url(url: &str, policy: Option<&SsrfPolicy>, errors: &mut Vec<FieldError>) {
     let mut fail = |reason: &str| errors.push(FieldError::new("url", reason));
     if url.len() > MAX_URL_LEN {
         return fail(&format!("must be at most {MAX_URL_LEN} characters"));
@@ -290,7 +316,11 @@ fn check_url(url: &str, errors: &mut Vec<FieldError>) {
     }
     // Credentials in a URL end up in views and logs; a header carries them instead.
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        fail("must not carry credentials (send them in a header, such as `authorization`)");
+        return fail("must not carry credentials (send them in a header, such as `authorization`)");
+    }
+    // The refusal names the range and the setting that would admit it.
+    if let Some(Err(refusal)) = policy.map(|policy| policy.check_endpoint_url(url)) {
+        fail(&refusal.to_string());
     }
 }
 
@@ -574,7 +604,7 @@ mod tests {
     fn urls() {
         let errors = |url: &str| {
             let mut errors = Vec::new();
-            check_url(url, &mut errors);
+            check_url(url, None, &mut errors);
             errors
         };
         assert!(errors("https://example.com/hook?a=1").is_empty());
@@ -583,6 +613,49 @@ mod tests {
         assert!(!errors("https://user:pw@example.com/").is_empty());
         assert!(!errors("mailto:a@example.com").is_empty());
         assert!(!errors(&format!("https://example.com/{}", "a".repeat(2048))).is_empty());
+    }
+
+    #[test]
+    fn validate_for_refuses_what_the_policy_refuses_as_one_url_error() {
+        let strict = SsrfPolicy::default();
+        let mut metadata = NewEndpoint {
+            url: "http://169.254.169.254/latest/meta-data".into(),
+            ..NewEndpoint::default()
+        };
+        assert_eq!(metadata.validate(), Ok(()), "the form alone is fine");
+        let errors = metadata.validate_for(&strict).expect_err("refused");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "url");
+        assert!(errors[0].reason.contains("cloud metadata"), "{errors:?}");
+        assert!(
+            errors[0].reason.contains("UNDERWRITE_WEBHOOKS_ALLOW_CIDRS"),
+            "{errors:?}"
+        );
+        let admitted = SsrfPolicy::new(&["169.254.169.254/32"], false).expect("policy");
+        assert_eq!(metadata.validate_for(&admitted), Ok(()));
+
+        // A URL wrong in form is one error, not one more for the policy.
+        let mut both = NewEndpoint {
+            url: "http://user:pw@127.0.0.1/".into(),
+            ..NewEndpoint::default()
+        };
+        let errors = both.validate_for(&strict).expect_err("refused");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].reason.contains("credentials"), "{errors:?}");
+
+        let mut patch = EndpointPatch {
+            url: Some("http://localhost:6379/".into()),
+            ..EndpointPatch::default()
+        };
+        assert_eq!(patch.validate(), Ok(()));
+        let errors = patch.validate_for(&strict).expect_err("refused");
+        assert_eq!(errors[0].field, "url");
+        assert!(errors[0].reason.contains("`localhost`"), "{errors:?}");
+        let mut untouched = EndpointPatch {
+            enabled: Some(true),
+            ..EndpointPatch::default()
+        };
+        assert_eq!(untouched.validate_for(&strict), Ok(()));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::config::ConfiguredEndpoint;
 use crate::queue::{Keys, QueueError, Store};
 use crate::validation::FieldError;
 use crate::webhooks::signing::{Secret, SecretError};
+use crate::webhooks::ssrf::SsrfPolicy;
 
 struct Scripts {
     write: Script,
@@ -405,10 +406,12 @@ impl EndpointStore {
     /// ones, rewrites the definition and secret of the others (keeping their state:
     /// disabled, failing, last success) and removes those no longer in the file. The
     /// secret of each is read from the environment variable its `secret_env` names.
-    /// Everything is checked before anything is written.
+    /// Everything is checked before anything is written, each URL against `policy` too:
+    /// a file naming a URL webhooks may not reach fails the start, not every delivery.
     pub async fn sync_configured(
         &self,
         configured: &[ConfiguredEndpoint],
+        policy: &SsrfPolicy,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Synced, EndpointError> {
         let mut wanted = Vec::with_capacity(configured.len());
@@ -440,7 +443,7 @@ impl EndpointStore {
                 secret: Some(secret),
                 source: Source::Config,
             };
-            new.validate()
+            new.validate_for(policy)
                 .map_err(|fields| EndpointError::BadConfig { id, fields })?;
             wanted.push(new);
         }
