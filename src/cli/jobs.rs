@@ -73,9 +73,15 @@ pub fn print_table(jobs: &[JobRecord]) {
         "ID", "KIND", "STATE", "ATTEMPTS", "ENQUEUED"
     );
     for job in jobs {
-        let note = match (&job.last_error, &job.reference) {
-            (Some(error), _) if job.state != JobState::Succeeded => error.message.clone(),
-            (_, Some(reference)) => reference.clone(),
+        // What an operator must see first: a success nobody could read, then a job the
+        // vendor may have carried out, then the error, else the producer's reference.
+        let note = match (&job.attention, &job.last_error, &job.reference) {
+            (Some(why), _, _) => format!("ATTENTION: {why}"),
+            (_, Some(error), _) if job.state != JobState::Succeeded && error.ambiguous => {
+                format!("AMBIGUOUS: {}", error.message)
+            }
+            (_, Some(error), _) if job.state != JobState::Succeeded => error.message.clone(),
+            (_, _, Some(reference)) => reference.clone(),
             _ => String::new(),
         };
         println!(

@@ -116,6 +116,7 @@ fn settlement_for(
     match answer {
         Ok(output) => Settlement::Succeeded {
             result: output.result.clone(),
+            attention: output.attention.clone(),
             children: output
                 .children
                 .iter()
@@ -252,7 +253,9 @@ impl Acker {
         // (job, final state, result, error) of every job this settlement finishes.
         let mut ending: Vec<(JobId, JobState, Option<Value>, Option<ErrorDetail>)> = Vec::new();
         match settlement {
-            Settlement::Succeeded { result, children } => {
+            Settlement::Succeeded {
+                result, children, ..
+            } => {
                 ending.push((ctx.id, JobState::Succeeded, Some(result.clone()), None));
                 for (child, outcome) in children {
                     ending.push(match outcome {

@@ -142,6 +142,10 @@ pub struct JobRecord {
     /// The batch job that carries this job to the vendor, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<JobId>,
+    /// The vendor acted but its answer could not be read (`result` holds it raw): an
+    /// operator should look. Why, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<String>,
     /// What the producer sent. A stored payload that is not JSON (written by something
     /// other than underwrite) shows as a string of its raw text.
     pub payload: Value,
@@ -224,6 +228,7 @@ impl JobRecord {
             batch: get("batch")
                 .map(|v| v.parse().map_err(|e| corrupt("batch")(&e)))
                 .transpose()?,
+            attention: get("attention").filter(|v| !v.is_empty()).cloned(),
             payload: producer_json("payload").unwrap_or(Value::Null),
         })
     }

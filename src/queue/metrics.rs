@@ -73,6 +73,15 @@ pub static HOOK_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+/// Jobs that succeeded with an answer nobody could read (`JobOutput::attention`).
+pub static JOBS_NEEDING_ATTENTION: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "underwrite_jobs_needing_attention_total",
+        "Jobs the vendor carried out whose answer could not be read, kept raw for an operator",
+        &["kind"],
+    )
+});
+
 /// Every metric of this file, for a registry to serve. Each is a handle on the same
 /// counts, so registering them does not reset or fork anything.
 pub fn collectors() -> Vec<Box<dyn Collector>> {
@@ -82,6 +91,7 @@ pub fn collectors() -> Vec<Box<dyn Collector>> {
         Box::new(SETTLE_BATCH.clone()),
         Box::new(JOBS_BURIED_UNRUN.clone()),
         Box::new(HOOK_FAILURES.clone()),
+        Box::new(JOBS_NEEDING_ATTENTION.clone()),
     ]
 }
 
@@ -94,6 +104,12 @@ pub fn record_attempt(kind: &str, settlement: &Settlement, took: Duration) {
         Settlement::Buried { state, .. } => state.as_str(),
     };
     JOB_ATTEMPTS.with_label_values(&[kind, outcome]).inc();
+    if let Settlement::Succeeded {
+        attention: Some(_), ..
+    } = settlement
+    {
+        JOBS_NEEDING_ATTENTION.with_label_values(&[kind]).inc();
+    }
     JOB_DURATION
         .with_label_values(&[kind])
         .observe(took.as_secs_f64());

@@ -20,6 +20,12 @@ pub struct JobOutput {
     /// For jobs that carry other jobs (a vendor batch): the outcome of each member job,
     /// recorded in the same atomic step as the parent's own success.
     pub children: Vec<ChildOutcome>,
+    /// Set when the vendor acted but its answer could not be read: `result` then holds the
+    /// raw answer, and the job (with the members it carried) is marked for an operator's
+    /// attention with this reason instead of failing (a failure would invite a retry of
+    /// something that happened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<String>,
 }
 
 impl JobOutput {
@@ -27,6 +33,16 @@ impl JobOutput {
         Self {
             result,
             children: Vec::new(),
+            attention: None,
+        }
+    }
+
+    /// A success whose answer needs a person: see [`JobOutput::attention`].
+    pub fn needs_attention(raw: Value, reason: impl Into<String>) -> Self {
+        Self {
+            result: raw,
+            children: Vec::new(),
+            attention: Some(reason.into()),
         }
     }
 }

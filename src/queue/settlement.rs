@@ -15,6 +15,8 @@ pub enum Settlement {
     Succeeded {
         result: serde_json::Value,
         children: Vec<(JobId, ChildSettlement)>,
+        /// Why the job and its succeeded members need an operator (`JobOutput::attention`).
+        attention: Option<String>,
     },
     Retrying {
         error: ErrorDetail,

@@ -390,6 +390,7 @@ async fn settlements_written_together_each_land_on_their_own() {
             let settlement = Settlement::Succeeded {
                 result: json!({ "n": i }),
                 children: Vec::new(),
+                attention: None,
             };
             store
                 .settle(

@@ -8,7 +8,8 @@
 -- job, then 3 per follow-up: its record, its kind's stream, a sorted set to index it in
 -- (used only when its score is not '').
 -- ARGV, for each job in turn: now, lease token, stream entry id, group, new state
--- (succeeded | retrying | deferred | failed | dead), result JSON, error JSON, due time of
+-- (succeeded | retrying | deferred | failed | dead), result JSON, error JSON (for a success:
+-- why it needs an operator's attention, or ''), due time of
 -- the retry (ms), how long a final record is kept (ms), number of members, number of
 -- follow-ups, then 3 per member: id, new state, result or error JSON; then 7 per
 -- follow-up: id, kind, payload, reference, metadata, children, index score.
@@ -46,6 +47,9 @@ local function settle(k, a)
     else
       if new == 'succeeded' then
         set('result', ARGV[a + 6])
+        if ARGV[a + 7] ~= '' then
+          set('attention', ARGV[a + 7])
+        end
       else
         set('last_error', ARGV[a + 7])
       end
@@ -83,6 +87,10 @@ local function settle(k, a)
       else
         cfields[#cfields + 1] = cnew == 'succeeded' and 'result' or 'last_error'
         cfields[#cfields + 1] = data
+        if cnew == 'succeeded' and new == 'succeeded' and ARGV[a + 7] ~= '' then
+          cfields[#cfields + 1] = 'attention'
+          cfields[#cfields + 1] = ARGV[a + 7]
+        end
         cfields[#cfields + 1] = 'finished_at'
         cfields[#cfields + 1] = now
         if c[4] then

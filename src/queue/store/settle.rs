@@ -93,10 +93,15 @@ impl Store {
             keep,
             children,
         } = match &request.settlement {
-            Settlement::Succeeded { result, children } => SettleArgs {
+            Settlement::Succeeded {
+                result,
+                children,
+                attention,
+            } => SettleArgs {
                 state: "succeeded",
                 result: serde_json::to_string(result)?,
-                error: String::new(),
+                // A success has no error: the slot carries the attention reason instead.
+                error: attention.clone().unwrap_or_default(),
                 due: 0,
                 keep: self.retention.finished,
                 children: children

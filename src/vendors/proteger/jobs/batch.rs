@@ -37,6 +37,7 @@ pub async fn send_batch(
         return Ok(JobOutput {
             result: json!({ "contracts": 0 }),
             children: unsendable,
+            attention: None,
         });
     }
     let key = IdempotencyKey::for_batch(&ctx.id);
@@ -65,6 +66,7 @@ pub async fn send_batch(
                     Ok(JobOutput {
                         result: json!({ "idempotency_key": key.as_str(), "contracts": answered }),
                         children,
+                        attention: None,
                     })
                 }
                 Err(mismatch) => {
@@ -83,6 +85,11 @@ pub async fn send_batch(
                 }
             }
         }
+        Err(ProtegerError::Decode {
+            status,
+            message,
+            body,
+        }) => Ok(unreadable_success(&ctx.id, &members, unsendable, status, &message, body)),
         Err(error) => {
             // Whether the vendor may have carried out this batch, now or in an earlier
             // attempt (a batch requeued by an operator keeps its last error).
@@ -117,6 +124,7 @@ pub async fn send_batch(
                 return Ok(JobOutput {
                     result: json!({ "split_into": batches, "reason": error.detail() }),
                     children: unsendable,
+                    attention: None,
                 });
             }
             Err(error)
@@ -140,6 +148,37 @@ fn key_expired(batch: &JobId, usable_for: Duration) -> Option<String> {
             usable_for.as_secs() / 60
         )
     })
+}
+
+/// Proteger answered 2xx, so the contracts exist, but the answer is not what seed 000
+/// documents. Failing would invite a retry of something that happened: the batch and its
+/// members succeed with the raw answer kept, marked for an operator's attention.
+fn unreadable_success(
+    batch: &JobId,
+    members: &[JobId],
+    unsendable: Vec<ChildOutcome>,
+    status: u16,
+    message: &str,
+    body: String,
+) -> JobOutput {
+    let reason = format!(
+        "Proteger answered HTTP {status} but the answer cannot be read ({message}): the \
+         contracts were created; find them at the vendor by transactionId"
+    );
+    tracing::error!(%batch, status, "Proteger's bulk answer cannot be read; kept raw for an operator");
+    let raw = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
+    let children = members
+        .iter()
+        .map(|id| ChildOutcome::Succeeded {
+            id: *id,
+            result: json!({ "batch": batch, "unreadable_answer": true }),
+        })
+        .chain(unsendable)
+        .collect();
+    JobOutput {
+        children,
+        ..JobOutput::needs_attention(raw, reason)
+    }
 }
 
 /// Whether an earlier attempt of this batch ended ambiguous. Unreadable counts as yes: the
