@@ -12,6 +12,7 @@ mod demo;
 mod helpers;
 mod proteger_client;
 mod proteger_jobs;
+mod proteger_recent;
 mod proteger_sandbox;
 mod queue;
 mod registry;

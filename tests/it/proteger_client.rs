@@ -23,6 +23,7 @@ fn client_with(server: &ServedProteger, token: &str, timeout_ms: u64) -> Protege
         timeout_ms,
         batch_size: 10,
         sandbox_persist_delay_ms: 0,
+        not_found_retry_secs: 300,
     };
     ProtegerClient::new(&settings, Some(token.into())).expect("client")
 }

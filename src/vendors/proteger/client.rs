@@ -44,6 +44,8 @@ pub struct ProtegerClient {
     base_url: String,
     /// The token as a header value marked sensitive, and as text to scrub from bodies.
     token: Option<(HeaderValue, String)>,
+    /// `not_found_retry_secs`, see [`ProtegerClient::not_found_retry`].
+    not_found_retry: Duration,
 }
 
 impl fmt::Debug for ProtegerClient {
@@ -51,6 +53,7 @@ impl fmt::Debug for ProtegerClient {
         f.debug_struct("ProtegerClient")
             .field("base_url", &self.base_url)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("not_found_retry", &self.not_found_retry)
             .finish()
     }
 }
@@ -95,7 +98,18 @@ impl ProtegerClient {
             http,
             base_url,
             token,
+            not_found_retry: settings.not_found_retry(),
         })
+    }
+
+    /// For how long after we created a contract a 404 about it may only mean that the
+    /// vendor has not persisted it yet (`vendors.proteger.not_found_retry_secs`). The client
+    /// does not act on it (it knows nothing of what we created): the batch job remembers
+    /// what it created for this long and the cancel job retries such a 404 within it
+    /// (`recent.rs`, `jobs/cancel.rs`). It lives here because every Proteger job has the
+    /// client at hand, and it is a fact about talking to this vendor, like the timeouts.
+    pub fn not_found_retry(&self) -> Duration {
+        self.not_found_retry
     }
 
     /// `POST /v1/contracts/bulk`: creates 1 to 10 contracts in one call, all or none.
@@ -348,6 +362,7 @@ mod tests {
             timeout_ms: 100,
             batch_size: 10,
             sandbox_persist_delay_ms: 0,
+            not_found_retry_secs: 300,
         }
     }
 

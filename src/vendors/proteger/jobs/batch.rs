@@ -43,6 +43,7 @@ pub async fn send_batch(
             let raw = serde_json::to_value(&created).unwrap_or_default();
             match match_contracts(&members, &contracts, created) {
                 Ok(matched) => {
+                    super::super::recent::note_created(&deps.store, &deps.client, &matched).await;
                     let children = matched
                         .into_iter()
                         .map(|(id, contract)| ChildOutcome::Succeeded {
