@@ -13,7 +13,7 @@
 //! | 408                                         | `Retryable` | the vendor gave up waiting for our request |
 //! | 401, 403                                    | `Permanent` | our credentials are wrong: logged loudly and counted in `underwrite_vendor_credential_failures_total` |
 //! | 404 on a contract we created lately         | `Retryable` | the vendor persists asynchronously (seed 000): it may just not know it yet; see [`not_yet_persisted`] |
-//! | other 4xx (400, 404, 422, …)                | `Permanent` | the vendor refuses *what* we sent; it will refuse it again |
+//! | other 4xx (400, 404, 406, 415, 422, …)      | `Permanent` | the vendor refuses *what* we sent; it will refuse it again |
 //! | 2xx whose body is not what we expect        | `Permanent` | a retry replays the same body             |
 //! | a call we refused to send (0 or 11 contracts) | `Permanent` | a bug on our side                      |
 //!

@@ -6,6 +6,7 @@
 //!
 //! - `routes.rs`: the route table and the order of the layers (start here).
 //! - `auth.rs`: the token check and the request counter.
+//! - `headers.rs`: the `Content-Type` and `Accept` the vendor's pages require.
 //! - `faults.rs`: fault injection (5xx before or after executing, 429, drops, stalls).
 //! - `idempotency.rs`: `X-Idempotency-Key`, stored answers and their replay.
 //! - `contracts.rs`: create (one, bulk: all-or-nothing) and read (asynchronous persistence).
@@ -42,6 +43,7 @@ mod catalogue;
 mod contracts;
 mod errors;
 mod faults;
+mod headers;
 mod idempotency;
 mod refund;
 mod routes;
