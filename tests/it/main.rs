@@ -14,6 +14,7 @@ mod proteger_client;
 mod proteger_jobs;
 mod proteger_recent;
 mod proteger_sandbox;
+mod proteger_types;
 mod queue;
 mod registry;
 mod webhook_endpoints;
