@@ -305,8 +305,8 @@ async fn demo(
     let Some(contract_id) = created.first().cloned() else {
         return Err(DemoError::Unexpected("no contract was created".into()));
     };
-    // The vendor persists contracts asynchronously: give it its delay before acting on one.
-    tokio::time::sleep(proteger.persist_delay()).await;
+    // No wait for the vendor's asynchronous persistence: a cancellation that comes too early
+    // gets a 404, which the cancel job retries for a contract we just created.
     let path = format!("/v1/proteger/contracts/{contract_id}/cancellation");
     let mut cancellations = Vec::new();
     for preview in [true, false] {

@@ -37,6 +37,11 @@
 //! | `webhook:attempts:<delivery>`        | list   | a delivery's attempts (JSON), newest last,   |
 //! |                                      |        | the last 50 kept; expires 30 days after the  |
 //! |                                      |        | last one                                     |
+//! | `vendor:<vendor>:<name>`             | any    | a vendor module's own key, named and         |
+//! |                                      |        | documented by that vendor. Today one:        |
+//! |                                      |        | `vendor:proteger:recent`, a zset of the      |
+//! |                                      |        | contracts we created at Proteger lately      |
+//! |                                      |        | (`vendors/proteger/recent.rs`)               |
 
 use super::id::JobId;
 use super::job::JobState;
@@ -105,6 +110,13 @@ impl Keys {
         format!("{}:webhook:attempts:{delivery}", self.base)
     }
 
+    /// A key owned by a vendor module (`name` is the vendor's to choose and to document),
+    /// in this queue's hash tag so that it goes with the queue: deleted with it, and in its
+    /// Cluster slot.
+    pub fn vendor(&self, vendor: &str, name: &str) -> String {
+        format!("{}:vendor:{vendor}:{name}", self.base)
+    }
+
     /// A `SCAN MATCH` pattern for every key of this queue.
     pub fn pattern(&self) -> String {
         format!("{}:*", self.base)
@@ -135,6 +147,7 @@ mod tests {
             .chain([keys.idempotency("s", "k"), keys.kinds()])
             .chain([keys.webhook_endpoints(), keys.webhook_endpoint("e")])
             .chain([keys.webhook_order("e", "s"), keys.webhook_attempts("d")])
+            .chain([keys.vendor("v", "n")])
         {
             assert!(key.starts_with("uw:{main}:"), "{key}");
         }

@@ -314,6 +314,34 @@ async fn a_quote_changes_nothing_a_commit_cancels_and_a_second_cancel_succeeds()
 }
 
 #[tokio::test]
+async fn every_call_carries_the_documented_headers() {
+    // The sandbox refuses a bulk create or a refund without `Content-Type` and `Accept:
+    // application/json` (seeds 000, 001), and counts which token header it authenticated by.
+    let server = start(config()).await;
+    let client = client(&server);
+    let created = client
+        .create_contracts_bulk(&key("key-headers"), &[contract("hd-1")])
+        .await
+        .expect("bulk create: Content-Type and Accept sent");
+    let id = &created[0].id;
+    client
+        .refund(id, false)
+        .await
+        .expect("quote: Content-Type sent on a PUT without a body");
+    client.refund(id, true).await.expect("cancel");
+    client.get_contract(id).await.expect("read: Accept sent");
+    let effects = server.proteger.effects();
+    assert_eq!(
+        (
+            effects.authenticated_by_auth_token,
+            effects.authenticated_by_access_token
+        ),
+        (4, 0),
+        "every call authenticates by X-Proteger-Auth-Token, never the other spelling"
+    );
+}
+
+#[tokio::test]
 async fn a_new_contract_reads_404_until_it_is_persisted() {
     let server = start(ProtegerSandboxConfig {
         persist_delay: Duration::from_millis(1_000),

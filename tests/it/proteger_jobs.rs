@@ -263,3 +263,101 @@ async fn a_preview_quotes_and_a_cancellation_cancels_once() {
     assert_eq!(effects.quotes_served, 1);
     world.stop().await;
 }
+
+/// A cancel policy with room for many early tries: the window, not the budget, must be what
+/// ends them.
+fn patient_cancels(settings: &mut underwrite::config::Settings) {
+    settings.retry.insert(
+        "proteger.contract.cancel".into(),
+        underwrite::queue::RetryPolicy {
+            max_attempts: 30,
+            base_ms: 50,
+            cap_ms: 200,
+        },
+    );
+}
+
+async fn cancel_now(world: &World, contract_id: &str) -> underwrite::queue::JobRecord {
+    let job = world
+        .producer
+        .submit_one(
+            Submission::new(CancelContract {
+                contract_id: contract_id.to_string(),
+                preview: false,
+            }),
+            None,
+        )
+        .await
+        .expect("submit")
+        .job_ids[0];
+    wait_for(&world.store, &job, WITHIN, |r| r.state.is_final()).await
+}
+
+#[tokio::test]
+async fn a_cancellation_right_after_the_creation_waits_for_the_vendor_to_persist() {
+    // The vendor keeps the contract unknown for 1.5 s; the cancellation goes out at once.
+    let world = World::start(
+        ProtegerSandboxConfig {
+            persist_delay: Duration::from_millis(1_500),
+            ..sandbox(Faults::none())
+        },
+        patient_cancels,
+    )
+    .await;
+    let ids = submit(&world, &transaction_ids("early", 1)).await;
+    let contract_id = created_contract(&world.store, &ids[0]).await;
+    let done = cancel_now(&world, &contract_id).await;
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
+    assert!(
+        done.attempts >= 2,
+        "the first try came before the vendor persisted the contract: {done:?}"
+    );
+    assert_eq!(done.result.expect("contract")["status"], "Cancelled");
+    assert_eq!(world.sandbox.proteger.effects().cancellations_committed, 1);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_404_on_a_contract_we_never_created_fails_at_once() {
+    let world = World::start(sandbox(Faults::none()), patient_cancels).await;
+    let done = cancel_now(&world, "01a207a6-0000-7000-8000-000000000000").await;
+    assert_eq!(done.state, JobState::Failed, "{done:?}");
+    assert_eq!(done.attempts, 1, "no retry: {done:?}");
+    let error = done.last_error.expect("the vendor's answer");
+    assert_eq!(error.vendor_status, Some(404));
+    assert_eq!(
+        error.vendor_body.as_ref().map(|b| &b["code"]),
+        Some(&Value::from("NotFoundException"))
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn past_the_window_a_404_on_our_own_contract_is_permanent_again() {
+    // The vendor never persists within the test; we retry its 404 for 1 s, then give up
+    // as a permanent failure (not by running out of attempts: 30 tries take longer).
+    let world = World::start(
+        ProtegerSandboxConfig {
+            persist_delay: Duration::from_secs(3_600),
+            ..sandbox(Faults::none())
+        },
+        |settings| {
+            patient_cancels(settings);
+            settings.set_vendor("proteger", "not_found_retry_secs", 1i64);
+        },
+    )
+    .await;
+    let ids = submit(&world, &transaction_ids("late", 1)).await;
+    let contract_id = created_contract(&world.store, &ids[0]).await;
+    let done = cancel_now(&world, &contract_id).await;
+    assert_eq!(done.state, JobState::Failed, "{done:?}");
+    assert!(
+        (2..30).contains(&done.attempts),
+        "retried within the window, then stopped by it: {done:?}"
+    );
+    let error = done.last_error.expect("the vendor's answer");
+    assert_eq!(error.vendor_status, Some(404));
+    assert_eq!(error.message, "Proteger answered HTTP 404", "{error:?}");
+    assert_eq!(world.sandbox.proteger.effects().cancellations_committed, 0);
+    world.stop().await;
+}

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
 use underwrite::vendors::proteger::sandbox::{
     ALREADY_CANCELLED, Effects, Fault, Faults, ProtegerSandboxConfig, REPLAYED_HEADER,
@@ -55,8 +56,20 @@ pub fn contract(transaction_id: &str) -> ContractRequest {
     sample_contract(transaction_id)
 }
 
-/// A plain HTTP client (no pool reuse surprises: one per test).
+/// A plain HTTP client (no pool reuse surprises: one per test) that sends
+/// `Accept: application/json`, as the vendor's pages require on every call we know of.
 fn http() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// The same without any default header: each test says what it sends.
+fn bare_http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -251,7 +264,11 @@ async fn both_token_headers_work_and_a_401_is_not_stored() {
         .await
         .expect("answer");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(server.proteger.effects().contracts_created, 1);
+    let effects = server.proteger.effects();
+    assert_eq!(effects.contracts_created, 1);
+    // Each name is counted apart, so a test can tell which one a client sends.
+    assert_eq!(effects.authenticated_by_auth_token, 1);
+    assert_eq!(effects.authenticated_by_access_token, 1);
 }
 
 #[tokio::test]
@@ -358,6 +375,7 @@ async fn refunds_quote_then_cancel_then_refuse_a_second_cancel() {
         http()
             .put(url(&server, &format!("/v1/contracts/{id}/refund{query}")))
             .header("X-Proteger-Auth-Token", TOKEN)
+            .header(CONTENT_TYPE, "application/json")
             .send()
     };
     let quote = refund(Some("false")).await.expect("answer");
@@ -495,4 +513,104 @@ async fn a_dropped_connection_gets_no_answer_at_all() {
     assert!(error.status().is_none(), "{error:?}");
     assert!(!error.is_timeout(), "{error:?}");
     assert_eq!(server.proteger.effects().contracts_created, 0);
+}
+
+/// A request to the sandbox with the headers given and the token (and `Accept: */*`,
+/// which reqwest adds when no `Accept` is given: as good as none for the sandbox).
+fn raw(
+    server: &ServedProteger,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(reqwest::header::HeaderName, &str)],
+    body: Option<&Value>,
+) -> reqwest::RequestBuilder {
+    let mut request = bare_http()
+        .request(method, url(server, path))
+        .header("X-Proteger-Auth-Token", TOKEN);
+    for (name, value) in headers {
+        request = request.header(name, *value);
+    }
+    match body {
+        // Bytes, not `.json()`: that would add a `Content-Type` of its own.
+        Some(body) => request.body(body.to_string()),
+        None => request,
+    }
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("an answer");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_documented_content_type_and_accept_are_required() {
+    use reqwest::Method;
+    let server = start(config()).await;
+    let json = "application/json";
+    let body = json!({ "contracts": [contract_json("h-1")] });
+    let bulk = |headers: &[(reqwest::header::HeaderName, &'static str)]| {
+        raw(
+            &server,
+            Method::POST,
+            "/v1/contracts/bulk",
+            headers,
+            Some(&body),
+        )
+        .header("X-Idempotency-Key", "k-headers")
+    };
+
+    // Seed 000: the bulk create needs both.
+    let (status, error) = answer(bulk(&[(ACCEPT, json)])).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{error}");
+    assert_vendor_error(&error, "UnsupportedMediaTypeException");
+    let (status, _) = answer(bulk(&[(ACCEPT, json), (CONTENT_TYPE, "text/plain")])).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, error) = answer(bulk(&[(CONTENT_TYPE, json)])).await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE, "{error}");
+    assert_vendor_error(&error, "NotAcceptableException");
+    let (status, _) = answer(bulk(&[(CONTENT_TYPE, json), (ACCEPT, "text/html")])).await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(server.proteger.effects().contracts_created, 0);
+    // Nothing was stored under the key: the same key, sent right, executes.
+    let (status, created) = answer(bulk(&[
+        (CONTENT_TYPE, "application/json; charset=utf-8"),
+        (ACCEPT, json),
+    ]))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(server.proteger.effects().contracts_created, 1);
+    let id = created[0]["id"].as_str().expect("id").to_string();
+
+    // Seed 001: the refund needs both too, though its `PUT` has no body.
+    let refund = format!("/v1/contracts/{id}/refund?commit=false");
+    let (status, _) = answer(raw(&server, Method::PUT, &refund, &[(ACCEPT, json)], None)).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, _) = answer(raw(
+        &server,
+        Method::PUT,
+        &refund,
+        &[(CONTENT_TYPE, json)],
+        None,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(server.proteger.effects().quotes_served, 0);
+    let (status, quote) = answer(raw(
+        &server,
+        Method::PUT,
+        &refund,
+        &[(CONTENT_TYPE, json), (ACCEPT, json)],
+        None,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{quote}");
+    assert_eq!(server.proteger.effects().quotes_served, 1);
+
+    // Calls the seeds do not cover: `Accept` everywhere, no `Content-Type` on a `GET`.
+    let plan = format!("/v1/plans/{SANDBOX_PLAN_ID}");
+    let (status, _) = answer(raw(&server, Method::GET, &plan, &[], None)).await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+    let (status, _) = answer(raw(&server, Method::GET, &plan, &[(ACCEPT, json)], None)).await;
+    assert_eq!(status, StatusCode::OK);
 }

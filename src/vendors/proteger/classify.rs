@@ -12,12 +12,18 @@
 //! | 409                                         | `Retryable` | the same idempotency key is still in flight at the vendor: once it finishes, the retry gets its answer |
 //! | 408                                         | `Retryable` | the vendor gave up waiting for our request |
 //! | 401, 403                                    | `Permanent` | our credentials are wrong: logged loudly and counted in `underwrite_vendor_credential_failures_total` |
-//! | other 4xx (400, 404, 422, …)                | `Permanent` | the vendor refuses *what* we sent; it will refuse it again |
+//! | 404 on a contract we created lately         | `Retryable` | the vendor persists asynchronously (seed 000): it may just not know it yet; see [`not_yet_persisted`] |
+//! | other 4xx (400, 404, 406, 415, 422, …)      | `Permanent` | the vendor refuses *what* we sent; it will refuse it again |
 //! | 2xx whose body is not what we expect        | `Permanent` | a retry replays the same body             |
 //! | a call we refused to send (0 or 11 contracts) | `Permanent` | a bug on our side                      |
 //!
 //! `Retry-After` (delta-seconds or an HTTP date) is passed on as `retry_after` for every
 //! retryable status; the retry policy treats it as a minimum delay.
+//!
+//! Every row but one is decided from the answer alone. The exception, a 404 about a contract
+//! we created lately, needs to know what we created, which only the queue's Redis does:
+//! `jobs/cancel.rs` finds out (`recent.rs`) and calls [`not_yet_persisted`] instead of the
+//! table's default.
 
 use std::time::Duration;
 
@@ -134,6 +140,28 @@ pub fn classify(error: ProtegerError) -> JobError {
                 _ => JobError::permanent(detail),
             }
         }
+    }
+}
+
+/// The least wait before asking again about a contract the vendor may not have persisted
+/// yet. Its real delay is **unknown**; our sandbox's default is 0.5 s. The retry policy's
+/// backoff takes over when it grows longer, and each try uses up an attempt.
+pub const NOT_PERSISTED_RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// A 404 about a contract that may exist but not be persisted at the vendor yet: retryable
+/// after [`NOT_PERSISTED_RETRY_AFTER`], with `why` added to the message so that the job
+/// record says why a 404 is being retried. The vendor's status and body are kept.
+pub fn not_yet_persisted(error: ProtegerError, why: &str) -> JobError {
+    let mut detail = match error {
+        ProtegerError::Status { status, body, .. } => {
+            vendor_detail(format!("Proteger answered HTTP {status}"), status, body)
+        }
+        other => ErrorDetail::message(other.to_string()),
+    };
+    detail.message = format!("{}: {why}", detail.message);
+    JobError::Retryable {
+        detail,
+        retry_after: Some(NOT_PERSISTED_RETRY_AFTER),
     }
 }
 
@@ -259,6 +287,30 @@ mod tests {
         assert_eq!(
             JobError::from(status(500, None, "")).detail().vendor_body,
             None
+        );
+    }
+
+    #[test]
+    fn a_404_that_may_not_be_persisted_yet_is_retried_soon_with_the_vendors_answer() {
+        let body = r#"{"requestId":"x","code":"NotFoundException","error":"not found"}"#;
+        assert!(!is_retryable(&JobError::from(status(404, None, body))));
+        let error = not_yet_persisted(status(404, None, body), "created 0.2 s ago");
+        let JobError::Retryable {
+            detail,
+            retry_after,
+        } = &error
+        else {
+            panic!("must be retryable: {error:?}");
+        };
+        assert_eq!(*retry_after, Some(NOT_PERSISTED_RETRY_AFTER));
+        assert_eq!(detail.vendor_status, Some(404));
+        assert_eq!(
+            detail.message,
+            "Proteger answered HTTP 404: created 0.2 s ago"
+        );
+        assert_eq!(
+            detail.vendor_body.as_ref().and_then(|b| b.get("code")),
+            Some(&json!("NotFoundException"))
         );
     }
 

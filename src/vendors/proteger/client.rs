@@ -6,6 +6,14 @@
 //! idempotency key, so a call that landed before its answer got lost is replayed, not
 //! repeated.
 //!
+//! ## Headers
+//!
+//! Seeds 000 and 001 mark `Content-Type: application/json` and `Accept: application/json`
+//! as required on the bulk create and on the refund. `Accept` goes on every call (a default
+//! header of the HTTP client); `Content-Type` on every call with a JSON body (reqwest's
+//! `.json()` sets it) and on the refund, whose `PUT` has no body at all (seed 001's own
+//! example sends none) but still declares it.
+//!
 //! ## The token
 //!
 //! The API key travels in `X-Proteger-Auth-Token` and nowhere else: it is marked sensitive,
@@ -16,7 +24,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -151,11 +159,14 @@ impl ProtegerClient {
         } else {
             "commit=false"
         };
-        let request = self.request(
-            Method::PUT,
-            &["v1", "contracts", contract_id, "refund"],
-            Some(query),
-        );
+        let request = self
+            .request(
+                Method::PUT,
+                &["v1", "contracts", contract_id, "refund"],
+                Some(query),
+            )
+            // Required by seed 001 although the `PUT` has no body.
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         match self.send::<RefundQuote>(request).await {
             Err(
                 refusal @ ProtegerError::Status {

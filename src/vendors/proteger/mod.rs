@@ -5,6 +5,8 @@
 //! - `client.rs`: the HTTP client (where Proteger is called); `classify.rs`: which vendor
 //!   answers are worth a retry; `idempotency_key.rs`: the key of a bulk call.
 //! - `jobs.rs`: the job kinds and their handlers (bulk creation in batches, cancellation).
+//! - `recent.rs`: the contracts we created lately, so that a cancellation that comes before
+//!   the vendor has persisted its contract is retried rather than failed.
 //! - `api.rs`: the producer routes under `/v1/proteger/`.
 //! - `events.rs`: which finished job becomes which webhook event.
 //! - `sandbox/`: a faithful local fake of the vendor API, with fault injection.
@@ -17,6 +19,7 @@ pub mod client;
 pub mod events;
 pub mod idempotency_key;
 pub mod jobs;
+pub mod recent;
 pub mod sandbox;
 pub mod settings;
 pub mod types;

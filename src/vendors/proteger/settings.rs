@@ -1,6 +1,7 @@
 //! `[vendors.proteger]`: where Proteger is, how long a call may take, how contracts are
-//! batched, and the sandbox's persistence delay. The token is a secret:
-//! `UNDERWRITE_PROTEGER_TOKEN`, never in a file.
+//! batched, how long a contract we just created may still be unknown to the vendor, and the
+//! sandbox's persistence delay. The token is a secret: `UNDERWRITE_PROTEGER_TOKEN`, never
+//! in a file.
 
 use std::time::Duration;
 
@@ -27,6 +28,12 @@ pub struct ProtegerSettings {
     /// Sandbox only: how long a created contract stays invisible to reads.
     #[serde(default = "default_persist_delay_ms")]
     pub sandbox_persist_delay_ms: u64,
+    /// For how long after *we* created a contract a 404 about it is taken for the vendor's
+    /// asynchronous persistence (seed 000) and retried, rather than a contract that does not
+    /// exist. The vendor's real delay is not documented; 5 minutes is far past anything
+    /// plausible and still short enough that a wrong id fails the same hour.
+    #[serde(default = "default_not_found_retry_secs")]
+    pub not_found_retry_secs: u64,
     /// How long Proteger keeps an idempotency key: after it, the same key is a new request.
     #[serde(default = "default_key_lifetime_secs")]
     pub key_lifetime_secs: u64,
@@ -34,6 +41,10 @@ pub struct ProtegerSettings {
     /// time).
     #[serde(default = "default_key_margin_secs")]
     pub key_margin_secs: u64,
+}
+
+fn default_not_found_retry_secs() -> u64 {
+    300
 }
 
 fn default_key_lifetime_secs() -> u64 {
@@ -63,6 +74,7 @@ impl Default for ProtegerSettings {
             sandbox_persist_delay_ms: default_persist_delay_ms(),
             key_lifetime_secs: default_key_lifetime_secs(),
             key_margin_secs: default_key_margin_secs(),
+            not_found_retry_secs: default_not_found_retry_secs(),
         }
     }
 }
@@ -91,5 +103,10 @@ impl ProtegerSettings {
 
     pub fn persist_delay(&self) -> Duration {
         Duration::from_millis(self.sandbox_persist_delay_ms)
+    }
+
+    /// [`ProtegerSettings::not_found_retry_secs`] as a duration.
+    pub fn not_found_retry(&self) -> Duration {
+        Duration::from_secs(self.not_found_retry_secs)
     }
 }

@@ -14,6 +14,7 @@ use crate::queue::{
 };
 use crate::vendors::proteger::classify::{ProtegerError, key_reused};
 use crate::vendors::proteger::idempotency_key::IdempotencyKey;
+use crate::vendors::proteger::recent::note_created;
 use crate::vendors::proteger::types::ContractRequest;
 
 /// Sends a batch in one bulk call and settles every member with its own contract.
@@ -55,6 +56,7 @@ pub async fn send_batch(
             let raw = serde_json::to_value(&created).unwrap_or_default();
             match match_contracts(&members, &contracts, created) {
                 Ok(matched) => {
+                    note_created(&deps.store, deps.settings.not_found_retry(), &matched).await;
                     let children = matched
                         .into_iter()
                         .map(|(id, contract)| ChildOutcome::Succeeded {
@@ -89,7 +91,9 @@ pub async fn send_batch(
             status,
             message,
             body,
-        }) => Ok(unreadable_success(&ctx.id, &members, unsendable, status, &message, body)),
+        }) => Ok(unreadable_success(
+            &ctx.id, &members, unsendable, status, &message, body,
+        )),
         Err(error) => {
             // Whether the vendor may have carried out this batch, now or in an earlier
             // attempt (a batch requeued by an operator keeps its last error).

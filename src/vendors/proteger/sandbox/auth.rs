@@ -7,6 +7,10 @@
 //!
 //! A 401 is answered before the idempotency layer, so it is never stored: the same key
 //! with the right token then executes.
+//!
+//! Which of the two names a request authenticated by is counted in the effects report
+//! (`Effects::authenticated_by_*`), so that a test can hold our client to the documented
+//! one.
 
 use std::sync::Arc;
 
@@ -28,20 +32,30 @@ pub async fn require_token(
 ) -> Response {
     let presented = AUTH_HEADERS
         .iter()
-        .find_map(|name| request.headers().get(*name))
-        .map(|value| value.as_bytes())
-        .filter(|token| !token.is_empty());
+        .find_map(|name| request.headers().get(*name).map(|value| (*name, value)))
+        .map(|(name, value)| (name, value.as_bytes()))
+        .filter(|(_, token)| !token.is_empty());
     let accepted = match (presented, shared.config.token.as_deref()) {
-        (None, _) => false,
-        (Some(_), None) => true,
-        (Some(presented), Some(expected)) => presented.ct_eq(expected.as_bytes()).into(),
+        (None, _) => None,
+        (Some((name, _)), None) => Some(name),
+        (Some((name, presented)), Some(expected)) => {
+            bool::from(presented.ct_eq(expected.as_bytes())).then_some(name)
+        }
     };
-    if !accepted {
+    let Some(name) = accepted else {
         return vendor_error(
             StatusCode::UNAUTHORIZED,
             "UnauthorizedException",
             "unauthorized",
         );
+    };
+    {
+        let effects = &mut shared.lock().effects;
+        if name == AUTH_HEADERS[0] {
+            effects.authenticated_by_auth_token += 1;
+        } else {
+            effects.authenticated_by_access_token += 1;
+        }
     }
     next.run(request).await
 }

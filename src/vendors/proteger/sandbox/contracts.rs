@@ -129,7 +129,12 @@ pub async fn create_bulk(State(shared): State<Arc<Shared>>, body: Bytes) -> Resp
         return invalid_fields(OP, &errors);
     }
     match create(&shared, &request.contracts) {
-        Ok(created) => Json(created).into_response(),
+        Ok(mut created) => {
+            if shared.config.bulk_order == super::BulkOrder::Reversed {
+                created.reverse();
+            }
+            Json(created).into_response()
+        }
         Err(why) => bad_request(why),
     }
 }

@@ -78,6 +78,9 @@ pub enum Fault {
     },
     /// Close the connection without answering, before executing.
     Drop,
+    /// Execute, then answer `200` with a body that is not the documented shape (a vendor
+    /// release that changed its answer): the effect happened, the client cannot read it.
+    Garble,
     /// Execute, then wait `ms` before answering (or dropping). The idempotency key stays
     /// in flight meanwhile: the same key again gets a 409.
     Stall {
@@ -249,6 +252,7 @@ pub async fn after(request: Request, next: Next) -> Response {
             status,
             phase: Phase::After,
         }) if executed => server_error(status),
+        Some(Fault::Garble) if executed && response.status().is_success() => garbled(),
         Some(Fault::Stall { ms, then }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             if then == StallThen::Drop {
@@ -258,6 +262,12 @@ pub async fn after(request: Request, next: Next) -> Response {
         }
         _ => response,
     }
+}
+
+/// A 2xx whose body is JSON, but not what the endpoint documents.
+pub fn garbled() -> Response {
+    let body = serde_json::json!({ "data": "the answer moved", "version": 2 });
+    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 /// A connection closed without an answer. The [`DropConnection`] mark makes the sandbox

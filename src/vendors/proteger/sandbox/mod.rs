@@ -6,6 +6,7 @@
 //!
 //! - `routes.rs`: the route table and the order of the layers (start here).
 //! - `auth.rs`: the token check and the request counter.
+//! - `headers.rs`: the `Content-Type` and `Accept` the vendor's pages require.
 //! - `faults.rs`: fault injection (5xx before or after executing, 429, drops, stalls).
 //! - `idempotency.rs`: `X-Idempotency-Key`, stored answers and their replay.
 //! - `contracts.rs`: create (one, bulk: all-or-nothing) and read (asynchronous persistence).
@@ -42,6 +43,7 @@ mod catalogue;
 mod contracts;
 mod errors;
 mod faults;
+mod headers;
 mod idempotency;
 mod refund;
 mod routes;
@@ -74,6 +76,19 @@ pub struct ProtegerSandboxConfig {
     /// How long an idempotency key replays its answer.
     pub idempotency_ttl: Duration,
     pub faults: Faults,
+    /// The order of a bulk answer. Seed 000 does not promise the request's order, so a
+    /// client must match by `transactionId`; [`BulkOrder::Reversed`] proves it does.
+    pub bulk_order: BulkOrder,
+}
+
+/// How the sandbox orders the contracts of a bulk answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BulkOrder {
+    /// As they were sent (what our sandbox did before, and the kind reading).
+    #[default]
+    AsSent,
+    /// Last sent, first answered: the unkind reading of the seed.
+    Reversed,
 }
 
 impl Default for ProtegerSandboxConfig {
@@ -83,6 +98,7 @@ impl Default for ProtegerSandboxConfig {
             persist_delay: Duration::from_millis(500),
             idempotency_ttl: Duration::from_secs(24 * 3600),
             faults: Faults::none(),
+            bulk_order: BulkOrder::AsSent,
         }
     }
 }
@@ -94,6 +110,7 @@ impl fmt::Debug for ProtegerSandboxConfig {
             .field("persist_delay", &self.persist_delay)
             .field("idempotency_ttl", &self.idempotency_ttl)
             .field("faults", &self.faults)
+            .field("bulk_order", &self.bulk_order)
             .finish()
     }
 }

@@ -3,13 +3,14 @@
 //! A vendor API request passes, outermost first:
 //!
 //! ```text
-//! count ─► auth ─► faults::gateway ─► [writes only] idempotency ─► faults::after ─► handler
-//!  seen     401      drop, 429,          replay, 409, mismatch;     5xx after,
-//!                    5xx before          detached execution         stalls
+//! count ─► auth ─► headers ─► faults::gateway ─► [writes only] idempotency ─► faults::after ─► handler
+//!  seen     401     415, 406   drop, 429,          replay, 409, mismatch;     5xx after,
+//!                              5xx before          detached execution         stalls
 //! ```
 //!
-//! so a 401 or a gateway fault is never stored under an idempotency key, and an
-//! after-execution fault always is. The admin routes sit outside all of it.
+//! so a 401, a missing `Content-Type` or `Accept`, or a gateway fault is never stored under
+//! an idempotency key, and an after-execution fault always is. The admin routes sit outside
+//! all of it.
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post, put};
 
 use super::state::Shared;
-use super::{admin, auth, catalogue, contracts, faults, idempotency, refund};
+use super::{admin, auth, catalogue, contracts, faults, headers, idempotency, refund};
 
 pub fn router(shared: Arc<Shared>) -> Router {
     let writes = Router::new()
@@ -36,6 +37,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let api = writes
         .merge(reads)
         .route_layer(from_fn_with_state(shared.clone(), faults::gateway))
+        .route_layer(from_fn(headers::require_media_types))
         .route_layer(from_fn_with_state(shared.clone(), auth::require_token))
         .route_layer(from_fn_with_state(shared.clone(), auth::count));
     let admin = Router::new()

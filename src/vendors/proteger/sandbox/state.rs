@@ -32,6 +32,14 @@ pub struct Effects {
     pub idempotent_replays: u64,
     /// Requests a fault was injected into.
     pub faults_injected: u64,
+    /// Requests that passed authentication by `X-Proteger-Auth-Token`, the documented name
+    /// our client must send...
+    #[serde(default)]
+    pub authenticated_by_auth_token: u64,
+    /// ... and by `X-Proteger-Access-Token`, the spelling of some of the vendor's examples
+    /// (a request carrying both counts under the first).
+    #[serde(default)]
+    pub authenticated_by_access_token: u64,
 }
 
 pub struct Inner {
