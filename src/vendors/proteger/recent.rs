@@ -8,7 +8,7 @@
 //!
 //! ## The key
 //!
-//! One sorted set per queue, [`Keys::vendor`]`("proteger", "recent")`
+//! One sorted set per queue, [`crate::queue::Keys::vendor`]`("proteger", "recent")`
 //! (`<prefix>:{<queue>}:vendor:proteger:recent`): member the vendor's contract id, score
 //! the unix milliseconds when its creation was answered to us. Every write trims the
 //! members older than the window and sets the key to expire one window later, so the set
