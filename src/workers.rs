@@ -39,8 +39,28 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     tracing::info!(worker = %deps.identity, vendors = ?vendors, "starting workers");
-    // First, so that every worker registered below writes webhook deliveries.
-    let deliverer = webhooks::worker::setup(&mut deps, vendors.catalogue()).await?;
+    // One signal for the setup, the monitor and the vendors' chores (which hand back what
+    // they hold).
+    let stop = CancellationToken::new();
+    let trigger = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            shutdown.await;
+            stop.cancel();
+        }
+    });
+    // First, so that every worker registered below writes webhook deliveries. It waits for
+    // Redis if Redis is away; a shutdown meanwhile ends the run.
+    let setup = webhooks::worker::setup(&mut deps, vendors.catalogue());
+    let deliverer = tokio::select! {
+        deliverer = setup => deliverer?,
+        () = stop.cancelled() => {
+            trigger.abort();
+            tracing::info!("workers stopped before they started");
+            return Ok(());
+        }
+    };
+
     let mut timers = Vec::new();
     let kinds = vendors
         .iter()
@@ -51,15 +71,6 @@ pub async fn run(
     }
     timers.push(spawn_janitor(deps.store.clone(), Duration::from_secs(60)));
 
-    // One signal for the monitor and the vendors' chores (which hand back what they hold).
-    let stop = CancellationToken::new();
-    let trigger = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            shutdown.await;
-            stop.cancel();
-        }
-    });
     let mut chores = Vec::new();
     let mut monitor = Monitor::new().shutdown_timeout(Duration::from_secs(
         deps.settings.worker.shutdown_timeout_secs,

@@ -2,16 +2,17 @@
 //! calls, and the worker that delivers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use apalis::layers::WorkerBuilderExt;
 use apalis::prelude::{Monitor, WorkerBuilder};
 
 use super::delivery::{self, Deliverer, Delivery};
-use super::endpoints::EndpointStore;
+use super::endpoints::{EndpointError, EndpointStore};
 use super::event::Catalogue;
 use super::fanout::Fanout;
 use super::http::WebhookHttp;
-use crate::queue::{JobKind, RedisBackend};
+use crate::queue::{JobKind, QueueError, RedisBackend};
 use crate::worker_deps::WorkerDeps;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,12 +36,25 @@ pub async fn setup(
     let http = WebhookHttp::from_settings(&settings)
         .map_err(|e| WebhookSetupError::Http(e.to_string()))?;
     let endpoints = EndpointStore::new(&deps.store);
-    endpoints
-        .sync_configured(&settings.endpoints, http.policy(), |name| {
-            std::env::var(name).ok()
-        })
-        .await
-        .map_err(|e| WebhookSetupError::Endpoints(e.to_string()))?;
+    // A worker may start while Redis is away (it reconnects by itself): wait for it here
+    // rather than exit. A configuration error, on the other hand, stops the start at once.
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let synced = endpoints
+            .sync_configured(&settings.endpoints, http.policy(), |name| {
+                std::env::var(name).ok()
+            })
+            .await;
+        match synced {
+            Ok(_) => break,
+            Err(EndpointError::Store(QueueError::Redis(e))) => {
+                tracing::warn!(error = %e, ?backoff, "cannot load the config file's webhook endpoints yet: redis is away; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(WebhookSetupError::Endpoints(e.to_string())),
+        }
+    }
     deps.settings
         .retry
         .entry(Delivery::KIND.to_string())

@@ -394,6 +394,44 @@ async fn readyz_follows_redis_and_the_app_works_again_after_a_restart() {
         .expect("a clean stop: nothing died while redis was away");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_started_while_redis_is_down_works_once_it_is_back() {
+    let mut redis = TestRedis::start(&[]);
+    let sandbox = underwrite::vendors::proteger::sandbox::serve(
+        "127.0.0.1:0".parse().expect("addr"),
+        underwrite::vendors::proteger::sandbox::ProtegerSandboxConfig::default(),
+    )
+    .await
+    .expect("sandbox");
+    let settings = settings_on(&redis, &sandbox.proteger_url());
+    redis.kill();
+    // Nothing answers: the workers' setup (the config file's webhook endpoints) must wait
+    // for Redis, not stop the process.
+    let app = startup::spawn_for_tests(settings)
+        .await
+        .expect("app starts without redis");
+    let client = reqwest::Client::new();
+    let base = app.base_url();
+    wait_for_status(&client, &format!("{base}/readyz"), 503).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.restart();
+    wait_for_status(&client, &format!("{base}/readyz"), 200).await;
+
+    let answer = client
+        .post(format!("{base}/v1/proteger/contracts"))
+        .bearer_auth(TOKEN)
+        .json(&sample_contract("after-a-cold-start"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(answer.status().as_u16(), 202);
+    let accepted: Value = answer.json().await.expect("202 JSON");
+    let job_id = accepted["job_id"].as_str().expect("job_id");
+    let record = wait_until_final(&client, &base, job_id).await;
+    assert_eq!(record["state"], "succeeded", "{record}");
+    app.stop().await.expect("a clean stop");
+}
+
 /// Runs the binary off the async runtime's threads.
 async fn run_async(cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || run(cmd))
