@@ -76,7 +76,9 @@ pub trait Vendor: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// The producer routes, with paths under `/v1` written in full (`/proteger/contracts`).
+    /// The producer routes, with paths relative to the vendor's own prefix (`/contracts`
+    /// for `/v1/proteger/contracts`): [`Vendors::routes`] nests them there, so a vendor
+    /// cannot mount a route anywhere else.
     fn routes(&self) -> OpenApiRouter<ApiState> {
         OpenApiRouter::new()
     }
@@ -159,9 +161,14 @@ impl Vendors {
         catalogue
     }
 
-    /// Every vendor's producer routes, for `api::router`.
+    /// Every vendor's producer routes, each nested under `/<prefix>` (so under
+    /// `/v1/<prefix>/` once `api::router` mounts them), for `api::router`.
     pub fn routes(&self) -> Vec<OpenApiRouter<ApiState>> {
-        self.iter().map(|vendor| vendor.routes()).collect()
+        self.iter()
+            .map(|vendor| {
+                OpenApiRouter::new().nest(&format!("/{}", vendor.path_prefix()), vendor.routes())
+            })
+            .collect()
     }
 
     /// Every vendor's sandbox with its path prefix, for `sandbox::spawn`.

@@ -79,7 +79,7 @@ async fn send(job: SendMessage, deps: Data<EchoDeps>) -> Result<JobOutput, JobEr
 
 #[utoipa::path(
     post,
-    path = "/echo/messages",
+    path = "/messages",
     operation_id = "send_echo_message",
     tag = "echo",
     responses((status = 202, description = "Stored."))

@@ -73,7 +73,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 /// Enqueues one contract to create: Proteger's own fields, plus `reference` and `metadata`.
 #[utoipa::path(
     post,
-    path = "/proteger/contracts",
+    path = "/contracts",
     operation_id = "create_proteger_contract",
     tag = "proteger",
     params(Idempotency),
@@ -131,7 +131,7 @@ impl ToSchema for BulkContracts {
 /// Proteger in bulk calls.
 #[utoipa::path(
     post,
-    path = "/proteger/contracts/bulk",
+    path = "/contracts/bulk",
     operation_id = "create_proteger_contracts",
     tag = "proteger",
     params(Idempotency),
@@ -236,7 +236,7 @@ struct Cancellation {
 /// Enqueues the cancellation of a contract (or, with `preview`, the quote of its refund).
 #[utoipa::path(
     post,
-    path = "/proteger/contracts/{contract_id}/cancellation",
+    path = "/contracts/{contract_id}/cancellation",
     operation_id = "cancel_proteger_contract",
     tag = "proteger",
     params(
