@@ -261,10 +261,16 @@ impl Settings {
             merge(&mut table, overlay);
         }
         let mut secrets = Secrets::default();
+        // Variables a setting names as the place of a secret (an endpoint's `secret_env`)
+        // belong to whoever reads that secret, not to the settings, whatever their prefix.
+        let named = secret_env_names(&table);
         for (var, value) in env {
             let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
+            if named.contains(&var) {
+                continue;
+            }
             match rest {
                 "API_TOKENS" => {
                     secrets.api_tokens = value
@@ -343,6 +349,19 @@ impl Settings {
             .or_default()
             .insert(key.to_string(), value.into());
     }
+}
+
+/// Every environment variable that the settings name as a secret's place: the
+/// `secret_env` of each `[[webhooks.endpoints]]`.
+fn secret_env_names(table: &toml::Table) -> std::collections::HashSet<String> {
+    table
+        .get("webhooks")
+        .and_then(|webhooks| webhooks.get("endpoints"))
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|endpoint| endpoint.get("secret_env")?.as_str().map(String::from))
+        .collect()
 }
 
 /// `rest` (a variable without `UNDERWRITE_`) names a secret of a vendor that has a section:
@@ -573,6 +592,32 @@ mod tests {
             .expect_err("must fail");
         assert!(
             err.to_string().contains("UNDERWRITE_VENDORS_NOBODY_X"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_variable_named_by_secret_env_is_no_setting() {
+        // The README's example: the endpoint's secret in an UNDERWRITE_* variable.
+        let file = tempfile_with(
+            "[[webhooks.endpoints]]\nid = \"shop\"\nurl = \"https://shop.example/hooks\"\n\
+             secret_env = \"UNDERWRITE_WEBHOOK_SECRET_SHOP\"\n",
+        );
+        let settings = Settings::load_from(
+            Some(file.path()),
+            env(&[("UNDERWRITE_WEBHOOK_SECRET_SHOP", "whsec_c2VjcmV0")]),
+        )
+        .expect("the variable is the endpoint's, not a setting");
+        assert_eq!(
+            settings.webhooks.endpoints[0].secret_env,
+            "UNDERWRITE_WEBHOOK_SECRET_SHOP"
+        );
+        assert!(!format!("{settings:?}").contains("whsec_c2VjcmV0"));
+        // Without the endpoint naming it, the same variable is a misspelt setting.
+        let err = Settings::load_from(None, env(&[("UNDERWRITE_WEBHOOK_SECRET_SHOP", "x")]))
+            .expect_err("unknown section");
+        assert!(
+            err.to_string().contains("UNDERWRITE_WEBHOOK_SECRET_SHOP"),
             "{err}"
         );
     }
