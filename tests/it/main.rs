@@ -2,6 +2,7 @@
 //! surface, with shared helpers that start real `redis-server`s and real HTTP servers.
 
 mod api;
+mod batcher;
 mod bench;
 mod chaos;
 mod chaos_faults;

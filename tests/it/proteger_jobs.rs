@@ -77,6 +77,31 @@ async fn contracts_go_out_in_bulk_calls_of_ten_and_each_job_gets_its_own_contrac
 }
 
 #[tokio::test]
+async fn two_waiting_contracts_with_one_transaction_id_go_in_two_batches_and_each_gets_its_own() {
+    // Bulk answers are matched to members by transactionId: in one batch, these two could
+    // not be told apart and the batch would fail. The batcher sends them in two.
+    let world = World::start(sandbox(Faults::none()), |_| {}).await;
+    let tx: Vec<String> = ["twice", "once", "twice"].map(String::from).into();
+    let ids = submit(&world, &tx).await;
+    let records = all_final(&world, &ids).await;
+    for (record, transaction_id) in records.iter().zip(&tx) {
+        assert_eq!(record.state, JobState::Succeeded, "{record:?}");
+        let result = record.result.as_ref().expect("the vendor's contract");
+        assert_eq!(result["transactionId"], transaction_id.as_str());
+    }
+    let contract = |i: usize| records[i].result.as_ref().map(|r| r["id"].clone());
+    assert_ne!(contract(0), contract(2), "each got its own contract");
+    assert_ne!(records[0].batch, records[2].batch);
+    let effects = world.sandbox.proteger.effects();
+    assert_eq!(effects.contracts_created, 3);
+    assert_eq!(
+        effects.requests_seen, 2,
+        "two batches, neither refused nor split"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
 async fn one_bad_contract_does_not_sink_the_good_ones() {
     let world = World::start(sandbox(Faults::none()), |_| {}).await;
     let tx = transaction_ids("split", 5);

@@ -25,6 +25,10 @@ pub struct ProtegerSettings {
     /// Contracts per bulk call: 1 to 10, the vendor's ceiling.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
+    /// How long a batch that is not full waits for more contracts before it is sent: at a
+    /// trickle, one bulk call per `linger_ms` instead of one per contract. 0: never waits.
+    #[serde(default = "default_linger_ms")]
+    pub linger_ms: u64,
     /// Sandbox only: how long a created contract stays invisible to reads.
     #[serde(default = "default_persist_delay_ms")]
     pub sandbox_persist_delay_ms: u64,
@@ -59,6 +63,10 @@ fn default_batch_size() -> usize {
     MAX_BULK_CONTRACTS
 }
 
+fn default_linger_ms() -> u64 {
+    250
+}
+
 fn default_persist_delay_ms() -> u64 {
     500
 }
@@ -71,6 +79,7 @@ impl Default for ProtegerSettings {
             connect_timeout_ms: 5_000,
             timeout_ms: 30_000,
             batch_size: default_batch_size(),
+            linger_ms: default_linger_ms(),
             sandbox_persist_delay_ms: default_persist_delay_ms(),
             key_lifetime_secs: default_key_lifetime_secs(),
             key_margin_secs: default_key_margin_secs(),

@@ -137,5 +137,14 @@ pub fn batcher(
         consumer: deps.identity.consumer(CreateContract::KIND),
         lease: deps.settings.lease(),
         max: settings.batch_size,
+        linger: std::time::Duration::from_millis(settings.linger_ms),
+        distinct_by: Some(transaction_id),
     })
+}
+
+/// A contract's `transactionId`, read from a waiting contract's payload: Proteger matches
+/// a bulk answer to its members by it (`matching.rs`), so no two members of one batch may
+/// share one.
+fn transaction_id(payload: &serde_json::Value) -> Option<String> {
+    payload["transactionId"].as_str().map(String::from)
 }
