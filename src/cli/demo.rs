@@ -1,9 +1,9 @@
 //! `underwrite demo [--also-webhook URL --also-webhook-secret whsec_...]`: see
-//! `src/demo.rs`.
+//! `src/demo/`.
 
 use clap::Args;
 use underwrite::config::Settings;
-use underwrite::demo::DemoOptions;
+use underwrite::demo::{DemoError, DemoOptions};
 
 use super::{CliError, CliResult};
 
@@ -27,6 +27,9 @@ pub async fn run(settings: Settings, args: DemoArgs) -> CliResult {
             ));
         }
     };
-    underwrite::demo::run(settings, DemoOptions { extra_webhook }).await?;
-    Ok(())
+    match underwrite::demo::run(settings, DemoOptions { extra_webhook }).await {
+        // The reader went away (`| head`): everything was cleaned up; nothing to say.
+        Ok(()) | Err(DemoError::StdoutClosed) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
 }

@@ -82,13 +82,16 @@ pub(super) async fn check_webhooks(
         }
     }
 
-    println!("webhooks → {}", sink.url());
-    println!(
+    say!("webhooks → {}", sink.url());
+    say!(
         "{:<40}  {:>6}  {:>8}  {:>8}",
-        "EVENT", "EVENTS", "VERIFIED", "REJECTED"
+        "EVENT",
+        "EVENTS",
+        "VERIFIED",
+        "REJECTED"
     );
     for (event_type, (ids, verified, refused)) in &by_type {
-        println!(
+        say!(
             "{event_type:<40}  {:>6}  {verified:>8}  {refused:>8}",
             ids.len()
         );
@@ -136,7 +139,7 @@ pub(super) async fn check_webhooks(
     } else {
         "INCOMPLETE"
     };
-    println!(
+    say!(
         "{delivered} of {expected} events delivered (one per finished job), {verdict}; {} requests, {} repeated",
         received.len(),
         received

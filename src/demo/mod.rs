@@ -38,8 +38,16 @@ use crate::vendors::proteger::settings::{NAME as PROTEGER, ProtegerSettings, TOK
 use crate::webhooks::signing::Secret;
 use crate::webhooks::sink::{self, Sink, SinkConfig};
 
+/// `println!` that survives a closed stdout (see `output.rs`).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::demo::output::line(format_args!($($arg)*))
+    };
+}
+
 mod contracts;
 mod events;
+mod output;
 mod producer;
 
 use self::contracts::{contract, error_line, yen};
@@ -78,6 +86,10 @@ pub enum DemoError {
     Unexpected(String),
     #[error("interrupted")]
     Interrupted,
+    /// Whoever read the demo's output stopped reading (`underwrite demo | head`): not a
+    /// failure, the demo just ends.
+    #[error("stdout was closed")]
+    StdoutClosed,
 }
 
 impl From<reqwest::Error> for DemoError {
@@ -106,6 +118,7 @@ pub async fn run(mut settings: Settings, options: DemoOptions) -> Result<(), Dem
     let result = tokio::select! {
         result = demo(settings.clone(), &redis, started, &options) => result,
         _ = tokio::signal::ctrl_c() => Err(DemoError::Interrupted),
+        () = output::closed() => Err(DemoError::StdoutClosed),
     };
     // Everything the demo started in-process was dropped (hence stopped) with `demo`.
     if redis.is_external() {
@@ -148,13 +161,13 @@ async fn demo(
         .map_err(DemoError::Sink)?;
     let app = startup::start(settings.clone(), Roles::ALL).await?;
 
-    println!("underwrite demo");
-    println!("  redis     {}", redis.describe());
-    println!("  sandbox   {}", sandbox.proteger_url());
-    println!("  API       {}", app.base_url());
-    println!("  queue     {}", settings.redis.queue);
-    println!("  webhooks  {}", sink.url());
-    println!();
+    say!("underwrite demo");
+    say!("  redis     {}", redis.describe());
+    say!("  sandbox   {}", sandbox.proteger_url());
+    say!("  API       {}", app.base_url());
+    say!("  queue     {}", settings.redis.queue);
+    say!("  webhooks  {}", sink.url());
+    say!("");
 
     let api = Api::new(&app);
     api.wait_ready().await?;
@@ -172,7 +185,7 @@ async fn demo(
             reqwest::StatusCode::CREATED,
         )
         .await?;
-    println!(
+    say!(
         "POST /v1/webhook-endpoints            {} → 201, endpoint {}",
         endpoint.events.join(","),
         endpoint.id
@@ -187,7 +200,7 @@ async fn demo(
                 reqwest::StatusCode::CREATED,
             )
             .await?;
-        println!(
+        say!(
             "POST /v1/webhook-endpoints            (extra receiver) → 201, endpoint {}",
             extra.id
         );
@@ -220,7 +233,7 @@ async fn demo(
             answer.jobs.len()
         )));
     }
-    println!(
+    say!(
         "POST /v1/proteger/contracts/bulk      {BULK} contracts → 202, {} jobs",
         answer.jobs.len()
     );
@@ -240,7 +253,7 @@ async fn demo(
         let link: Accepted = api
             .post("/v1/proteger/contracts", &body, Some(&key))
             .await?;
-        println!(
+        say!(
             "POST /v1/proteger/contracts           1 contract → 202, job {}",
             link.job_id
         );
@@ -254,7 +267,7 @@ async fn demo(
             } else {
                 "A DIFFERENT JOB"
             };
-            println!("  resent with the same Idempotency-Key → {verdict}");
+            say!("  resent with the same Idempotency-Key → {verdict}");
             if again.job_id != link.job_id {
                 return Err(DemoError::Unexpected(
                     "an idempotent replay created a second job".into(),
@@ -269,12 +282,12 @@ async fn demo(
                 .to_string(),
         });
     }
-    println!();
+    say!("");
 
     let ids: Vec<JobId> = sent.iter().map(|s| s.job_id).collect();
     let records = api.follow(&ids, "contracts").await?;
-    println!();
-    println!("{:<36}  {:<9}  OUTCOME", "JOB", "STATE");
+    say!("");
+    say!("{:<36}  {:<9}  OUTCOME", "JOB", "STATE");
     let mut created = Vec::new();
     let mut failed = 0;
     for (sent, record) in sent.iter().zip(&records) {
@@ -296,13 +309,13 @@ async fn demo(
                 format!("{}: {}", sent.what, error_line(record))
             }
         };
-        println!(
+        say!(
             "{:<36}  {:<9}  {outcome}",
             record.id.to_string(),
             record.state.as_str()
         );
     }
-    println!();
+    say!("");
 
     // --- a refund quote, then a cancellation -------------------------------------------
     let Some(contract_id) = created.first().cloned() else {
@@ -316,15 +329,15 @@ async fn demo(
         let link: Accepted = api
             .post(&path, &json!({ "preview": preview }), None)
             .await?;
-        println!("POST {path}  preview={preview} → 202, job {}", link.job_id);
+        say!("POST {path}  preview={preview} → 202, job {}", link.job_id);
         let record = api
             .follow(&[link.job_id], if preview { "quote" } else { "cancel" })
             .await?
             .remove(0);
         cancellations.push((preview, record));
     }
-    println!();
-    println!("{:<36}  {:<9}  OUTCOME", "JOB", "STATE");
+    say!("");
+    say!("{:<36}  {:<9}  OUTCOME", "JOB", "STATE");
     let mut refunded = None;
     for (preview, record) in &cancellations {
         let outcome = match (record.state, &record.result) {
@@ -343,13 +356,13 @@ async fn demo(
             }
             _ => error_line(record),
         };
-        println!(
+        say!(
             "{:<36}  {:<9}  {outcome}",
             record.id.to_string(),
             record.state.as_str()
         );
     }
-    println!();
+    say!("");
 
     // --- webhooks -----------------------------------------------------------------------
     // One event per finished job the demo sent: what each should be, by job id.
@@ -365,16 +378,16 @@ async fn demo(
     let webhooks = check_webhooks(&sink, &wanted).await;
     if let Some(id) = &extra_endpoint {
         api.wait_delivered(id, wanted.len()).await?;
-        println!("extra receiver: {} deliveries succeeded", wanted.len());
+        say!("extra receiver: {} deliveries succeeded", wanted.len());
     }
-    println!();
+    say!("");
 
     let effects = sandbox.proteger.effects();
     let cancel_ok = cancellations
         .iter()
         .all(|(_, r)| r.state == JobState::Succeeded);
     let expected = created.len() == BULK + SINGLES - 1 && failed == 1;
-    println!(
+    say!(
         "demo: {} of {} contracts created, {failed} failed (unknown product: expected), refund quoted and contract cancelled ({}); sandbox: {} contracts, {} duplicates; webhooks: {} of {} delivered, {}; {:.1} s",
         created.len(),
         BULK + SINGLES,

@@ -43,3 +43,44 @@ async fn every_delivery_of_a_demo_run_verifies_independently() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_reader_that_stops_reading_ends_the_demo_quietly_and_clean() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    let redis = TestRedis::start(&[]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_underwrite"))
+        .arg("demo")
+        .env("UNDERWRITE_REDIS_URL", redis.url())
+        .env("UNDERWRITE_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("demo starts");
+    // Read the first line, then close the pipe, as `| head -1` does.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).expect("the demo prints");
+    drop(stdout);
+    let status = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("demo ends");
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(status.status.success(), "{:?}: {stderr}", status.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Its keys are gone from this Redis: the cleanup ran.
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*demo-*")
+        .query_async(&mut conn)
+        .await
+        .expect("KEYS");
+    assert!(keys.is_empty(), "left behind: {keys:?}");
+}
