@@ -23,6 +23,7 @@ use tokio::task::JoinSet;
 
 use super::stack::{Api, STALL, Stack, arrivals, latencies, wait_for_webhooks};
 use super::{BenchError, BenchOptions, Report, bench_store, drop_queue, ms, percentile, rate};
+use crate::config::Settings;
 use crate::queue::Store;
 use crate::vendors::proteger::sandbox::sample_contract;
 use crate::vendors::proteger::settings::ProtegerSettings;
@@ -31,7 +32,11 @@ use crate::vendors::proteger::settings::ProtegerSettings;
 pub const RATE: u32 = 50;
 
 pub async fn proteger(options: &BenchOptions) -> Result<Report, BenchError> {
-    let shipped = ProtegerSettings::default().linger_ms;
+    // What `config/default.toml` ships, which is what a deployment runs unless told.
+    let shipped = Settings::load_from(None, Vec::new())
+        .and_then(|settings| ProtegerSettings::from_settings(&settings))
+        .map_err(|e| BenchError::Setup(format!("the shipped settings: {e}")))?
+        .linger_ms;
     let on = once(options, shipped).await?;
     let off = once(options, 0).await?;
     Ok(report(options, &on, &off))
