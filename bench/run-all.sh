@@ -41,6 +41,7 @@ fi
 run bench latency
 run bench backlog
 for _ in $(seq "$RUNS"); do run bench e2e --jobs 10000; done
+run bench trickle --jobs 1000
 run bench webhooks --jobs 10000
 run bench retention --jobs 100000
 

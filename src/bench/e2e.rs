@@ -11,9 +11,9 @@
 //!
 //! The benchmark process hosts the sandbox and a verifying webhook sink (the only
 //! endpoint), and starts the real binary twice, as an operator would: an API-only and a
-//! worker-only `underwrite serve`, configured through `UNDERWRITE_*` variables alone (see
-//! `process.rs`). It then posts every contract at once, from several clients, and waits
-//! for one verified `proteger.contract.created` webhook per contract. It reports:
+//! worker-only `underwrite serve` (see `stack.rs`). It then posts every contract at once,
+//! from several clients, and waits for one verified `proteger.contract.created` webhook per
+//! contract. It reports:
 //!
 //! - **HTTP enqueue**: contracts the API accepted (`202`) per second;
 //! - **end to end**: contracts per second, from the first request sent to the last
@@ -38,15 +38,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use super::process::{POLL, ServeProcess, free_port, mib, mib_json};
+use super::process::{mib, mib_json};
+use super::stack::{Api, STALL, Stack, arrivals, latencies, wait_for_webhooks};
 use super::{BenchError, BenchOptions, Report, bench_store, drop_queue, ms, percentile, rate};
-use crate::queue::{JobKind, Store};
-use crate::vendors::proteger::jobs::{ContractBatch, CreateContract};
+use crate::queue::Store;
 use crate::vendors::proteger::sandbox::sample_contract;
-use crate::vendors::proteger::sandbox::{ProtegerSandboxConfig, ServedProteger};
 use crate::vendors::proteger::types::ContractRequest;
-use crate::webhooks::delivery::Delivery;
-use crate::webhooks::sink::{self, Received, Sink};
+use crate::webhooks::sink::Sink;
 
 /// Producer clients posting at once.
 const CLIENTS: usize = 12;
@@ -55,11 +53,6 @@ const CLIENTS: usize = 12;
 const PER_REQUEST: usize = 50;
 /// Contracts sent one at a time, after the backlog, for the idle latency.
 const IDLE_SAMPLES: usize = 20;
-/// How long the children may take to start.
-const READY_WITHIN: Duration = Duration::from_secs(30);
-/// Gives up waiting when no webhook arrived for this long.
-const STALL: Duration = Duration::from_secs(30);
-const CREATED: &str = "proteger.contract.created";
 
 pub async fn proteger(options: &BenchOptions) -> Result<Report, BenchError> {
     let (store, _, queue) = bench_store(options)?;
@@ -69,14 +62,13 @@ pub async fn proteger(options: &BenchOptions) -> Result<Report, BenchError> {
 }
 
 async fn measure(options: &BenchOptions, store: &Store, queue: &str) -> Result<Report, BenchError> {
-    let (sandbox, sink) = receivers(store).await?;
-    let port = free_port()?;
-    let api = Api::new(port)?;
-    let env = child_env(options, queue, &sandbox, port, &api.token);
-    let mut api_process = ServeProcess::spawn("API", &["--no-worker"], &env)?;
-    let mut worker = ServeProcess::spawn("worker", &["--no-api"], &env)?;
-    wait_ready(&api, store, &mut api_process, &mut worker).await?;
-
+    let Stack {
+        sandbox,
+        sink,
+        api,
+        api_process,
+        worker,
+    } = Stack::start(options, store, queue, &[]).await?;
     let sent = flood(&api, options.jobs).await?;
     let settled = wait_for_webhooks(&sink, sent.at.len()).await;
     let vendor_calls = sandbox.proteger.effects().requests_seen;
@@ -101,160 +93,6 @@ async fn measure(options: &BenchOptions, store: &Store, queue: &str) -> Result<R
         rss,
     };
     Ok(report(options, figures))
-}
-
-/// The sandbox, and a verifying sink registered as the queue's only webhook endpoint.
-async fn receivers(store: &Store) -> Result<(ServedProteger, Sink), BenchError> {
-    let loopback = "127.0.0.1:0"
-        .parse()
-        .map_err(|_| BenchError::Setup("loopback address".into()))?;
-    let sandbox =
-        crate::vendors::proteger::sandbox::serve(loopback, ProtegerSandboxConfig::default())
-            .await
-            .map_err(|e| BenchError::Setup(format!("sandbox: {e}")))?;
-    let (sink, _) = sink::spawn_as_endpoint(store)
-        .await
-        .map_err(|e| BenchError::Setup(e.to_string()))?;
-    Ok((sandbox, sink))
-}
-
-/// The children's whole configuration. Everything that could come from the operator's
-/// environment and change what is measured is set here.
-fn child_env(
-    options: &BenchOptions,
-    queue: &str,
-    sandbox: &ServedProteger,
-    port: u16,
-    token: &str,
-) -> Vec<(&'static str, String)> {
-    let concurrency = options.concurrency.to_string();
-    vec![
-        ("UNDERWRITE_REDIS_URL", options.redis_url.clone()),
-        ("UNDERWRITE_REDIS_QUEUE", queue.to_string()),
-        // `bench_store` writes under `uw`; the children must read the same keys.
-        ("UNDERWRITE_REDIS_KEY_PREFIX", "uw".to_string()),
-        ("UNDERWRITE_API_LISTEN", format!("127.0.0.1:{port}")),
-        ("UNDERWRITE_API_TOKENS", token.to_string()),
-        (
-            "UNDERWRITE_VENDORS_PROTEGER_BASE_URL",
-            sandbox.proteger_url(),
-        ),
-        ("UNDERWRITE_PROTEGER_TOKEN", "bench".to_string()),
-        ("UNDERWRITE_WORKER_CONCURRENCY", concurrency.clone()),
-        // One endpoint receives every event: its in-flight cap (10 by default) would
-        // otherwise be the bottleneck, and measure the cap rather than the path.
-        ("UNDERWRITE_WEBHOOKS_ENDPOINT_CONCURRENCY", concurrency),
-        ("UNDERWRITE_WEBHOOKS_ALLOW_CIDRS", "127.0.0.0/8".to_string()),
-        ("UNDERWRITE_LOG", "error".to_string()),
-    ]
-}
-
-/// The producer API of the child, as a shop would call it.
-#[derive(Clone)]
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    fn new(port: u16) -> Result<Self, BenchError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| BenchError::Setup(format!("HTTP client: {e}")))?;
-        Ok(Self {
-            http,
-            base: format!("http://127.0.0.1:{port}"),
-            token: format!("bench-{}", uuid::Uuid::now_v7().simple()),
-        })
-    }
-
-    async fn ready(&self) -> bool {
-        let url = format!("{}/readyz", self.base);
-        matches!(self.http.get(url).send().await, Ok(r) if r.status().is_success())
-    }
-
-    async fn create_bulk(&self, contracts: &[ContractRequest]) -> Result<(), BenchError> {
-        let url = format!("{}/v1/proteger/contracts/bulk", self.base);
-        self.post(&url, &json!({ "contracts": contracts })).await
-    }
-
-    async fn create_one(&self, contract: &ContractRequest) -> Result<(), BenchError> {
-        let url = format!("{}/v1/proteger/contracts", self.base);
-        self.post(&url, &json!(contract)).await
-    }
-
-    /// Any answer but `202` ends the benchmark: figures over contracts that were never
-    /// enqueued would mean nothing.
-    async fn post(&self, url: &str, body: &serde_json::Value) -> Result<(), BenchError> {
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| BenchError::Setup(format!("POST {url}: {e}")))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::ACCEPTED {
-            return Ok(());
-        }
-        let text = response.text().await.unwrap_or_default();
-        Err(BenchError::Setup(format!(
-            "POST {url} answered {status}: {}",
-            text.chars().take(300).collect::<String>()
-        )))
-    }
-}
-
-/// Waits until the API answers `/readyz` and the worker has set up every stream the path uses,
-/// so that neither start-up counts in the figures.
-async fn wait_ready(
-    api: &Api,
-    store: &Store,
-    api_process: &mut ServeProcess,
-    worker: &mut ServeProcess,
-) -> Result<(), BenchError> {
-    let deadline = Instant::now() + READY_WITHIN;
-    let kinds = [CreateContract::KIND, ContractBatch::KIND, Delivery::KIND];
-    loop {
-        api_process.check_alive()?;
-        worker.check_alive()?;
-        let api_ready = api.ready().await;
-        let unread = kinds_without_group(store, &kinds).await;
-        if api_ready && unread.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(BenchError::Setup(format!(
-                "not ready within {READY_WITHIN:?}: API /readyz {}, streams without a worker group: {}",
-                if api_ready { "ok" } else { "failing" },
-                if unread.is_empty() {
-                    "none".into()
-                } else {
-                    unread.join(", ")
-                },
-            )));
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// The kinds whose stream has no consumer group yet. A worker creates each group as it
-/// starts (readers join it as consumers only once work arrives, so those cannot be
-/// waited for).
-async fn kinds_without_group<'k>(store: &Store, kinds: &[&'k str]) -> Vec<&'k str> {
-    let mut unread = Vec::new();
-    for kind in kinds {
-        let mut cmd = redis::cmd("XINFO");
-        cmd.arg("GROUPS").arg(store.keys().stream(kind));
-        match store.raw(&cmd).await {
-            Ok(redis::Value::Array(groups)) if !groups.is_empty() => {}
-            _ => unread.push(*kind),
-        }
-    }
-    unread
 }
 
 /// What was sent: each contract's `transactionId` and when its request left.
@@ -301,51 +139,6 @@ async fn flood(api: &Api, jobs: usize) -> Result<Sent, BenchError> {
     })
 }
 
-/// Waits for `count` distinct verified webhooks; false when they stopped coming first.
-/// Polls rather than waking on every arrival: counting is linear in what arrived, and
-/// doing it 10,000 times would slow the sink it measures.
-async fn wait_for_webhooks(sink: &Sink, count: usize) -> bool {
-    let mut seen = 0;
-    let mut last_progress = Instant::now();
-    loop {
-        let now = sink.counts().distinct_ids;
-        if now >= count {
-            return true;
-        }
-        if now > seen {
-            (seen, last_progress) = (now, Instant::now());
-        } else if last_progress.elapsed() > STALL {
-            tracing::warn!(arrived = now, expected = count, "webhooks stopped coming");
-            return false;
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// When each sent contract's first verified, accepted `created` webhook arrived. The body
-/// names the contract by its `transactionId` (`data.transaction_id`).
-fn arrivals(received: &[Received], sent: &HashMap<String, Instant>) -> HashMap<String, Instant> {
-    let mut first = HashMap::with_capacity(sent.len());
-    for r in received {
-        if !r.verified || !(200..300).contains(&r.status) {
-            continue;
-        }
-        if r.event_type.as_deref() != Some(CREATED) {
-            continue;
-        }
-        let Some(id) = r.body["data"]["transaction_id"].as_str() else {
-            continue;
-        };
-        if sent.contains_key(id) {
-            first
-                .entry(id.to_string())
-                .and_modify(|at: &mut Instant| *at = (*at).min(r.received_at))
-                .or_insert(r.received_at);
-        }
-    }
-    first
-}
-
 /// One contract at a time into idle workers: request sent → webhook verified.
 async fn idle_latencies(api: &Api, sink: &Sink) -> Result<Vec<Duration>, BenchError> {
     // Let the workers finish their last acknowledgements and go back to blocking reads.
@@ -362,12 +155,7 @@ async fn idle_latencies(api: &Api, sink: &Sink) -> Result<Vec<Duration>, BenchEr
         }
     }
     let arrived = arrivals(&sink.received(), &sent);
-    let mut latencies: Vec<Duration> = arrived
-        .iter()
-        .filter_map(|(id, at)| Some(at.saturating_duration_since(*sent.get(id)?)))
-        .collect();
-    latencies.sort();
-    Ok(latencies)
+    Ok(latencies(&sent, &arrived))
 }
 
 /// Peak RSS of each child, in bytes (`None` when unknown).
@@ -390,15 +178,7 @@ struct Figures {
 
 impl Figures {
     fn latencies(&self) -> Vec<Duration> {
-        let mut latencies: Vec<Duration> = self
-            .arrivals
-            .iter()
-            .filter_map(|(id, arrived)| {
-                Some(arrived.saturating_duration_since(*self.sent.at.get(id)?))
-            })
-            .collect();
-        latencies.sort();
-        latencies
+        latencies(&self.sent.at, &self.arrivals)
     }
 
     /// First request sent → last webhook verified.

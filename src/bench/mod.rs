@@ -11,7 +11,10 @@
 //! - `backlog`: a large backlog enqueued then drained (1,000,000 by default).
 //! - `e2e`: Proteger contracts over HTTP through separate API and worker processes to the
 //!   sandbox, each confirmed by a verified webhook: rates, latency, vendor calls, peak RSS
-//!   of each process (see `e2e.rs`; the child processes are `process.rs`).
+//!   of each process (see `e2e.rs`; the deployed path is `stack.rs`, its child processes
+//!   `process.rs`).
+//! - `trickle`: the same path fed one contract at a time at 50/s, with the batcher's linger
+//!   and without: vendor calls per 1,000 contracts and latency, side by side (`trickle.rs`).
 //! - `webhooks`: signed deliveries to a local verifying receiver (see `webhooks.rs`).
 //! - `retention`: Redis memory on an empty queue, with finished jobs' records retained, and
 //!   after the janitor's retention pass (see `retention.rs`).
@@ -21,6 +24,8 @@ mod e2e;
 mod noop;
 mod process;
 mod retention;
+mod stack;
+mod trickle;
 mod webhooks;
 
 use std::time::Duration;
@@ -73,10 +78,11 @@ pub async fn run(name: &str, options: &BenchOptions) -> Result<Report, BenchErro
         "latency" => noop::latency(options).await,
         "backlog" => noop::backlog(options).await,
         "e2e" => e2e::proteger(options).await,
+        "trickle" => trickle::proteger(options).await,
         "webhooks" => webhooks::deliveries(options).await,
         "retention" => retention::retention(options).await,
         other => Err(BenchError::Setup(format!(
-            "unknown benchmark `{other}`: expected noop, latency, backlog, e2e, webhooks or retention"
+            "unknown benchmark `{other}`: expected noop, latency, backlog, e2e, trickle, webhooks or retention"
         ))),
     }
 }

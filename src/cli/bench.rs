@@ -10,10 +10,10 @@ use super::{CliError, CliResult};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// noop, latency, backlog, e2e, webhooks or retention.
+    /// noop, latency, backlog, e2e, trickle, webhooks or retention.
     name: String,
     /// Jobs (or samples, for latency). Defaults: noop 100000, latency 1000,
-    /// backlog 1000000, e2e and webhooks 10000, retention 100000.
+    /// backlog 1000000, e2e and webhooks 10000, trickle 1000 (each way), retention 100000.
     #[arg(long)]
     jobs: Option<usize>,
     /// Jobs run at once by the worker.
@@ -26,7 +26,7 @@ pub struct BenchArgs {
 
 pub async fn run(settings: Settings, args: BenchArgs) -> CliResult {
     let jobs = args.jobs.unwrap_or(match args.name.as_str() {
-        "latency" => 1_000,
+        "latency" | "trickle" => 1_000,
         "backlog" => 1_000_000,
         "e2e" | "webhooks" => 10_000,
         _ => 100_000,

@@ -59,7 +59,7 @@ enum Command {
     /// Inspect and act on the dead set (failed and dead jobs).
     #[command(subcommand)]
     Dead(dead::DeadCommand),
-    /// Measure: noop, latency, backlog, e2e, webhooks or retention.
+    /// Measure: noop, latency, backlog, e2e, trickle, webhooks or retention.
     Bench(bench::BenchArgs),
     /// Break things on purpose and count what was lost or done twice.
     Chaos(chaos::ChaosArgs),

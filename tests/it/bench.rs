@@ -1,6 +1,7 @@
-//! `underwrite bench e2e` and `bench retention`, short forms: they run to the end and their
-//! JSON lines hold what the README promises (no duplicate, no missing webhook, retention
-//! gives the memory back). No timing is asserted: CI machines vary too much.
+//! `underwrite bench e2e`, `trickle`, `retention` and `noop`, short forms: they run to the
+//! end and their JSON lines hold what the README promises (no duplicate, no missing
+//! webhook, retention gives the memory back). No timing is asserted: CI machines vary too
+//! much.
 
 use serde_json::Value;
 
@@ -95,6 +96,43 @@ async fn bench_noop_runs_ours_and_the_apalis_redis_baseline() {
         "{report}"
     );
     // Both clean up after themselves.
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let keys: u64 = redis::cmd("DBSIZE")
+        .query_async(&mut conn)
+        .await
+        .expect("dbsize");
+    assert_eq!(keys, 0, "keys left behind");
+}
+
+/// `bench trickle` runs with the linger and without, each contract sent alone, and both
+/// runs lose, duplicate and leave behind nothing. Calls per 1,000 are only bounded by what
+/// batches of 1 to 10 allow: how many share a batch depends on timing, which is the
+/// benchmark's to measure, not this test's.
+#[tokio::test]
+async fn bench_trickle_short_form_runs_both_ways_and_cleans_up() {
+    let redis = TestRedis::start(&[]);
+    let report = bench(&redis.url(), &["trickle", "--jobs", "30"]).await;
+    assert_eq!(report["bench"], "trickle", "{report}");
+    assert_eq!(report["complete"], true, "{report}");
+    for (run, linger_ms) in [("linger_on", 250), ("linger_off", 0)] {
+        let run = &report[run];
+        assert_eq!(run["linger_ms"], linger_ms, "{report}");
+        assert_eq!(run["contracts"], 30, "{report}");
+        assert_eq!(run["duplicates"], 0, "{report}");
+        assert_eq!(run["webhooks_verified"], 30, "{report}");
+        assert_eq!(run["webhooks_missing"], 0, "{report}");
+        let calls = run["vendor_calls_per_1000"].as_f64().expect("calls");
+        assert!((100.0..=1000.0).contains(&calls), "{report}");
+        assert!(
+            run["p50_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+            "{report}"
+        );
+    }
+    assert!(report["added_p50_ms"].is_number(), "{report}");
     let client = redis::Client::open(redis.url()).expect("client");
     let mut conn = client
         .get_multiplexed_async_connection()

@@ -90,3 +90,29 @@ impl Held {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_read_again_is_held_once() {
+        let mut held = Held::new(Duration::from_secs(30));
+        let job = JobId::new();
+        held.add(job, "1-0".into());
+        held.add(job, "1-0".into());
+        assert_eq!(held.len(), 1);
+    }
+
+    #[test]
+    fn the_members_left_for_later_stay_oldest_first() {
+        let mut held = Held::new(Duration::from_secs(30));
+        let jobs: Vec<JobId> = (0..4).map(|_| JobId::new()).collect();
+        for (i, job) in jobs.iter().enumerate() {
+            held.add(*job, format!("{i}-0"));
+        }
+        held.keep_only(&["3-0".to_string(), "1-0".to_string()]);
+        let left: Vec<JobId> = held.members().map(|(job, _)| job).collect();
+        assert_eq!(left, vec![jobs[1], jobs[3]]);
+    }
+}
