@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -160,9 +161,22 @@ pub struct RunningApp {
     pub app: App,
     shutdown: CancellationToken,
     task: Option<JoinHandle<Result<(), StartupError>>>,
+    /// Turns `true` when every role has stopped, for whoever cannot hold the app itself.
+    done: watch::Receiver<bool>,
 }
 
 impl RunningApp {
+    /// A future that resolves once every role has stopped (after a shutdown, or a role's
+    /// failure), even when the app itself was dropped meanwhile: a caller that must not
+    /// clean up under a worker still writing (the demo) waits on it.
+    pub fn stopped(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut done = self.done.clone();
+        async move {
+            // An error means the app's task is gone: stopped too.
+            let _ = done.wait_for(|stopped| *stopped).await;
+        }
+    }
+
     /// `http://<api_addr>`; panics without the API role (a test bug).
     pub fn base_url(&self) -> String {
         match self.api_addr {
@@ -236,7 +250,13 @@ pub async fn start_with(
         None => None,
     };
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(run(app.clone(), listener, roles.worker, shutdown.clone()));
+    let (done_tx, done) = watch::channel(false);
+    let roles_run = run(app.clone(), listener, roles.worker, shutdown.clone());
+    let task = tokio::spawn(async move {
+        let result = roles_run.await;
+        let _ = done_tx.send(true);
+        result
+    });
     if let Some(addr) = api_addr {
         tracing::info!(%addr, "producer API listening");
         if app.settings.secrets.api_tokens.is_empty() {
@@ -250,6 +270,7 @@ pub async fn start_with(
         app,
         shutdown,
         task: Some(task),
+        done,
     })
 }
 

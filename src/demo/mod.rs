@@ -98,6 +98,9 @@ impl From<reqwest::Error> for DemoError {
     }
 }
 
+/// Resolves once the demo's app has stopped (see [`RunningApp::stopped`]).
+type Stopped = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// Runs the demo; `Ok` when every step went as the demo expects (the one failure included).
 /// Options of a demo run.
 #[derive(Debug, Clone, Default)]
@@ -115,12 +118,20 @@ pub async fn run(mut settings: Settings, options: DemoOptions) -> Result<(), Dem
     settings.redis.url = redis.url();
     settings.redis.queue = format!("demo-{}", uuid::Uuid::now_v7().simple());
 
+    // The app's "stopped" signal, so that the cleanup below never runs under a worker that
+    // is still writing (the app is dropped with `demo` when the run ends early).
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel();
     let result = tokio::select! {
-        result = demo(settings.clone(), &redis, started, &options) => result,
+        result = demo(settings.clone(), &redis, started, &options, stopped_tx) => result,
         _ = tokio::signal::ctrl_c() => Err(DemoError::Interrupted),
         () = output::closed() => Err(DemoError::StdoutClosed),
     };
-    // Everything the demo started in-process was dropped (hence stopped) with `demo`.
+    // Everything the demo started in-process was dropped (hence asked to stop) with `demo`;
+    // wait until the app really has stopped, within its shutdown timeout.
+    if let Ok(stopped) = stopped_rx.await {
+        let grace = Duration::from_secs(settings.worker.shutdown_timeout_secs + 5);
+        let _ = tokio::time::timeout(grace, stopped).await;
+    }
     if redis.is_external() {
         drop_queue(&settings).await;
     }
@@ -133,6 +144,7 @@ async fn demo(
     redis: &LocalRedis,
     started: Instant,
     options: &DemoOptions,
+    stopped: tokio::sync::oneshot::Sender<Stopped>,
 ) -> Result<(), DemoError> {
     settings.secrets.api_tokens = vec![DEMO_API_TOKEN.to_string()];
     settings
@@ -160,6 +172,7 @@ async fn demo(
         .await
         .map_err(DemoError::Sink)?;
     let app = startup::start(settings.clone(), Roles::ALL).await?;
+    let _ = stopped.send(Box::pin(app.stopped()));
 
     say!("underwrite demo");
     say!("  redis     {}", redis.describe());
