@@ -88,13 +88,14 @@ pub fn server_error(status: u16) -> Response {
     (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
 }
 
-/// A `200` whose body is JSON but not the call's shape (a release that changed it).
-pub fn garbled() -> Response {
-    (
-        StatusCode::OK,
-        Json(json!({ "result": "the answer moved", "version": 2 })),
-    )
-        .into_response()
+/// A `200` whose body is JSON but not the call's shape (a release that changed it),
+/// still echoing the request's credentials (`echo`), as every answer of the vendor does:
+/// the client must not keep them in the error it makes of it.
+pub fn garbled(echo: Map<String, Value>) -> Response {
+    let mut body = echo;
+    body.insert("result".into(), json!("the answer moved"));
+    body.insert("version".into(), json!(2));
+    (StatusCode::OK, Json(Value::Object(body))).into_response()
 }
 
 /// A connection closed without an answer: the sandbox server honours the

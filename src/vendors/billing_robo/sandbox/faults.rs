@@ -18,12 +18,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::errors::{dropped, garbled, server_error};
+use serde_json::{Map, Value};
+
+use super::errors::{dropped, garbled, parse_body, server_error};
+use super::routes::MAX_BODY;
 use super::state::Shared;
 use crate::sandbox::DropConnection;
 
@@ -116,6 +120,11 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
         } => return server_error(status),
         _ => {}
     }
+    let (request, echo) = if fault == Fault::Garble {
+        credentials_of(request).await
+    } else {
+        (request, Map::new())
+    };
     let mut response = next.run(request).await;
     if !response.status().is_success() {
         return response;
@@ -125,7 +134,7 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
             status,
             phase: Phase::After,
         } => server_error(status),
-        Fault::Garble => garbled(),
+        Fault::Garble => garbled(echo),
         Fault::Stall { ms, then } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             if then == StallThen::Drop {
@@ -135,6 +144,18 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
         }
         _ => response,
     }
+}
+
+/// The request, whole again, and its body's credentials (for a garbled answer's echo).
+async fn credentials_of(request: Request) -> (Request, Map<String, Value>) {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .unwrap_or_default();
+    let echo = parse_body(&bytes)
+        .map(|body| super::auth::echo(&body))
+        .unwrap_or_default();
+    (Request::from_parts(parts, Body::from(bytes)), echo)
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@
 //! `requested_date`; its billing customer's credit becomes 申請中 too, its `update_date`
 //! moved.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -94,9 +95,15 @@ pub async fn bulk_register(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
     let mut inner = shared.lock();
     inner.effects.register_calls += 1;
     settle(&mut inner, version, now);
+    let mut copies: HashMap<&str, usize> = HashMap::new();
+    for item in items {
+        if let Some(code) = item.get("billing_code").and_then(Value::as_str) {
+            *copies.entry(code).or_default() += 1;
+        }
+    }
     let checked: Vec<Result<CreditApplication, ItemProblem>> = items
         .iter()
-        .map(|item| check(&inner, items, item, version, today))
+        .map(|item| check(&inner, &copies, item, version, today))
         .collect();
     let failed = checked.iter().any(Result::is_err);
     let mut answered = Vec::with_capacity(items.len());
@@ -125,20 +132,14 @@ pub async fn bulk_register(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
 /// The first problem of one item (the order in the module docs), or the application.
 fn check(
     inner: &Inner,
-    items: &[Value],
+    copies: &HashMap<&str, usize>,
     item: &Value,
     version: ApiVersion,
     today: chrono::NaiveDate,
 ) -> Result<CreditApplication, ItemProblem> {
     let code = item.get("billing_code").and_then(Value::as_str);
-    if let Some(code) = code {
-        let copies = items
-            .iter()
-            .filter(|other| other.get("billing_code").and_then(Value::as_str) == Some(code))
-            .count();
-        if copies > 1 {
-            return Err(ItemProblem::DuplicateInRequest);
-        }
+    if code.is_some_and(|code| copies.get(code).is_some_and(|n| *n > 1)) {
+        return Err(ItemProblem::DuplicateInRequest);
     }
     let application = parse_as_vendor(item, version, today)?;
     if version == ApiVersion::Seed && !inner.switches.marunage_option {
