@@ -296,6 +296,68 @@ mod tests {
     }
 
     #[test]
+    fn the_section_and_the_secrets_come_from_the_environment() {
+        let env = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                ("UNDERWRITE_BILLING_ROBO_USER_ID", "owner@example.co.jp"),
+                ("UNDERWRITE_BILLING_ROBO_ACCESS_KEY", "key123"),
+                ("UNDERWRITE_VENDORS_BILLING_ROBO_API_VERSION", "current"),
+                ("UNDERWRITE_VENDORS_BILLING_ROBO_BATCH_SIZE", "3000"),
+            ]),
+        )
+        .expect("settings");
+        let ours = BillingRoboSettings::from_settings(&settings).expect("ours");
+        assert_eq!(ours.api_version, ApiVersion::Current);
+        assert_eq!(ours.batch_size, 3000);
+        assert_eq!(ours.rate_limit, 240);
+        assert_eq!(
+            settings.secrets.vendor(NAME, USER_ID_SECRET),
+            Some("owner@example.co.jp")
+        );
+        assert_eq!(
+            settings.secrets.vendor(NAME, ACCESS_KEY_SECRET),
+            Some("key123")
+        );
+        assert!(!format!("{settings:?}").contains("key123"));
+        crate::vendors::all()
+            .check(&settings)
+            .expect("declared secrets");
+
+        let settings = Settings::load_from(
+            None,
+            env(&[("UNDERWRITE_VENDORS_BILLING_ROBO_BATCH_SIZE", "3001")]),
+        )
+        .expect("settings");
+        let err = crate::vendors::all().check(&settings).expect_err("too big");
+        assert!(err.to_string().contains("batch_size"), "{err}");
+        let settings = Settings::load_from(None, env(&[("UNDERWRITE_BILLING_ROBO_TOKEN", "x")]))
+            .expect("settings");
+        let err = crate::vendors::all()
+            .check(&settings)
+            .expect_err("not a secret");
+        assert!(
+            err.to_string()
+                .contains("UNDERWRITE_BILLING_ROBO_ACCESS_KEY"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_shipped_defaults_are_the_types_defaults() {
+        let settings = Settings::load_from(None, Vec::<(String, String)>::new()).expect("settings");
+        let shipped = BillingRoboSettings::from_settings(&settings).expect("ours");
+        let typed = BillingRoboSettings::default();
+        assert_eq!(format!("{shipped:?}"), format!("{typed:?}"));
+    }
+
+    #[test]
     fn a_bad_url_is_named() {
         let err = with(|s| s.base_url = "not a url".into()).expect_err("refused");
         assert!(err.to_string().contains("base_url"), "{err}");
