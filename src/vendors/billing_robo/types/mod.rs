@@ -3,7 +3,7 @@
 //!
 //! - `kinds.rs`: the vendor's field kinds (種別) and date formats, and Japan's clock.
 //! - `codes.rs`: what each item error code means, per API version; the common codes.
-//! - `application.rs`: one credit application as we send it, parsed once
+//! - `application.rs` (its field rules in `fields.rs`): one credit application as we send it, parsed once
 //!   ([`CreditApplication::parse`]): the same function checks a producer's item in our API
 //!   and an item the sandbox receives, so the two cannot drift apart.
 //! - `answers.rs`: what the vendor answers (per-item results, the whole-request error),
@@ -32,6 +32,7 @@
 mod answers;
 mod application;
 mod codes;
+mod fields;
 mod kinds;
 mod search;
 
