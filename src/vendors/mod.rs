@@ -24,6 +24,7 @@
 //! Dependencies point one way: a vendor uses `queue`, `webhooks::event`, `api`'s extractors
 //! and `worker_deps`; none of those knows any vendor.
 
+pub mod billing_robo;
 pub mod proteger;
 
 use std::fmt;
@@ -42,7 +43,10 @@ use crate::worker_deps::WorkerDeps;
 
 /// Every vendor of this build. The only list of vendors in the crate.
 pub fn all() -> Vendors {
-    Vendors::new(vec![Arc::new(proteger::Proteger)])
+    Vendors::new(vec![
+        Arc::new(proteger::Proteger),
+        Arc::new(billing_robo::BillingRobo),
+    ])
 }
 
 /// Everything the rest of the service needs to know about one vendor.

@@ -4,6 +4,8 @@
 mod api;
 mod batcher;
 mod bench;
+mod billing_robo_client;
+mod billing_robo_sandbox;
 mod chaos;
 mod chaos_faults;
 mod chaos_redis;
