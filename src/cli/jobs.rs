@@ -14,7 +14,8 @@ pub enum JobsCommand {
     },
     /// List jobs, newest first.
     List {
-        /// Only jobs in this state: queued, running, retrying, succeeded, failed, dead.
+        /// Only jobs in this state: queued, running, retrying, snoozed, succeeded, failed, dead,
+        /// expired.
         #[arg(long)]
         state: Option<JobState>,
         /// Only jobs of this kind, e.g. proteger.contract.create.

@@ -45,3 +45,38 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     split_batch: with_prelude(include_str!("scripts/split_batch.lua")),
     forget_idle_consumers: Script::new(include_str!("scripts/forget_idle_consumers.lua")),
 });
+
+#[cfg(test)]
+mod tests {
+    use super::PRELUDE;
+    use crate::queue::job::JobState;
+
+    /// `move_state` finds a state's index by its position in `KEYS`: the prelude's table
+    /// and the order `Keys::state_keys` sends them in (`JobState::ALL`) must agree, or a job
+    /// would be indexed under another state.
+    #[test]
+    fn the_prelude_numbers_the_states_as_the_keys_are_sent() {
+        let table = PRELUDE
+            .split_once("local STATE_INDEX = {")
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map(|(table, _)| table)
+            .expect("STATE_INDEX in prelude.lua");
+        let entries: Vec<(String, usize)> = table
+            .split(',')
+            .filter_map(|entry| {
+                let (name, index) = entry.split_once('=')?;
+                Some((name.trim().to_string(), index.trim().parse().ok()?))
+            })
+            .collect();
+        let expected: Vec<(String, usize)> = JobState::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, state)| (state.as_str().to_string(), i + 1))
+            .collect();
+        assert_eq!(entries, expected);
+        assert!(
+            PRELUDE.contains(&format!("local STATES = {}\n", JobState::ALL.len())),
+            "STATES in prelude.lua must count JobState::ALL"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 -- finished job without them. Several jobs may be settled by one call (a group commit: the
 -- workers' answers that are ready together share one round trip); each is independent.
 --
--- KEYS[1..8] the state indexes and dead set (prelude), then for each job in turn: its
+-- KEYS[1..OWN-1] the state indexes and dead set (prelude), then for each job in turn: its
 -- record, its stream, its kind's delayed set, the kinds set, one record key per member
 -- job, then 3 per follow-up: its record, its kind's stream, a sorted set to index it in
 -- (used only when its score is not '').
@@ -117,7 +117,7 @@ local function settle(k, a)
 end
 
 local answers = {}
-local k, a = 9, 0
+local k, a = OWN, 0
 while a < #ARGV do
   local members, follow_ups = tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11])
   answers[#answers + 1] = settle(k, a)
