@@ -151,6 +151,12 @@ pub struct JobRecord {
     /// not count here; it counts in `crashes`.
     pub attempts: u32,
     pub crashes: u32,
+    /// Times the handler answered "not done yet, look again later" (no attempt used).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub snoozes: u32,
+    /// What the handler said the last time it snoozed the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snooze_reason: Option<String>,
     pub enqueued_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
@@ -176,6 +182,10 @@ pub struct JobRecord {
     /// What the producer sent. A stored payload that is not JSON (written by something
     /// other than underwrite) shows as a string of its raw text.
     pub payload: Value,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Why a Redis hash could not be read as a job record.
@@ -238,6 +248,8 @@ impl JobRecord {
                 .map_err(|e: String| corrupt("state")(&e))?,
             attempts: count("attempts")?,
             crashes: count("crashes")?,
+            snoozes: count("snoozes")?,
+            snooze_reason: get("snooze_reason").cloned(),
             enqueued_at: time("enqueued_at")?.ok_or(CorruptRecord {
                 field: "enqueued_at",
                 reason: "missing".into(),

@@ -25,7 +25,9 @@
 //! - `backend.rs`: [`RedisBackend`], the apalis backend of one kind. `reader.rs`: reading
 //!   deliveries through the consumer group. `identity.rs`: a worker process's name.
 //! - `ack.rs`: the layer that turns a handler's answer into a settlement. `retry.rs`: where
-//!   a retry is decided. `context.rs`: what a handler knows about its job.
+//!   a retry is decided. `snooze.rs`: where "not yet, look again later" is decided, and
+//!   when a job that keeps snoozing expires. `context.rs`: what a handler knows about its
+//!   job.
 //! - `leases.rs`: the heartbeat that keeps running jobs' leases. `batcher.rs`: batch jobs
 //!   formed from member jobs. `hook.rs`: follow-up jobs of finished jobs.
 //! - `maintenance.rs`: the promoter (due retries) and the janitor (retention).
@@ -54,6 +56,7 @@ pub mod reader;
 pub mod retry;
 mod scripts;
 pub mod settlement;
+pub mod snooze;
 pub mod store;
 
 pub use backend::{FetchSettings, RedisBackend};

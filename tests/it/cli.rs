@@ -275,6 +275,7 @@ fn settings_on(redis: &TestRedis, proteger_url: &str) -> Settings {
         max_attempts: 20,
         base_ms: 50,
         cap_ms: 500,
+        snooze_deadline_secs: None,
     };
     for kind in [
         "default",

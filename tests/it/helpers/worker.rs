@@ -11,8 +11,8 @@ use underwrite::queue::maintenance::spawn_promoter;
 
 use super::background::Background;
 use underwrite::queue::{
-    ErrorDetail, FetchSettings, JobContext, JobError, JobId, JobKind, JobOutput, JobRecord,
-    JobState, Redis, RedisBackend, RetryPolicy, Store, WorkerIdentity,
+    ErrorDetail, FetchSettings, FinalHook, JobContext, JobError, JobId, JobKind, JobOutput,
+    JobRecord, JobState, Redis, RedisBackend, RetryPolicy, Store, WorkerIdentity,
 };
 
 /// A test job: it does what its payload says.
@@ -29,6 +29,11 @@ pub struct Scripted {
     pub sleep_ms: u64,
     #[serde(default)]
     pub label: String,
+    /// Runs 1..=snooze_runs answer "not yet, look again after `snooze_ms`".
+    #[serde(default)]
+    pub snooze_runs: u32,
+    #[serde(default)]
+    pub snooze_ms: u64,
 }
 
 impl JobKind for Scripted {
@@ -52,8 +57,19 @@ impl Runs {
 }
 
 async fn scripted(job: Scripted, ctx: JobContext, runs: Data<Runs>) -> Result<JobOutput, JobError> {
-    if let Ok(mut map) = runs.0.0.lock() {
-        *map.entry(ctx.id).or_default() += 1;
+    let run = match runs.0.0.lock() {
+        Ok(mut map) => {
+            let run = map.entry(ctx.id).or_default();
+            *run += 1;
+            *run
+        }
+        Err(_) => 0,
+    };
+    if run <= job.snooze_runs {
+        return Err(JobError::snooze(
+            Duration::from_millis(job.snooze_ms),
+            format!("not done yet (run {run})"),
+        ));
     }
     if job.sleep_ms > 0 {
         tokio::time::sleep(Duration::from_millis(job.sleep_ms)).await;
@@ -90,6 +106,8 @@ pub struct WorkerOptions {
     pub max_crashes: u32,
     pub policy: RetryPolicy,
     pub shutdown_timeout: Duration,
+    /// What finished jobs cause (the webhook fan-out); `None` for nothing.
+    pub hook: Option<Arc<dyn FinalHook>>,
 }
 
 impl Default for WorkerOptions {
@@ -102,8 +120,10 @@ impl Default for WorkerOptions {
                 max_attempts: 5,
                 base_ms: 20,
                 cap_ms: 100,
+                snooze_deadline_secs: None,
             },
             shutdown_timeout: Duration::from_secs(10),
+            hook: None,
         }
     }
 }
@@ -123,7 +143,7 @@ impl TestWorker {
                 block: Duration::from_millis(500),
                 max_crashes: options.max_crashes,
                 policy: options.policy,
-                hook: None,
+                hook: options.hook,
             };
             let monitor = Monitor::new()
                 .shutdown_timeout(options.shutdown_timeout)
