@@ -1,6 +1,6 @@
 //! The queue's own metrics: attempts and what they led to, handler durations, group-commit
-//! sizes, jobs buried without running, jobs recorded without their events, and snoozes per
-//! kind.
+//! sizes, jobs buried without running, jobs recorded without their events, snoozes per
+//! kind, and periodic jobs enqueued per schedule.
 //!
 //! They are defined here rather than in the crate's top-level `metrics.rs` so that the
 //! queue depends on nothing above it. Nothing here decides where they are served: whoever
@@ -92,6 +92,15 @@ pub static JOB_SNOOZES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+/// Periodic jobs enqueued, per schedule: one per tick across every process (`schedule.rs`).
+pub static SCHEDULE_RUNS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "underwrite_schedule_runs_total",
+        "Periodic jobs enqueued by this process, by schedule",
+        &["schedule"],
+    )
+});
+
 /// Every metric of this file, for a registry to serve. Each is a handle on the same
 /// counts, so registering them does not reset or fork anything.
 pub fn collectors() -> Vec<Box<dyn Collector>> {
@@ -103,6 +112,7 @@ pub fn collectors() -> Vec<Box<dyn Collector>> {
         Box::new(HOOK_FAILURES.clone()),
         Box::new(JOBS_NEEDING_ATTENTION.clone()),
         Box::new(JOB_SNOOZES.clone()),
+        Box::new(SCHEDULE_RUNS.clone()),
     ]
 }
 
@@ -134,6 +144,11 @@ pub fn record_attempt(kind: &str, settlement: &Settlement, took: Duration) {
 /// Records a job buried without running (a poison job, or a payload that cannot be read).
 pub fn record_burial(kind: &str) {
     JOBS_BURIED_UNRUN.with_label_values(&[kind]).inc();
+}
+
+/// Records a periodic job this process enqueued.
+pub fn record_schedule_run(schedule: &str) {
+    SCHEDULE_RUNS.with_label_values(&[schedule]).inc();
 }
 
 /// Records one call of the group commit and how many answers it wrote.

@@ -31,6 +31,8 @@
 //! - `leases.rs`: the heartbeat that keeps running jobs' leases. `batcher.rs`: batch jobs
 //!   formed from member jobs. `hook.rs`: follow-up jobs of finished jobs.
 //! - `maintenance.rs`: the promoter (due retries) and the janitor (retention).
+//! - `schedule.rs`: periodic jobs, [`Schedule`], and why each tick enqueues one job across
+//!   every process. `scheduler.rs`: the loop every worker process runs to fire them.
 //! - `metrics.rs`: the queue's Prometheus metrics.
 
 pub mod ack;
@@ -54,6 +56,8 @@ pub mod metrics;
 pub mod outcome;
 pub mod reader;
 pub mod retry;
+pub mod schedule;
+pub mod scheduler;
 mod scripts;
 pub mod settlement;
 pub mod snooze;
@@ -71,7 +75,8 @@ pub use keys::Keys;
 pub use kind::JobKind;
 pub use outcome::{ChildOutcome, ErrorDetail, JobError, JobOutput};
 pub use retry::{RetryDecision, RetryPolicy};
+pub use schedule::{Schedule, ScheduleError};
 pub use store::{
     Enqueued, IdempotencyClaim, ListFilter, Page, Requeue, RequeueAll, Retention, RetryOptions,
-    Store,
+    ScheduleStatus, Store, Tick,
 };

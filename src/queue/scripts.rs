@@ -29,6 +29,8 @@ pub struct Scripts {
     pub drop_entry: Script,
     pub split_batch: Script,
     pub forget_idle_consumers: Script,
+    pub schedule_declare: Script,
+    pub schedule_fire: Script,
 }
 
 pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -44,6 +46,8 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     drop_entry: Script::new(include_str!("scripts/drop_entry.lua")),
     split_batch: with_prelude(include_str!("scripts/split_batch.lua")),
     forget_idle_consumers: Script::new(include_str!("scripts/forget_idle_consumers.lua")),
+    schedule_declare: Script::new(include_str!("scripts/schedule_declare.lua")),
+    schedule_fire: with_prelude(include_str!("scripts/schedule_fire.lua")),
 });
 
 #[cfg(test)]
