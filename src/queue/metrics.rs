@@ -1,6 +1,7 @@
 //! The queue's own metrics: attempts and what they led to, handler durations, group-commit
 //! sizes, jobs buried without running, jobs recorded without their events, snoozes per
-//! kind, and periodic jobs enqueued per schedule.
+//! kind, periodic jobs enqueued per schedule, and the rate limiter's decisions per vendor
+//! and priority.
 //!
 //! They are defined here rather than in the crate's top-level `metrics.rs` so that the
 //! queue depends on nothing above it. Nothing here decides where they are served: whoever
@@ -101,6 +102,15 @@ pub static SCHEDULE_RUNS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+/// The rate limiter's answers (`rate_limit.rs`), per vendor and priority.
+pub static RATE_LIMIT_DECISIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "underwrite_rate_limit_decisions_total",
+        "Requests asked of a vendor's shared budget, by decision (granted, throttled, paused, unavailable)",
+        &["vendor", "priority", "decision"],
+    )
+});
+
 /// Every metric of this file, for a registry to serve. Each is a handle on the same
 /// counts, so registering them does not reset or fork anything.
 pub fn collectors() -> Vec<Box<dyn Collector>> {
@@ -113,6 +123,7 @@ pub fn collectors() -> Vec<Box<dyn Collector>> {
         Box::new(JOBS_NEEDING_ATTENTION.clone()),
         Box::new(JOB_SNOOZES.clone()),
         Box::new(SCHEDULE_RUNS.clone()),
+        Box::new(RATE_LIMIT_DECISIONS.clone()),
     ]
 }
 
@@ -149,6 +160,13 @@ pub fn record_burial(kind: &str) {
 /// Records a periodic job this process enqueued.
 pub fn record_schedule_run(schedule: &str) {
     SCHEDULE_RUNS.with_label_values(&[schedule]).inc();
+}
+
+/// Records what the rate limiter answered a request of `vendor`.
+pub fn record_rate_decision(vendor: &str, priority: &str, decision: &str) {
+    RATE_LIMIT_DECISIONS
+        .with_label_values(&[vendor, priority, decision])
+        .inc();
 }
 
 /// Records one call of the group commit and how many answers it wrote.

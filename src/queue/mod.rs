@@ -33,6 +33,8 @@
 //! - `maintenance.rs`: the promoter (due retries) and the janitor (retention).
 //! - `schedule.rs`: periodic jobs, [`Schedule`], and why each tick enqueues one job across
 //!   every process. `scheduler.rs`: the loop every worker process runs to fire them.
+//! - `rate_limit.rs`: [`RateLimiter`], a vendor's request budget shared by every process,
+//!   with priorities and a pause for everyone; a spent budget defers the job.
 //! - `metrics.rs`: the queue's Prometheus metrics.
 
 pub mod ack;
@@ -54,6 +56,7 @@ pub mod leases;
 pub mod maintenance;
 pub mod metrics;
 pub mod outcome;
+pub mod rate_limit;
 pub mod reader;
 pub mod retry;
 pub mod schedule;
@@ -74,6 +77,7 @@ pub use job::{JobRecord, JobState, NewJob};
 pub use keys::Keys;
 pub use kind::JobKind;
 pub use outcome::{ChildOutcome, ErrorDetail, JobError, JobOutput};
+pub use rate_limit::{Budget, BudgetError, Grant, Priority, RateLimiter, Wait, WaitReason};
 pub use retry::{RetryDecision, RetryPolicy};
 pub use schedule::{Schedule, ScheduleError};
 pub use store::{

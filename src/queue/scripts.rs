@@ -5,6 +5,10 @@
 //! keeps the state indexes and the dead set in step with the records.
 //! `redis::Script` sends `EVALSHA` and falls back to loading the script when Redis answers
 //! `NOSCRIPT` (after a restart), so nothing here needs to survive a Redis restart.
+//!
+//! The scripts take the time from their caller (`clock.rs`), except the rate limiter's
+//! (`rate_acquire.lua`, `rate_pause.lua`): a budget shared by every process must be
+//! counted on one clock, and Redis's is the one they share (`rate_limit.rs`).
 
 use std::sync::LazyLock;
 
@@ -31,6 +35,8 @@ pub struct Scripts {
     pub forget_idle_consumers: Script,
     pub schedule_declare: Script,
     pub schedule_fire: Script,
+    pub rate_acquire: Script,
+    pub rate_pause: Script,
 }
 
 pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -48,6 +54,8 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     forget_idle_consumers: Script::new(include_str!("scripts/forget_idle_consumers.lua")),
     schedule_declare: Script::new(include_str!("scripts/schedule_declare.lua")),
     schedule_fire: with_prelude(include_str!("scripts/schedule_fire.lua")),
+    rate_acquire: Script::new(include_str!("scripts/rate_acquire.lua")),
+    rate_pause: Script::new(include_str!("scripts/rate_pause.lua")),
 });
 
 #[cfg(test)]

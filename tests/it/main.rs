@@ -19,6 +19,7 @@ mod proteger_recent;
 mod proteger_sandbox;
 mod proteger_types;
 mod queue;
+mod queue_rate_limit;
 mod queue_schedules;
 mod queue_snooze;
 mod registry;

@@ -12,7 +12,8 @@ use underwrite::queue::maintenance::spawn_promoter;
 use super::background::Background;
 use underwrite::queue::{
     ErrorDetail, FetchSettings, FinalHook, JobContext, JobError, JobId, JobKind, JobOutput,
-    JobRecord, JobState, Redis, RedisBackend, RetryPolicy, Store, WorkerIdentity,
+    JobRecord, JobState, Priority, RateLimiter, Redis, RedisBackend, RetryPolicy, Store,
+    WorkerIdentity,
 };
 
 /// A test job: it does what its payload says.
@@ -34,6 +35,9 @@ pub struct Scripted {
     pub snooze_runs: u32,
     #[serde(default)]
     pub snooze_ms: u64,
+    /// Asks the worker's rate limiter (high priority) before doing anything else.
+    #[serde(default)]
+    pub rate_limited: bool,
 }
 
 impl JobKind for Scripted {
@@ -56,7 +60,19 @@ impl Runs {
     }
 }
 
-async fn scripted(job: Scripted, ctx: JobContext, runs: Data<Runs>) -> Result<JobOutput, JobError> {
+/// The shared budget the worker's jobs ask, if any.
+#[derive(Debug, Clone, Default)]
+pub struct Limiter(pub Option<RateLimiter>);
+
+async fn scripted(
+    job: Scripted,
+    ctx: JobContext,
+    runs: Data<Runs>,
+    limiter: Data<Limiter>,
+) -> Result<JobOutput, JobError> {
+    if let (true, Some(limiter)) = (job.rate_limited, &limiter.0.0) {
+        limiter.acquire(Priority::High).await?;
+    }
     let run = match runs.0.0.lock() {
         Ok(mut map) => {
             let run = map.entry(ctx.id).or_default();
@@ -108,6 +124,8 @@ pub struct WorkerOptions {
     pub shutdown_timeout: Duration,
     /// What finished jobs cause (the webhook fan-out); `None` for nothing.
     pub hook: Option<Arc<dyn FinalHook>>,
+    /// The budget jobs with `rate_limited` ask.
+    pub limiter: Limiter,
 }
 
 impl Default for WorkerOptions {
@@ -124,6 +142,7 @@ impl Default for WorkerOptions {
             },
             shutdown_timeout: Duration::from_secs(10),
             hook: None,
+            limiter: Limiter::default(),
         }
     }
 }
@@ -158,6 +177,7 @@ impl TestWorker {
                         .catch_panic()
                         .concurrency(options.concurrency)
                         .data(data.clone())
+                        .data(options.limiter.clone())
                         .build(scripted)
                 });
             let signal = async move {
