@@ -315,6 +315,11 @@ impl Settings {
                     "retry.\"{kind}\".max_attempts must be at least 1"
                 )));
             }
+            if policy.snooze_deadline_secs == Some(0) {
+                return Err(ConfigError::Invalid(format!(
+                    "retry.\"{kind}\".snooze_deadline_secs must be at least 1 (leave it out for no deadline)"
+                )));
+            }
         }
         Ok(())
     }
@@ -635,5 +640,20 @@ mod tests {
             settings.retry_policy("no.such.kind"),
             settings.retry["default"]
         );
+    }
+
+    #[test]
+    fn a_kind_may_bound_its_snoozes_but_not_to_nothing() {
+        let policy = "[retry.\"acme.poll\"]\nmax_attempts = 3\nbase_ms = 10\ncap_ms = 20\n";
+        let file = tempfile_with(&format!("{policy}snooze_deadline_secs = 86400\n"));
+        let settings = Settings::load_from(Some(file.path()), env(&[])).expect("settings");
+        assert_eq!(
+            settings.retry_policy("acme.poll").snooze_deadline(),
+            Some(Duration::from_secs(86_400))
+        );
+        assert_eq!(settings.retry_policy("other").snooze_deadline(), None);
+        let file = tempfile_with(&format!("{policy}snooze_deadline_secs = 0\n"));
+        let err = Settings::load_from(Some(file.path()), env(&[])).expect_err("must fail");
+        assert!(err.to_string().contains("snooze_deadline_secs"), "{err}");
     }
 }

@@ -1,6 +1,7 @@
 //! The worker role of a process: apalis's `Monitor` running one worker per job kind of
 //! every vendor in the registry, the webhook delivery worker, and the background chores
-//! (vendors' batchers, retry promoters, retention).
+//! (vendors' batchers, retry promoters, retention, and the scheduler loop that fires every
+//! vendor's periodic jobs).
 //!
 //! Shutdown (SIGTERM/SIGINT, or the future handed to [`run`]): workers stop taking jobs,
 //! running jobs get `worker.shutdown_timeout_secs` to finish, jobs taken but not started
@@ -16,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::queue::JobKind;
 use crate::queue::maintenance::{spawn_janitor, spawn_promoter};
+use crate::queue::schedule::{self, ScheduleError};
+use crate::queue::scheduler::spawn_scheduler;
 use crate::vendors::{VendorError, Vendors};
 use crate::webhooks::{self, delivery::Delivery};
 
@@ -29,6 +32,8 @@ pub enum WorkerError {
     Webhooks(#[from] crate::webhooks::worker::WebhookSetupError),
     #[error("worker runtime: {0}")]
     Runtime(String),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
 }
 
 /// Runs the workers of every vendor in `vendors` until `shutdown` resolves, then shuts
@@ -39,6 +44,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     tracing::info!(worker = %deps.identity, vendors = ?vendors, "starting workers");
+    // Checked before anything starts: a refused start leaves nothing running.
+    let schedules = vendors.schedules(&deps.settings);
+    schedule::check_unique(&schedules)?;
     // One signal for the setup, the monitor and the vendors' chores (which hand back what
     // they hold).
     let stop = CancellationToken::new();
@@ -71,7 +79,8 @@ pub async fn run(
     }
     timers.push(spawn_janitor(deps.store.clone(), Duration::from_secs(60)));
 
-    let mut chores = Vec::new();
+    // Every process runs every schedule: Redis makes it one job per tick (schedule.rs).
+    let mut chores = vec![spawn_scheduler(deps.store.clone(), schedules, stop.clone())];
     let mut monitor = Monitor::new().shutdown_timeout(Duration::from_secs(
         deps.settings.worker.shutdown_timeout_secs,
     ));
@@ -93,7 +102,7 @@ pub async fn run(
     }
     for chore in chores {
         if let Err(e) = chore.await {
-            tracing::warn!(error = %e, "a vendor's background chore panicked");
+            tracing::warn!(error = %e, "a background chore (a vendor's, or the scheduler) panicked");
         }
     }
     tracing::info!("workers stopped");

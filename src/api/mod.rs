@@ -14,6 +14,7 @@
 //! | `GET /v1/jobs`, `GET /v1/jobs/{id}`                       | `routes/jobs.rs`     |
 //! | `GET`/`DELETE /v1/dead`, `POST /v1/dead/retry`            | `routes/dead.rs`     |
 //! | `GET`/`DELETE /v1/dead/{id}`, `POST /v1/dead/{id}/retry`  | `routes/dead.rs`     |
+//! | `GET /v1/schedules`                                       | `routes/schedules.rs` |
 //! | `/v1/webhook-endpoints[/{id}[/secret/rotate]]`            | `routes/webhook_endpoints.rs` |
 //! | `/v1/webhook-deliveries[/{id}[/resend]]`, `/v1/webhook-endpoints/{id}/recover` | `routes/webhook_deliveries.rs` |
 //!
@@ -151,6 +152,7 @@ pub fn router(state: ApiState, vendor_routes: Vec<OpenApiRouter<ApiState>>) -> R
         OpenApiRouter::new()
             .merge(routes::jobs::routes())
             .merge(routes::dead::routes())
+            .merge(routes::schedules::routes())
             .merge(routes::webhook_endpoints::routes())
             .merge(routes::webhook_deliveries::routes()),
         OpenApiRouter::merge,

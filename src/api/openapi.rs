@@ -42,6 +42,7 @@ const BEARER: &str = "bearer";
     tags(
         (name = "jobs", description = "Job records: what became of the work handed over."),
         (name = "dead set", description = "Jobs that will not run again by themselves, for operators."),
+        (name = "schedules", description = "Periodic jobs, and when each runs next."),
         (name = "webhook endpoints", description = "Where the signed webhooks of finished jobs go."),
         (name = "webhook deliveries", description = "What was sent where, and sending again."),
         (name = "operations", description = "Health, readiness, metrics and this document (no token)."),

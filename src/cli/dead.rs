@@ -2,7 +2,7 @@
 //! vendor refused them) or are `dead` (retries exhausted, or a poison job).
 
 use clap::Subcommand;
-use underwrite::queue::{JobState, Requeue, RetryOptions, Store};
+use underwrite::queue::{Requeue, RetryOptions, Store};
 
 use super::jobs::print_table;
 use super::{CliError, CliResult, PageArgs, job_id, print_json};
@@ -60,9 +60,7 @@ pub async fn run(store: &Store, command: DeadCommand) -> CliResult {
         DeadCommand::Show { id } => {
             let id = job_id(&id)?;
             match store.job(&id).await? {
-                Some(record) if matches!(record.state, JobState::Failed | JobState::Dead) => {
-                    print_json(&record)
-                }
+                Some(record) if record.state.is_dead() => print_json(&record),
                 Some(record) => Err(CliError(format!(
                     "job {id} is not in the dead set (it is {}); see `underwrite jobs show {id}`",
                     record.state

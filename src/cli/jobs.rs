@@ -14,7 +14,8 @@ pub enum JobsCommand {
     },
     /// List jobs, newest first.
     List {
-        /// Only jobs in this state: queued, running, retrying, succeeded, failed, dead.
+        /// Only jobs in this state: queued, running, retrying, snoozed, succeeded, failed, dead,
+        /// expired.
         #[arg(long)]
         state: Option<JobState>,
         /// Only jobs of this kind, e.g. proteger.contract.create.
@@ -77,6 +78,13 @@ pub fn print_table(jobs: &[JobRecord]) {
         // vendor may have carried out, then the error, else the producer's reference.
         let note = match (&job.attention, &job.last_error, &job.reference) {
             (Some(why), _, _) => format!("ATTENTION: {why}"),
+            _ if job.state == JobState::Snoozed => format!(
+                "SNOOZED until {}: {}",
+                job.next_attempt_at
+                    .map(|at| at.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default(),
+                job.snooze_reason.as_deref().unwrap_or_default()
+            ),
             (_, Some(error), _) if job.state != JobState::Succeeded && error.ambiguous => {
                 format!("AMBIGUOUS: {}", error.message)
             }

@@ -7,8 +7,9 @@
 //! - `bench.rs`: `underwrite bench <name>` (figures for the README).
 //! - `chaos.rs`: `underwrite chaos <scenario>` (breaks things, counts the cost).
 //! - `demo.rs`: `underwrite demo` (everything in one process, see `src/demo.rs`).
-//! - `jobs.rs`: `underwrite jobs show|list`; `dead.rs`: `underwrite dead ...`. Both talk to
-//!   Redis directly through the queue's `Store`, not through the HTTP API.
+//! - `jobs.rs`: `underwrite jobs show|list`; `dead.rs`: `underwrite dead ...`;
+//!   `schedules.rs`: `underwrite schedules`. They talk to Redis directly through the
+//!   queue's `Store`, not through the HTTP API.
 //! - `webhooks.rs`: `underwrite webhooks verify` and `underwrite webhook-sink` (tools for
 //!   webhook receivers; no Redis).
 
@@ -18,6 +19,7 @@ mod dead;
 mod demo;
 mod jobs;
 mod sandbox;
+mod schedules;
 mod serve;
 mod webhooks;
 
@@ -59,6 +61,8 @@ enum Command {
     /// Inspect and act on the dead set (failed and dead jobs).
     #[command(subcommand)]
     Dead(dead::DeadCommand),
+    /// List the periodic jobs' schedules, with when each runs next.
+    Schedules(schedules::SchedulesArgs),
     /// Measure: noop, latency, backlog, e2e, trickle, webhooks or retention.
     Bench(bench::BenchArgs),
     /// Break things on purpose and count what was lost or done twice.
@@ -89,7 +93,9 @@ impl Cli {
         match self.command {
             Command::Serve(_) | Command::Sandbox(_) | Command::WebhookSink(_) => "info",
             Command::Demo(_) | Command::Bench(_) | Command::Chaos(_) => "error",
-            Command::Jobs(_) | Command::Dead(_) | Command::Webhooks(_) => "warn",
+            Command::Jobs(_) | Command::Dead(_) | Command::Schedules(_) | Command::Webhooks(_) => {
+                "warn"
+            }
         }
     }
 
@@ -104,6 +110,7 @@ impl Cli {
             Command::Chaos(args) => chaos::run(settings, args).await,
             Command::Jobs(command) => jobs::run(&connect(&settings).await?, command).await,
             Command::Dead(command) => dead::run(&connect(&settings).await?, command).await,
+            Command::Schedules(args) => schedules::run(&connect(&settings).await?, args).await,
             Command::Webhooks(command) => webhooks::run(command).await,
             Command::WebhookSink(args) => webhooks::sink(args).await,
         }

@@ -187,7 +187,7 @@ impl Api {
                 count(JobState::Succeeded),
                 count(JobState::Failed) + count(JobState::Dead),
                 count(JobState::Running),
-                count(JobState::Queued) + count(JobState::Retrying),
+                count(JobState::Queued) + count(JobState::Retrying) + count(JobState::Snoozed),
             ));
             bar.set_position(done as u64);
             if done == ids.len() {

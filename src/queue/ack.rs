@@ -3,7 +3,8 @@
 //! It is the backend's own tower layer, so apalis wraps every handler of our backend in it.
 //! Success settles the job (and the member jobs it carries) as `succeeded`; an error goes
 //! through the kind's retry policy (`retry.rs`) and becomes a persisted delayed retry, or a
-//! burial in the dead set. Settling is retried while Redis is away: an answer obtained from
+//! burial in the dead set. A snooze becomes a persisted look later, or the job's expiry
+//! (`snooze.rs`). Settling is retried while Redis is away: an answer obtained from
 //! a vendor is not thrown away because Redis blinked.
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use super::metrics;
 use super::outcome::{ChildOutcome, ErrorDetail, JobError, JobOutput};
 use super::retry::{RetryDecision, RetryPolicy};
 use super::settlement::{ChildSettlement, FollowUp, Settlement};
+use super::snooze::{self, SnoozeDecision};
 use super::store::Store;
 
 /// What settling needs: the store, the kind's retry policy, the leases to let go of, and
@@ -147,6 +149,7 @@ fn settlement_for(
                 RetryDecision::Defer(delay) => Settlement::Deferred {
                     due_ms: now_ms() + delay.as_millis() as i64,
                 },
+                RetryDecision::Snooze(after) => snoozed(ctx, policy, &error, after),
                 RetryDecision::Exhausted => {
                     let mut detail = error.detail();
                     detail.message =
@@ -162,6 +165,30 @@ fn settlement_for(
                     error: error.detail(),
                     children: ctx.children.clone(),
                 },
+            }
+        }
+    }
+}
+
+/// A snooze: another look later, or the end of the job if its deadline has passed.
+fn snoozed(
+    ctx: &JobContext,
+    policy: &RetryPolicy,
+    error: &JobError,
+    after: Duration,
+) -> Settlement {
+    let reason = error.detail().message;
+    let enqueued_at_ms = ctx.enqueued_at.map(|at| at.timestamp_millis());
+    match snooze::decide(policy.snooze_deadline(), enqueued_at_ms, now_ms(), after) {
+        SnoozeDecision::LookAgainAt(due_ms) => Settlement::Snoozed { due_ms, reason },
+        SnoozeDecision::Expire { .. } => {
+            let deadline = policy.snooze_deadline().unwrap_or_default();
+            Settlement::Expired {
+                error: ErrorDetail::message(format!(
+                    "expired: still not done {} s after it was enqueued (the kind's snooze deadline); last word: {reason}",
+                    deadline.as_secs()
+                )),
+                children: ctx.children.clone(),
             }
         }
     }
@@ -239,15 +266,15 @@ impl Acker {
         };
         let carries_members = match settlement {
             Settlement::Succeeded { children, .. } => !children.is_empty(),
-            Settlement::Buried { children, .. } => !children.is_empty(),
-            Settlement::Retrying { .. } | Settlement::Deferred { .. } => false,
+            Settlement::Buried { children, .. } | Settlement::Expired { children, .. } => {
+                !children.is_empty()
+            }
+            // Not final: nothing to tell anyone yet.
+            Settlement::Retrying { .. }
+            | Settlement::Deferred { .. }
+            | Settlement::Snoozed { .. } => return Ok(Vec::new()),
         };
-        if matches!(
-            settlement,
-            Settlement::Retrying { .. } | Settlement::Deferred { .. }
-        ) || (!carries_members && !hook.concerns(&ctx.kind))
-            || !hook.active().await?
-        {
+        if (!carries_members && !hook.concerns(&ctx.kind)) || !hook.active().await? {
             return Ok(Vec::new());
         }
         // (job, final state, result, error) of every job this settlement finishes.
@@ -277,7 +304,15 @@ impl Acker {
                     ending.push((*id, *state, None, Some(error.clone())));
                 }
             }
-            Settlement::Retrying { .. } | Settlement::Deferred { .. } => return Ok(Vec::new()),
+            // A final state like the others for the webhooks: the vendor never finished.
+            Settlement::Expired { error, children } => {
+                for id in std::iter::once(&ctx.id).chain(children) {
+                    ending.push((*id, JobState::Expired, None, Some(error.clone())));
+                }
+            }
+            Settlement::Retrying { .. }
+            | Settlement::Deferred { .. }
+            | Settlement::Snoozed { .. } => return Ok(Vec::new()),
         }
         let ids: Vec<JobId> = ending.iter().map(|(id, ..)| *id).collect();
         let records = self.store.records(&ids).await?;
@@ -289,7 +324,8 @@ impl Acker {
                     id,
                     kind: record.kind.clone(),
                     state,
-                    attempts: record.attempts + 1,
+                    // An expiry is the answer of a snooze, which uses no attempt.
+                    attempts: record.attempts + u32::from(state != JobState::Expired),
                     result,
                     error,
                     reference: record.reference.clone(),

@@ -368,6 +368,9 @@ impl<T: JobKind> FetchLoop<T> {
                 kind: T::KIND.to_string(),
                 attempt: claimed.attempts + 1,
                 children: claimed.children,
+                enqueued_at: claimed
+                    .enqueued_at_ms
+                    .and_then(chrono::DateTime::from_timestamp_millis),
                 entry: take.entry,
                 token: take.token,
             };

@@ -2,6 +2,7 @@
 
 use apalis_core::task::Task;
 use apalis_core::task::from_request::FromRequest;
+use chrono::{DateTime, Utc};
 
 use super::id::JobId;
 
@@ -14,6 +15,9 @@ pub struct JobContext {
     pub attempt: u32,
     /// Member jobs carried by this job (a vendor batch).
     pub children: Vec<JobId>,
+    /// When the job was enqueued (a snooze deadline counts from here); `None` for a record
+    /// written by something else without it.
+    pub enqueued_at: Option<DateTime<Utc>>,
     pub(crate) entry: String,
     pub(crate) token: String,
 }

@@ -1,4 +1,5 @@
-//! Job ids: UUID v7, so they sort by creation time, and ids derived from a parent's.
+//! Job ids: UUID v7, so they sort by creation time; ids derived from a parent's; and the
+//! id of a periodic job's tick, the same in every process.
 //!
 //! Its own file because every other file of the queue names jobs by id, while only a few
 //! need the rest of `job.rs` (states and records).
@@ -25,13 +26,28 @@ impl JobId {
     /// A deterministic id derived from another job: the same `(parent, index)` always gives
     /// the same id, so a step that is replayed after a crash creates nothing new.
     pub fn derived(parent: &JobId, index: usize) -> Self {
+        // Keep the parent's timestamp prefix (48 bits) so derived ids still sort by time.
+        let mut prefix = [0u8; 6];
+        prefix.copy_from_slice(&parent.0.as_bytes()[..6]);
+        Self::hashed(prefix, &format!("{}/{index}", parent.0))
+    }
+
+    /// The job of tick `tick_ms` (unix ms) of the schedule `schedule`: every process that
+    /// would enqueue that tick names the same job, so it can exist only once. It sorts (and
+    /// reads back, `created_at_ms`) as the tick's time.
+    pub fn of_tick(schedule: &str, tick_ms: i64) -> Self {
+        let mut prefix = [0u8; 6];
+        prefix.copy_from_slice(&tick_ms.max(0).to_be_bytes()[2..]);
+        Self::hashed(prefix, &format!("schedule/{schedule}/{tick_ms}"))
+    }
+
+    /// A v7 id (variant RFC 4122) with this timestamp prefix, the rest from a hash of `seed`.
+    fn hashed(prefix: [u8; 6], seed: &str) -> Self {
         use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("{}/{index}", parent.0).as_bytes());
+        let digest = Sha256::digest(seed.as_bytes());
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
-        // Keep the parent's timestamp prefix (48 bits) so derived ids still sort by time,
-        // and mark the id as version 7, variant RFC 4122.
-        bytes[..6].copy_from_slice(&parent.0.as_bytes()[..6]);
+        bytes[..6].copy_from_slice(&prefix);
         bytes[6] = (bytes[6] & 0x0f) | 0x70;
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
         Self(Uuid::from_bytes(bytes))
@@ -94,5 +110,15 @@ mod tests {
         );
         assert_eq!(JobId::derived(&id, 3).created_at_ms(), Some(made));
         assert_eq!(JobId(Uuid::nil()).created_at_ms(), None);
+    }
+
+    #[test]
+    fn a_tick_has_one_id_of_its_own() {
+        let tick = 1_767_225_600_000;
+        let id = JobId::of_tick("acme.poll", tick);
+        assert_eq!(id, JobId::of_tick("acme.poll", tick));
+        assert_ne!(id, JobId::of_tick("acme.poll", tick + 1));
+        assert_ne!(id, JobId::of_tick("acme.other", tick));
+        assert_eq!(id.created_at_ms(), Some(tick));
     }
 }

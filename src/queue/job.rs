@@ -22,28 +22,42 @@ use super::outcome::ErrorDetail;
 /// queued ──► running ──► succeeded
 ///   ▲           │  └───► failed   (permanent error: the vendor said no)   ─┐
 ///   │           │  └───► dead     (retries exhausted, or a poison job)     ├─ dead set
+///   │           │  └───► expired  (snoozed past its kind's deadline)       │
 ///   │           ▼                                                          │
-///   └──── retrying (a persisted delayed job)          operator retry ◄─────┘
+///   ├──── retrying (a persisted delayed job)          operator retry ◄─────┘
+///   └──── snoozed  (the vendor is not done yet: look again later, no attempt used)
 /// ```
+///
+/// The order of [`JobState::ALL`] is the order of the state indexes the Lua scripts
+/// receive (`STATE_INDEX` in `scripts/prelude.lua`); a unit test of `scripts.rs` holds the
+/// two together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Queued,
     Running,
     Retrying,
+    /// The handler said "not yet" (`JobError::Snooze`): the job waits in the delayed set
+    /// until `next_attempt_at`, with no attempt used and no error recorded.
+    Snoozed,
     Succeeded,
     Failed,
     Dead,
+    /// Snoozed until its kind's deadline passed (`RetryPolicy::snooze_deadline_secs`): a
+    /// final state of its own, not a failure, so not in the dead set.
+    Expired,
 }
 
 impl JobState {
-    pub const ALL: [JobState; 6] = [
+    pub const ALL: [JobState; 8] = [
         JobState::Queued,
         JobState::Running,
         JobState::Retrying,
+        JobState::Snoozed,
         JobState::Succeeded,
         JobState::Failed,
         JobState::Dead,
+        JobState::Expired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,14 +65,26 @@ impl JobState {
             Self::Queued => "queued",
             Self::Running => "running",
             Self::Retrying => "retrying",
+            Self::Snoozed => "snoozed",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Dead => "dead",
+            Self::Expired => "expired",
         }
     }
 
+    /// Whether nothing will happen to the job any more (but an operator's retry of a job
+    /// in the dead set).
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Dead)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Dead | Self::Expired
+        )
+    }
+
+    /// Whether the job is in the dead set: it failed, and an operator may retry it.
+    pub fn is_dead(self) -> bool {
+        matches!(self, Self::Failed | Self::Dead)
     }
 }
 
@@ -75,7 +101,8 @@ impl FromStr for JobState {
             .into_iter()
             .find(|state| state.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown state `{s}`: expected one of queued, running, retrying, succeeded, failed, dead")
+                let known: Vec<&str> = Self::ALL.iter().map(|state| state.as_str()).collect();
+                format!("unknown state `{s}`: expected one of {}", known.join(", "))
             })
     }
 }
@@ -124,6 +151,12 @@ pub struct JobRecord {
     /// not count here; it counts in `crashes`.
     pub attempts: u32,
     pub crashes: u32,
+    /// Times the handler answered "not done yet, look again later" (no attempt used).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub snoozes: u32,
+    /// What the handler said the last time it snoozed the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snooze_reason: Option<String>,
     pub enqueued_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
@@ -149,6 +182,10 @@ pub struct JobRecord {
     /// What the producer sent. A stored payload that is not JSON (written by something
     /// other than underwrite) shows as a string of its raw text.
     pub payload: Value,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Why a Redis hash could not be read as a job record.
@@ -211,6 +248,8 @@ impl JobRecord {
                 .map_err(|e: String| corrupt("state")(&e))?,
             attempts: count("attempts")?,
             crashes: count("crashes")?,
+            snoozes: count("snoozes")?,
+            snooze_reason: get("snooze_reason").cloned(),
             enqueued_at: time("enqueued_at")?.ok_or(CorruptRecord {
                 field: "enqueued_at",
                 reason: "missing".into(),

@@ -28,6 +28,15 @@
 //! |                                      |        | (24 h TTL by default)                        |
 //! | `kinds`                              | set    | job kinds that have a stream (for the        |
 //! |                                      |        | janitor and metrics)                         |
+//! | `schedules`                          | set    | the names of every declared schedule         |
+//! | `schedule:<name>`                    | hash   | a periodic job (`schedule.rs`): kind, every, |
+//! |                                      |        | jitter (ms), `tick` (the next tick), when it |
+//! |                                      |        | runs (`next_run_at`), the last run and job   |
+//! | `ratelimit:<vendor>:grants`          | zset   | a vendor's shared request budget: one member |
+//! |                                      |        | per request granted in the window, scored by |
+//! |                                      |        | Redis time (ms); expires with the window     |
+//! | `ratelimit:<vendor>:pause`           | string | exists while nobody may call the vendor (a   |
+//! |                                      |        | 429's cool-down): when it ends (ms), with TTL|
 //! | `webhook:endpoints`                  | set    | every webhook endpoint's id                  |
 //! | `webhook:endpoint:<id>`              | hash   | one endpoint: URL, filters, health, secrets  |
 //! |                                      |        | (fields in `webhooks/endpoints/mod.rs`)      |
@@ -94,6 +103,24 @@ impl Keys {
         format!("{}:kinds", self.base)
     }
 
+    pub fn schedules(&self) -> String {
+        format!("{}:schedules", self.base)
+    }
+
+    pub fn schedule(&self, name: &str) -> String {
+        format!("{}:schedule:{name}", self.base)
+    }
+
+    /// The log of requests granted from a vendor's budget (`rate_limit.rs`).
+    pub fn rate_grants(&self, vendor: &str) -> String {
+        format!("{}:ratelimit:{vendor}:grants", self.base)
+    }
+
+    /// The pause of every call to a vendor (`rate_limit.rs`).
+    pub fn rate_pause(&self, vendor: &str) -> String {
+        format!("{}:ratelimit:{vendor}:pause", self.base)
+    }
+
     pub fn webhook_endpoints(&self) -> String {
         format!("{}:webhook:endpoints", self.base)
     }
@@ -145,6 +172,8 @@ mod tests {
             .into_iter()
             .chain([keys.job(&id), keys.stream("a.b"), keys.scheduled("a.b")])
             .chain([keys.idempotency("s", "k"), keys.kinds()])
+            .chain([keys.schedules(), keys.schedule("v.poll")])
+            .chain([keys.rate_grants("v"), keys.rate_pause("v")])
             .chain([keys.webhook_endpoints(), keys.webhook_endpoint("e")])
             .chain([keys.webhook_order("e", "s"), keys.webhook_attempts("d")])
             .chain([keys.vendor("v", "n")])

@@ -1,5 +1,7 @@
 //! The queue's own metrics: attempts and what they led to, handler durations, group-commit
-//! sizes, jobs buried without running, and jobs recorded without their events.
+//! sizes, jobs buried without running, jobs recorded without their events, snoozes per
+//! kind, periodic jobs enqueued per schedule, and the rate limiter's decisions per vendor
+//! and priority.
 //!
 //! They are defined here rather than in the crate's top-level `metrics.rs` so that the
 //! queue depends on nothing above it. Nothing here decides where they are served: whoever
@@ -26,7 +28,7 @@ fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
 pub static JOB_ATTEMPTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter(
         "underwrite_job_attempts_total",
-        "Job attempts by what they led to (succeeded, retrying, failed, dead)",
+        "Job attempts by what they led to (succeeded, retrying, deferred, snoozed, failed, dead, expired)",
         &["kind", "outcome"],
     )
 });
@@ -82,6 +84,33 @@ pub static JOBS_NEEDING_ATTENTION: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+/// Snoozes: answers of "the vendor is not done yet, look again later" (`snooze.rs`).
+pub static JOB_SNOOZES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "underwrite_job_snoozes_total",
+        "Handler answers of \"not done yet, look again later\", by kind (no attempt used)",
+        &["kind"],
+    )
+});
+
+/// Periodic jobs enqueued, per schedule: one per tick across every process (`schedule.rs`).
+pub static SCHEDULE_RUNS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "underwrite_schedule_runs_total",
+        "Periodic jobs enqueued by this process, by schedule",
+        &["schedule"],
+    )
+});
+
+/// The rate limiter's answers (`rate_limit.rs`), per vendor and priority.
+pub static RATE_LIMIT_DECISIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "underwrite_rate_limit_decisions_total",
+        "Requests asked of a vendor's shared budget, by decision (granted, throttled, paused, unavailable)",
+        &["vendor", "priority", "decision"],
+    )
+});
+
 /// Every metric of this file, for a registry to serve. Each is a handle on the same
 /// counts, so registering them does not reset or fork anything.
 pub fn collectors() -> Vec<Box<dyn Collector>> {
@@ -92,6 +121,9 @@ pub fn collectors() -> Vec<Box<dyn Collector>> {
         Box::new(JOBS_BURIED_UNRUN.clone()),
         Box::new(HOOK_FAILURES.clone()),
         Box::new(JOBS_NEEDING_ATTENTION.clone()),
+        Box::new(JOB_SNOOZES.clone()),
+        Box::new(SCHEDULE_RUNS.clone()),
+        Box::new(RATE_LIMIT_DECISIONS.clone()),
     ]
 }
 
@@ -101,9 +133,14 @@ pub fn record_attempt(kind: &str, settlement: &Settlement, took: Duration) {
         Settlement::Succeeded { .. } => "succeeded",
         Settlement::Retrying { .. } => "retrying",
         Settlement::Deferred { .. } => "deferred",
+        Settlement::Snoozed { .. } => "snoozed",
         Settlement::Buried { state, .. } => state.as_str(),
+        Settlement::Expired { .. } => "expired",
     };
     JOB_ATTEMPTS.with_label_values(&[kind, outcome]).inc();
+    if let Settlement::Snoozed { .. } = settlement {
+        JOB_SNOOZES.with_label_values(&[kind]).inc();
+    }
     if let Settlement::Succeeded {
         attention: Some(_), ..
     } = settlement
@@ -120,6 +157,18 @@ pub fn record_burial(kind: &str) {
     JOBS_BURIED_UNRUN.with_label_values(&[kind]).inc();
 }
 
+/// Records a periodic job this process enqueued.
+pub fn record_schedule_run(schedule: &str) {
+    SCHEDULE_RUNS.with_label_values(&[schedule]).inc();
+}
+
+/// Records what the rate limiter answered a request of `vendor`.
+pub fn record_rate_decision(vendor: &str, priority: &str, decision: &str) {
+    RATE_LIMIT_DECISIONS
+        .with_label_values(&[vendor, priority, decision])
+        .inc();
+}
+
 /// Records one call of the group commit and how many answers it wrote.
 pub fn record_commit(settlements: usize) {
     SETTLE_BATCH.observe(settlements as f64);
@@ -128,4 +177,29 @@ pub fn record_commit(settlements: usize) {
 /// Records a finished job written without its follow-up jobs (see `ack.rs`).
 pub fn record_hook_failure(kind: &str) {
     HOOK_FAILURES.with_label_values(&[kind]).inc();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snooze_is_counted_per_kind_and_as_an_attempt_outcome() {
+        let kind = "unit.metrics.snooze";
+        let snoozed = Settlement::Snoozed {
+            due_ms: 0,
+            reason: "under review".into(),
+        };
+        record_attempt(kind, &snoozed, Duration::ZERO);
+        record_attempt(kind, &snoozed, Duration::ZERO);
+        assert_eq!(JOB_SNOOZES.with_label_values(&[kind]).get(), 2);
+        assert_eq!(JOB_ATTEMPTS.with_label_values(&[kind, "snoozed"]).get(), 2);
+        let expired = Settlement::Expired {
+            error: crate::queue::ErrorDetail::message("too late"),
+            children: Vec::new(),
+        };
+        record_attempt(kind, &expired, Duration::ZERO);
+        assert_eq!(JOB_ATTEMPTS.with_label_values(&[kind, "expired"]).get(), 1);
+        assert_eq!(JOB_SNOOZES.with_label_values(&[kind]).get(), 2);
+    }
 }

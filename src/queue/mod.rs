@@ -25,10 +25,16 @@
 //! - `backend.rs`: [`RedisBackend`], the apalis backend of one kind. `reader.rs`: reading
 //!   deliveries through the consumer group. `identity.rs`: a worker process's name.
 //! - `ack.rs`: the layer that turns a handler's answer into a settlement. `retry.rs`: where
-//!   a retry is decided. `context.rs`: what a handler knows about its job.
+//!   a retry is decided. `snooze.rs`: where "not yet, look again later" is decided, and
+//!   when a job that keeps snoozing expires. `context.rs`: what a handler knows about its
+//!   job.
 //! - `leases.rs`: the heartbeat that keeps running jobs' leases. `batcher.rs`: batch jobs
 //!   formed from member jobs. `hook.rs`: follow-up jobs of finished jobs.
 //! - `maintenance.rs`: the promoter (due retries) and the janitor (retention).
+//! - `schedule.rs`: periodic jobs, [`Schedule`], and why each tick enqueues one job across
+//!   every process. `scheduler.rs`: the loop every worker process runs to fire them.
+//! - `rate_limit.rs`: [`RateLimiter`], a vendor's request budget shared by every process,
+//!   with priorities and a pause for everyone; a spent budget defers the job.
 //! - `metrics.rs`: the queue's Prometheus metrics.
 
 pub mod ack;
@@ -50,10 +56,14 @@ pub mod leases;
 pub mod maintenance;
 pub mod metrics;
 pub mod outcome;
+pub mod rate_limit;
 pub mod reader;
 pub mod retry;
+pub mod schedule;
+pub mod scheduler;
 mod scripts;
 pub mod settlement;
+pub mod snooze;
 pub mod store;
 
 pub use backend::{FetchSettings, RedisBackend};
@@ -67,8 +77,10 @@ pub use job::{JobRecord, JobState, NewJob};
 pub use keys::Keys;
 pub use kind::JobKind;
 pub use outcome::{ChildOutcome, ErrorDetail, JobError, JobOutput};
+pub use rate_limit::{Budget, BudgetError, Grant, Priority, RateLimiter, Wait, WaitReason};
 pub use retry::{RetryDecision, RetryPolicy};
+pub use schedule::{Schedule, ScheduleError};
 pub use store::{
     Enqueued, IdempotencyClaim, ListFilter, Page, Requeue, RequeueAll, Retention, RetryOptions,
-    Store,
+    ScheduleStatus, Store, Tick,
 };

@@ -4,6 +4,10 @@
 //! that answer into the job's next state; the handler never decides *when* a retry happens,
 //! only *whether* the failure is worth retrying (`JobError::Retryable`) or not
 //! (`JobError::Permanent`). The retry policy (`retry.rs`) does the rest.
+//!
+//! Two answers are not failures at all, and use no attempt: `JobError::Deferred` (not this
+//! job's turn: a busy endpoint, a spent rate budget) and `JobError::Snooze` (the vendor is
+//! not done yet: look again later; `snooze.rs` decides until when).
 
 use std::time::Duration;
 
@@ -114,6 +118,12 @@ pub enum JobError {
     /// again after `after`, without using up an attempt.
     #[error("deferred: {reason}")]
     Deferred { after: Duration, reason: String },
+    /// The vendor is not done yet (an application still under review): look again after
+    /// `after`. No attempt is used and no error recorded; the job shows `snoozed`, with
+    /// `reason` and `next_attempt_at`. A kind with a snooze deadline
+    /// (`RetryPolicy::snooze_deadline_secs`) ends `expired` once a snooze comes after it.
+    #[error("snoozed: {reason}")]
+    Snooze { after: Duration, reason: String },
 }
 
 impl JobError {
@@ -128,11 +138,21 @@ impl JobError {
         Self::Permanent { detail }
     }
 
+    /// "Not yet, look again after `after`": see [`JobError::Snooze`].
+    pub fn snooze(after: Duration, reason: impl Into<String>) -> Self {
+        Self::Snooze {
+            after,
+            reason: reason.into(),
+        }
+    }
+
     /// What to record as the job's `last_error`.
     pub fn detail(&self) -> ErrorDetail {
         match self {
             Self::Retryable { detail, .. } | Self::Permanent { detail } => detail.clone(),
-            Self::Deferred { reason, .. } => ErrorDetail::message(reason.clone()),
+            Self::Deferred { reason, .. } | Self::Snooze { reason, .. } => {
+                ErrorDetail::message(reason.clone())
+            }
         }
     }
 }

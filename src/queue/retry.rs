@@ -8,6 +8,9 @@
 //!
 //! The decision is pure (no I/O) so it is unit-tested here; `ack.rs` applies it, and a retry
 //! is always written to Redis as a delayed job, never slept in memory.
+//!
+//! The policy also holds a kind's patience with a vendor that is not done yet
+//! (`snooze_deadline_secs`); what a snooze leads to is decided in `snooze.rs`.
 
 use std::time::Duration;
 
@@ -25,6 +28,10 @@ pub struct RetryPolicy {
     pub base_ms: u64,
     /// No single wait grows past this, in milliseconds (a `Retry-After` may).
     pub cap_ms: u64,
+    /// How long after its enqueue a job of this kind may keep snoozing (`JobError::Snooze`);
+    /// past it, the job ends `expired`. `None`: as long as the handler likes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snooze_deadline_secs: Option<u64>,
 }
 
 impl Default for RetryPolicy {
@@ -33,6 +40,7 @@ impl Default for RetryPolicy {
             max_attempts: 8,
             base_ms: 1_000,
             cap_ms: 300_000,
+            snooze_deadline_secs: None,
         }
     }
 }
@@ -48,6 +56,8 @@ pub enum RetryDecision {
     Permanent,
     /// Not the job's turn: run again after this delay, without using up an attempt.
     Defer(Duration),
+    /// The vendor is not done yet: look again after this delay (or expire: `snooze.rs`).
+    Snooze(Duration),
 }
 
 impl RetryPolicy {
@@ -57,6 +67,7 @@ impl RetryPolicy {
         match error {
             JobError::Permanent { .. } => RetryDecision::Permanent,
             JobError::Deferred { after, .. } => RetryDecision::Defer(*after),
+            JobError::Snooze { after, .. } => RetryDecision::Snooze(*after),
             JobError::Retryable { retry_after, .. } => {
                 if attempt >= self.max_attempts {
                     return RetryDecision::Exhausted;
@@ -65,6 +76,11 @@ impl RetryPolicy {
                 RetryDecision::RetryAfter(retry_after.map_or(backoff, |floor| floor.max(backoff)))
             }
         }
+    }
+
+    /// The snooze deadline, measured from the job's enqueue.
+    pub fn snooze_deadline(&self) -> Option<Duration> {
+        self.snooze_deadline_secs.map(Duration::from_secs)
     }
 
     /// Full-jitter exponential backoff before retry number `attempt` (1-based).
@@ -95,6 +111,7 @@ mod tests {
         max_attempts: 4,
         base_ms: 100,
         cap_ms: 350,
+        snooze_deadline_secs: None,
     };
 
     #[test]
@@ -126,6 +143,15 @@ mod tests {
         assert_eq!(
             POLICY.decide(1, &JobError::permanent(ErrorDetail::message("400")), 0.5),
             RetryDecision::Permanent
+        );
+    }
+
+    #[test]
+    fn a_snooze_uses_no_attempt_even_when_none_is_left() {
+        let snooze = JobError::snooze(Duration::from_secs(60), "under review");
+        assert_eq!(
+            POLICY.decide(4, &snooze, 0.5),
+            RetryDecision::Snooze(Duration::from_secs(60))
         );
     }
 }

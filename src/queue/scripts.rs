@@ -5,6 +5,10 @@
 //! keeps the state indexes and the dead set in step with the records.
 //! `redis::Script` sends `EVALSHA` and falls back to loading the script when Redis answers
 //! `NOSCRIPT` (after a restart), so nothing here needs to survive a Redis restart.
+//!
+//! The scripts take the time from their caller (`clock.rs`), except the rate limiter's
+//! (`rate_acquire.lua`, `rate_pause.lua`): a budget shared by every process must be
+//! counted on one clock, and Redis's is the one they share (`rate_limit.rs`).
 
 use std::sync::LazyLock;
 
@@ -29,6 +33,10 @@ pub struct Scripts {
     pub drop_entry: Script,
     pub split_batch: Script,
     pub forget_idle_consumers: Script,
+    pub schedule_declare: Script,
+    pub schedule_fire: Script,
+    pub rate_acquire: Script,
+    pub rate_pause: Script,
 }
 
 pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -44,4 +52,43 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     drop_entry: Script::new(include_str!("scripts/drop_entry.lua")),
     split_batch: with_prelude(include_str!("scripts/split_batch.lua")),
     forget_idle_consumers: Script::new(include_str!("scripts/forget_idle_consumers.lua")),
+    schedule_declare: Script::new(include_str!("scripts/schedule_declare.lua")),
+    schedule_fire: with_prelude(include_str!("scripts/schedule_fire.lua")),
+    rate_acquire: Script::new(include_str!("scripts/rate_acquire.lua")),
+    rate_pause: Script::new(include_str!("scripts/rate_pause.lua")),
 });
+
+#[cfg(test)]
+mod tests {
+    use super::PRELUDE;
+    use crate::queue::job::JobState;
+
+    /// `move_state` finds a state's index by its position in `KEYS`: the prelude's table
+    /// and the order `Keys::state_keys` sends them in (`JobState::ALL`) must agree, or a job
+    /// would be indexed under another state.
+    #[test]
+    fn the_prelude_numbers_the_states_as_the_keys_are_sent() {
+        let table = PRELUDE
+            .split_once("local STATE_INDEX = {")
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map(|(table, _)| table)
+            .expect("STATE_INDEX in prelude.lua");
+        let entries: Vec<(String, usize)> = table
+            .split(',')
+            .filter_map(|entry| {
+                let (name, index) = entry.split_once('=')?;
+                Some((name.trim().to_string(), index.trim().parse().ok()?))
+            })
+            .collect();
+        let expected: Vec<(String, usize)> = JobState::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, state)| (state.as_str().to_string(), i + 1))
+            .collect();
+        assert_eq!(entries, expected);
+        assert!(
+            PRELUDE.contains(&format!("local STATES = {}\n", JobState::ALL.len())),
+            "STATES in prelude.lua must count JobState::ALL"
+        );
+    }
+}

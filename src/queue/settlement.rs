@@ -25,6 +25,15 @@ pub enum Settlement {
     },
     /// Not its turn yet: run again at `due_ms` without using up an attempt.
     Deferred { due_ms: i64 },
+    /// The vendor is not done yet: `snoozed` until `due_ms`, no attempt used, no error
+    /// recorded (`snooze.rs`). Member jobs stay with their batch, as for a deferral.
+    Snoozed { due_ms: i64, reason: String },
+    /// Snoozed past its kind's deadline: `expired`, final, not in the dead set; the member
+    /// jobs it carried end with it. `error` says why, for the record and the webhooks.
+    Expired {
+        error: ErrorDetail,
+        children: Vec<JobId>,
+    },
     /// `failed` (permanent error) or `dead` (exhausted, poison).
     Buried {
         state: JobState,

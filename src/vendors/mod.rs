@@ -15,6 +15,7 @@
 //! | [`Vendor::name`]     | everyone       | `/v1/<name>/…`, `/<name>` in the sandbox, `[vendors.<name>]` |
 //! | [`Vendor::worker_kinds`], [`Vendor::register_workers`] | `workers.rs` | its job kinds and their workers |
 //! | [`Vendor::spawn_chores`] | `workers.rs` | batchers and other background loops          |
+//! | [`Vendor::schedules`] | `workers.rs`  | its periodic jobs (one job per tick across processes, `queue/schedule.rs`) |
 //! | [`Vendor::routes`]   | `api/`         | its producer routes, mounted under `/v1`         |
 //! | [`Vendor::events`]   | `webhooks/`    | which finished job becomes which event           |
 //! | [`Vendor::sandbox`]  | `sandbox.rs`   | its fake API, mounted under `/<name>`            |
@@ -38,6 +39,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::ApiState;
 use crate::config::{ConfigError, Settings, vendor_secret_var};
+use crate::queue::Schedule;
 use crate::webhooks::event::Catalogue;
 use crate::worker_deps::WorkerDeps;
 
@@ -70,13 +72,20 @@ pub trait Vendor: Send + Sync + 'static {
         Ok(monitor)
     }
 
-    /// Starts background loops (batchers, later periodic jobs) that end when `shutdown` is
-    /// cancelled, after handing back what they hold.
+    /// Starts background loops (batchers) that end when `shutdown` is cancelled, after
+    /// handing back what they hold. Periodic jobs are [`Vendor::schedules`] instead.
     fn spawn_chores(
         &self,
         _deps: &WorkerDeps,
         _shutdown: CancellationToken,
     ) -> Vec<JoinHandle<()>> {
+        Vec::new()
+    }
+
+    /// Its periodic jobs. Every worker process runs them (`workers.rs`), and each tick
+    /// enqueues one job across all of them (`queue/schedule.rs`). Names must be unique
+    /// across vendors: `<vendor>.<what>`.
+    fn schedules(&self, _settings: &Settings) -> Vec<Schedule> {
         Vec::new()
     }
 
@@ -163,6 +172,13 @@ impl Vendors {
             vendor.events(&mut catalogue);
         }
         catalogue
+    }
+
+    /// Every vendor's periodic jobs, for `workers.rs`.
+    pub fn schedules(&self, settings: &Settings) -> Vec<Schedule> {
+        self.iter()
+            .flat_map(|vendor| vendor.schedules(settings))
+            .collect()
     }
 
     /// Every vendor's producer routes, each nested under `/<prefix>` (so under

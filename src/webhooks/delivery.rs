@@ -83,6 +83,7 @@ pub fn retry_policy(settings: &WebhookSettings) -> RetryPolicy {
         max_attempts: settings.schedule_secs.len().max(1) as u32,
         base_ms: 0,
         cap_ms: 0,
+        snooze_deadline_secs: None,
     }
 }
 

@@ -37,7 +37,9 @@ pub async fn resend(store: &Store, id: &JobId) -> Result<JobId, ReplayError> {
                 Requeue::NotDead(state) => Err(ReplayError::InFlight(*id, state)),
             }
         }
-        JobState::Succeeded => {
+        // Delivered, or (a delivery is never snoozed, but should one expire) ended without
+        // being retried: a new delivery of the same event.
+        JobState::Succeeded | JobState::Expired => {
             let again = NewJob::new(Delivery::KIND, record.payload);
             let new_id = again.id;
             match store.enqueue(&[again], None).await? {

@@ -20,7 +20,7 @@ const WITHIN: Duration = Duration::from_secs(15);
 const TOKEN: &str = "cli-test-token";
 
 /// The binary, with an environment of its own: no `UNDERWRITE_*` of the caller leaks in.
-fn underwrite(redis_url: &str, queue: &str) -> Command {
+pub(crate) fn underwrite(redis_url: &str, queue: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_underwrite"));
     for (var, _) in std::env::vars() {
         if var.starts_with("UNDERWRITE_") {
@@ -36,13 +36,13 @@ fn underwrite(redis_url: &str, queue: &str) -> Command {
     cmd
 }
 
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Output {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
-fn run(mut cmd: Command) -> Output {
+pub(crate) fn run(mut cmd: Command) -> Output {
     let output = cmd.output().expect("run underwrite");
     Output {
         status: output.status,
@@ -275,6 +275,7 @@ fn settings_on(redis: &TestRedis, proteger_url: &str) -> Settings {
         max_attempts: 20,
         base_ms: 50,
         cap_ms: 500,
+        snooze_deadline_secs: None,
     };
     for kind in [
         "default",

@@ -46,6 +46,7 @@ async fn world(faults: Faults, tweak: impl FnOnce(&mut underwrite::config::Setti
                 max_attempts: 2,
                 base_ms: 20,
                 cap_ms: 40,
+                snooze_deadline_secs: None,
             },
         );
         tweak(settings);
@@ -221,6 +222,7 @@ async fn a_batch_whose_key_is_too_old_stops_and_an_operator_releases_its_members
                 max_attempts: 100,
                 base_ms: 200,
                 cap_ms: 300,
+                snooze_deadline_secs: None,
             },
         );
     })

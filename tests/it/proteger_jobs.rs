@@ -177,6 +177,7 @@ async fn a_stored_500_is_never_turned_into_a_duplicate() {
                 max_attempts: 3,
                 base_ms: 20,
                 cap_ms: 50,
+                snooze_deadline_secs: None,
             },
         );
     })
@@ -298,6 +299,7 @@ fn patient_cancels(settings: &mut underwrite::config::Settings) {
             max_attempts: 30,
             base_ms: 50,
             cap_ms: 200,
+            snooze_deadline_secs: None,
         },
     );
 }

@@ -132,6 +132,7 @@ async fn exhausted_and_permanent_failures_land_in_the_dead_set() {
             max_attempts: 3,
             base_ms: 10,
             cap_ms: 50,
+            snooze_deadline_secs: None,
         },
         ..WorkerOptions::default()
     };
@@ -179,6 +180,7 @@ async fn dead_jobs_can_be_retried_and_purged() {
             max_attempts: 2,
             base_ms: 10,
             cap_ms: 20,
+            snooze_deadline_secs: None,
         },
         ..WorkerOptions::default()
     };

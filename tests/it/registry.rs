@@ -4,7 +4,8 @@
 //!
 //! The vendor, `echo`, has one job kind (`echo.message.send`), one route
 //! (`POST /v1/echo/messages`), one event (`echo.message.sent`) and one sandbox route
-//! (`POST /echo/v1/echo`), which its worker calls over HTTP.
+//! (`POST /echo/v1/echo`), which its worker calls over HTTP. Another, `ticker`, has only a
+//! periodic job, which the workers fire and the API lists.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +24,7 @@ use underwrite::api::error::ApiError;
 use underwrite::api::extract::JsonBody;
 use underwrite::config::{ConfigError, Settings};
 use underwrite::producer::Submission;
-use underwrite::queue::{ErrorDetail, Finished, JobError, JobKind, JobOutput, JobState};
+use underwrite::queue::{ErrorDetail, Finished, JobError, JobKind, JobOutput, JobState, Schedule};
 use underwrite::sandbox;
 use underwrite::startup;
 use underwrite::vendors::{self, Vendor, VendorError, Vendors};
@@ -279,4 +280,79 @@ async fn settings_of_no_vendor_and_undeclared_secrets_are_refused() {
     let settings = self::settings(redis);
     let err = with_echo().check(&settings).expect_err("no [vendors.echo]");
     assert!(err.to_string().contains("vendors.echo"), "{err}");
+}
+
+/// A vendor with nothing but a periodic job (no worker: its jobs wait in the queue).
+struct Ticker;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Refresh {
+    scope: String,
+}
+
+impl JobKind for Refresh {
+    const KIND: &'static str = "ticker.catalogue.refresh";
+}
+
+impl Vendor for Ticker {
+    fn name(&self) -> &'static str {
+        "ticker"
+    }
+
+    fn schedules(&self, _settings: &Settings) -> Vec<Schedule> {
+        let refresh = Refresh {
+            scope: "all".into(),
+        };
+        vec![Schedule::new("ticker.refresh", Duration::from_millis(500), &refresh).expect("valid")]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_s_schedules_run_in_the_workers_and_show_in_the_api() {
+    let redis = TestRedis::shared();
+    let app =
+        startup::spawn_for_tests_vendors(settings(redis), vendors::all().with(Arc::new(Ticker)))
+            .await
+            .expect("app starts");
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let listed = loop {
+        let body: Value = http
+            .get(format!("{}/v1/schedules", app.base_url()))
+            .bearer_auth("echo-token")
+            .send()
+            .await
+            .expect("schedules")
+            .json()
+            .await
+            .expect("json");
+        let listed = body["schedules"][0].clone();
+        if listed["last_job"].is_string() {
+            break listed;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no tick fired: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(listed["name"], json!("ticker.refresh"));
+    assert_eq!(listed["kind"], json!(Refresh::KIND));
+    let job: Value = http
+        .get(format!(
+            "{}/v1/jobs/{}",
+            app.base_url(),
+            listed["last_job"].as_str().unwrap_or("")
+        ))
+        .bearer_auth("echo-token")
+        .send()
+        .await
+        .expect("job")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(job["kind"], json!(Refresh::KIND), "{job}");
+    assert_eq!(job["payload"], json!({"scope": "all"}));
+    assert_eq!(job["metadata"]["schedule"], json!("ticker.refresh"));
+    app.stop().await.expect("stops");
 }

@@ -34,7 +34,7 @@ use crate::api::ApiState;
 use crate::api::accepted::JobLink;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{JobIdPath, Paging, QueryParams};
-use crate::queue::{JobRecord, JobState, Page, Requeue, RequeueAll, RetryOptions};
+use crate::queue::{JobRecord, Page, Requeue, RequeueAll, RetryOptions};
 use crate::validation::FieldError;
 
 /// One `routes!` per path: the macro registers all its handlers on every path it is given.
@@ -48,7 +48,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 
 /// Whether a record belongs in the dead set.
 fn is_dead(record: &JobRecord) -> bool {
-    matches!(record.state, JobState::Failed | JobState::Dead)
+    record.state.is_dead()
 }
 
 fn not_in_dead_set(id: impl std::fmt::Display) -> ApiError {

@@ -7,6 +7,7 @@
 //! - `openapi.rs`: `/openapi.json`, the OpenAPI document of all of them (open).
 //! - `jobs.rs`: `/v1/jobs...`, job records.
 //! - `dead.rs`: `/v1/dead...`, the dead set, for operators.
+//! - `schedules.rs`: `/v1/schedules`, periodic jobs and when each runs next.
 //! - `webhook_endpoints.rs`: `/v1/webhook-endpoints...`, where signed webhooks go.
 //! - `webhook_deliveries.rs`: `/v1/webhook-deliveries...`, what was sent, and resending.
 //!
@@ -23,5 +24,6 @@ pub mod health;
 pub mod jobs;
 pub mod metrics;
 pub mod openapi;
+pub mod schedules;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;

@@ -1,20 +1,20 @@
 -- Takes jobs delivered to this worker (by XREADGROUP or XAUTOCLAIM) and marks each running
--- under a fresh lease token. KEYS[9] the stream, then one record key per job.
+-- under a fresh lease token. KEYS[OWN] the stream, then one record key per job.
 -- ARGV[1] now, ARGV[2] group, ARGV[3] worker, then 3 per job: stream entry id, token,
 -- '1' when the entry was reclaimed from a worker that stopped heart-beating.
 -- Returns one answer per job: {'skip'} for an entry whose job is gone or finished (the
--- entry is acknowledged), else {'run', payload, attempts, children, crashes}.
+-- entry is acknowledged), else {'run', payload, attempts, children, crashes, enqueued_at}.
 local now, group, worker = ARGV[1], ARGV[2], ARGV[3]
 local answers = {}
-for i = 0, #KEYS - 10 do
-  local job = KEYS[10 + i]
+for i = 0, #KEYS - OWN - 1 do
+  local job = KEYS[OWN + 1 + i]
   local entry, token, reclaimed = ARGV[4 + 3 * i], ARGV[5 + 3 * i], ARGV[6 + 3 * i]
   local f = redis.call('HMGET', job, 'state', 'payload', 'attempts', 'children', 'crashes', 'id',
-    'next_attempt_at')
+    'next_attempt_at', 'enqueued_at')
   local state = f[1]
   if not state or is_final(state) then
-    redis.call('XACK', KEYS[9], group, entry)
-    redis.call('XDEL', KEYS[9], entry)
+    redis.call('XACK', KEYS[OWN], group, entry)
+    redis.call('XDEL', KEYS[OWN], entry)
     answers[#answers + 1] = {'skip'}
   else
     local crashes = tonumber(f[5]) or 0
@@ -27,7 +27,8 @@ for i = 0, #KEYS - 10 do
       redis.call('HDEL', job, 'next_attempt_at')
     end
     move_state(job, f[6], state, 'running', now, {'token', token, 'worker', worker, 'started_at', now})
-    answers[#answers + 1] = {'run', f[2] or 'null', f[3] or '0', f[4] or '', tostring(crashes)}
+    answers[#answers + 1] = {'run', f[2] or 'null', f[3] or '0', f[4] or '', tostring(crashes),
+      f[8] or ''}
   end
 end
 return answers

@@ -1,12 +1,18 @@
 -- Shared by every state-changing script (prepended by scripts.rs).
--- KEYS[1..6] the state indexes (queued, running, retrying, succeeded, failed, dead),
--- KEYS[7] idx:all, KEYS[8] the dead set; the script's own keys start at KEYS[9].
-local STATE_INDEX = {queued = 1, running = 2, retrying = 3, succeeded = 4, failed = 5, dead = 6}
-local IDX_ALL = 7
-local DEAD = 8
+-- KEYS[1..STATES] the state indexes, in the order of STATE_INDEX (which is JobState::ALL's:
+-- a unit test of scripts.rs checks it), then idx:all and the dead set. A script's own keys
+-- start at KEYS[OWN], and scripts count from there, so that a new state moves no script's
+-- keys.
+local STATE_INDEX = {queued = 1, running = 2, retrying = 3, snoozed = 4, succeeded = 5,
+  failed = 6, dead = 7, expired = 8}
+local STATES = 8
+local IDX_ALL = STATES + 1
+local DEAD = STATES + 2
+local OWN = STATES + 3
 
+-- `expired` is final but not dead: it is not in the dead set, and no operator retries it.
 local function is_final(state)
-  return state == 'succeeded' or state == 'failed' or state == 'dead'
+  return state == 'succeeded' or state == 'failed' or state == 'dead' or state == 'expired'
 end
 
 -- Moves a job between states, keeping the indexes and the dead set in step with the record.
@@ -16,7 +22,7 @@ local function move_state(job_key, id, old, new, now, fields)
     redis.call('ZREM', KEYS[STATE_INDEX[old]], id)
   elseif old then
     -- A state we never write (a hand-edited record): it may be in any index.
-    for i = 1, 6 do
+    for i = 1, STATES do
       redis.call('ZREM', KEYS[i], id)
     end
   end

@@ -3,13 +3,14 @@
 -- finished job without them. Several jobs may be settled by one call (a group commit: the
 -- workers' answers that are ready together share one round trip); each is independent.
 --
--- KEYS[1..8] the state indexes and dead set (prelude), then for each job in turn: its
+-- KEYS[1..OWN-1] the state indexes and dead set (prelude), then for each job in turn: its
 -- record, its stream, its kind's delayed set, the kinds set, one record key per member
 -- job, then 3 per follow-up: its record, its kind's stream, a sorted set to index it in
 -- (used only when its score is not '').
 -- ARGV, for each job in turn: now, lease token, stream entry id, group, new state
--- (succeeded | retrying | deferred | failed | dead), result JSON, error JSON (for a success:
--- why it needs an operator's attention, or ''), due time of
+-- (succeeded | retrying | deferred | snoozed | failed | dead | expired), result JSON, error
+-- JSON (for a success: why it needs an operator's attention, or ''; for a snooze: its
+-- reason), due time of
 -- the retry (ms), how long a final record is kept (ms), number of members, number of
 -- follow-ups, then 3 per member: id, new state, result or error JSON; then 7 per
 -- follow-up: id, kind, payload, reference, metadata, children, index score.
@@ -20,7 +21,8 @@
 -- Settles the job whose keys start at KEYS[k] and arguments at ARGV[a + 1].
 local function settle(k, a)
   local job = KEYS[k]
-  local f = redis.call('HMGET', job, 'token', 'state', 'id', 'attempts', 'next_attempt_at')
+  local f = redis.call('HMGET', job, 'token', 'state', 'id', 'attempts', 'next_attempt_at',
+    'snoozes')
   if not f[1] or f[1] ~= ARGV[a + 2] then
     return 'stale'
   end
@@ -37,9 +39,19 @@ local function settle(k, a)
     new = 'retrying'
     set('next_attempt_at', ARGV[a + 8])
     redis.call('ZADD', KEYS[k + 2], ARGV[a + 8], f[3])
+  elseif new == 'snoozed' then
+    -- The vendor is not done yet: look again at the due time. Not a failure: no attempt
+    -- used, `last_error` left as it was; the record says why and how often it waited.
+    set('next_attempt_at', ARGV[a + 8])
+    set('snooze_reason', ARGV[a + 7])
+    set('snoozes', (tonumber(f[6]) or 0) + 1)
+    redis.call('ZADD', KEYS[k + 2], ARGV[a + 8], f[3])
   else
-    -- A counter that is not a number (written by something else) starts again from 1.
-    set('attempts', (tonumber(f[4]) or 0) + 1)
+    -- An expiry answers a snooze, which uses no attempt. A counter that is not a number
+    -- (written by something else) starts again from 1.
+    if new ~= 'expired' then
+      set('attempts', (tonumber(f[4]) or 0) + 1)
+    end
     if new == 'retrying' then
       set('last_error', ARGV[a + 7])
       set('next_attempt_at', ARGV[a + 8])
@@ -76,7 +88,7 @@ local function settle(k, a)
       local cfields = {}
       if cnew == 'deferred' then
         cnew = 'retrying'
-      else
+      elseif cnew ~= 'expired' then
         cfields = {'attempts', (tonumber(c[3]) or 0) + 1}
       end
       if cnew == 'retrying' then
@@ -117,7 +129,7 @@ local function settle(k, a)
 end
 
 local answers = {}
-local k, a = 9, 0
+local k, a = OWN, 0
 while a < #ARGV do
   local members, follow_ups = tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11])
   answers[#answers + 1] = settle(k, a)

@@ -39,6 +39,8 @@ pub struct Claimed {
     pub attempts: u32,
     pub crashes: u32,
     pub children: Vec<JobId>,
+    /// Unix ms; `None` when the record lacks it.
+    pub enqueued_at_ms: Option<i64>,
 }
 
 impl Store {
@@ -104,6 +106,7 @@ impl Store {
                     attempts: field(2).parse().unwrap_or(0),
                     crashes: field(4).parse().unwrap_or(0),
                     children,
+                    enqueued_at_ms: field(5).parse().ok(),
                 }))
             })
             .collect()

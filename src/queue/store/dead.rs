@@ -161,7 +161,7 @@ impl Store {
         // Members whose batch stayed behind are still dead; the others went with it.
         for id in in_batch {
             if let Some(record) = self.job(&id).await?
-                && matches!(record.state, JobState::Failed | JobState::Dead)
+                && record.state.is_dead()
             {
                 done.in_batch += 1;
             }

@@ -21,9 +21,12 @@
 //! - `retention.rs`: what is deleted and when: finished jobs, the dead set's bounds, idle
 //!   consumer names, a whole queue.
 //! - `batches.rs`: batch jobs formed from member jobs, and split again.
+//! - `schedules.rs`: periodic jobs: declared, their ticks fired, listed ([`ScheduleStatus`]).
+//! - `rate_limit.rs`: a vendor's shared request budget: a request taken ([`Acquired`]), a
+//!   pause set.
 //!
-//! The files depend on `handle.rs` (and `settle.rs` on `enqueue.rs`), never on this one or
-//! on each other otherwise.
+//! The files depend on `handle.rs` (and `settle.rs` and `schedules.rs` on `enqueue.rs`),
+//! never on this one or on each other otherwise.
 
 mod batches;
 mod claim;
@@ -32,8 +35,10 @@ mod enqueue;
 mod handle;
 mod list;
 mod promote;
+mod rate_limit;
 mod read;
 mod retention;
+mod schedules;
 mod settle;
 
 pub use claim::{Claim, Claimed, Take};
@@ -41,6 +46,8 @@ pub use dead::{Requeue, RequeueAll, RetryOptions};
 pub use enqueue::{Enqueued, IdempotencyClaim};
 pub use handle::{Retention, Store};
 pub use list::{ListFilter, Page};
+pub use rate_limit::Acquired;
+pub use schedules::{ScheduleStatus, Tick};
 
 // Paths callers used when all of this was one file: the clock and the settlement types
 // now live beside the store, in the queue, because the store is not their only user.

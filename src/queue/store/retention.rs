@@ -1,8 +1,8 @@
 //! Retention: what is deleted, and when.
 //!
 //! Finished jobs are kept for a while so their answers can be read, then deleted by the
-//! janitor (`maintenance.rs`): succeeded jobs after `Retention::finished`, the dead set
-//! after `Retention::dead_max_age` or beyond `Retention::dead_max_entries`. Only
+//! janitor (`maintenance.rs`): succeeded and expired jobs after `Retention::finished`, the
+//! dead set after `Retention::dead_max_age` or beyond `Retention::dead_max_entries`. Only
 //! finished jobs are ever deleted; `forget.lua` leaves any other alone. Consumer names of
 //! worker processes long gone are tidied too, and a whole queue can be deleted once done
 //! with (a demo's or a benchmark's).
@@ -34,8 +34,8 @@ impl Store {
         Ok(invocation.invoke_async(&mut conn).await?)
     }
 
-    /// Enforces retention once: succeeded jobs older than the window, and the dead set's
-    /// age and size bounds. Returns how many records were deleted.
+    /// Enforces retention once: succeeded and expired jobs older than the window, and the
+    /// dead set's age and size bounds. Returns how many records were deleted.
     pub async fn enforce_retention(&self) -> Result<u64, QueueError> {
         let now = now_ms();
         let mut deleted = 0;
@@ -44,6 +44,7 @@ impl Store {
         let dead_before = now - self.retention.dead_max_age.as_millis() as i64;
         for (index, before) in [
             (self.keys.index(JobState::Succeeded), finished_before),
+            (self.keys.index(JobState::Expired), finished_before),
             (self.keys.dead(), dead_before),
         ] {
             loop {

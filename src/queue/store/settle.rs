@@ -144,6 +144,30 @@ impl Store {
                 keep: self.retention.finished,
                 children: Vec::new(),
             },
+            // Not an error: the error slot carries the reason, written as `snooze_reason`.
+            Settlement::Snoozed { due_ms, reason } => SettleArgs {
+                state: "snoozed",
+                result: String::new(),
+                error: reason.clone(),
+                due: *due_ms,
+                keep: self.retention.finished,
+                children: Vec::new(),
+            },
+            // Final but not a failure: kept like a success, not like the dead set.
+            Settlement::Expired { error, children } => {
+                let error = error_json(error)?;
+                SettleArgs {
+                    state: "expired",
+                    result: String::new(),
+                    children: children
+                        .iter()
+                        .map(|c| (*c, "expired", error.clone()))
+                        .collect(),
+                    error,
+                    due: 0,
+                    keep: self.retention.finished,
+                }
+            }
             Settlement::Buried {
                 state,
                 error,

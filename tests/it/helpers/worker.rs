@@ -11,8 +11,9 @@ use underwrite::queue::maintenance::spawn_promoter;
 
 use super::background::Background;
 use underwrite::queue::{
-    ErrorDetail, FetchSettings, JobContext, JobError, JobId, JobKind, JobOutput, JobRecord,
-    JobState, Redis, RedisBackend, RetryPolicy, Store, WorkerIdentity,
+    ErrorDetail, FetchSettings, FinalHook, JobContext, JobError, JobId, JobKind, JobOutput,
+    JobRecord, JobState, Priority, RateLimiter, Redis, RedisBackend, RetryPolicy, Store,
+    WorkerIdentity,
 };
 
 /// A test job: it does what its payload says.
@@ -29,6 +30,14 @@ pub struct Scripted {
     pub sleep_ms: u64,
     #[serde(default)]
     pub label: String,
+    /// Runs 1..=snooze_runs answer "not yet, look again after `snooze_ms`".
+    #[serde(default)]
+    pub snooze_runs: u32,
+    #[serde(default)]
+    pub snooze_ms: u64,
+    /// Asks the worker's rate limiter (high priority) before doing anything else.
+    #[serde(default)]
+    pub rate_limited: bool,
 }
 
 impl JobKind for Scripted {
@@ -51,9 +60,32 @@ impl Runs {
     }
 }
 
-async fn scripted(job: Scripted, ctx: JobContext, runs: Data<Runs>) -> Result<JobOutput, JobError> {
-    if let Ok(mut map) = runs.0.0.lock() {
-        *map.entry(ctx.id).or_default() += 1;
+/// The shared budget the worker's jobs ask, if any.
+#[derive(Debug, Clone, Default)]
+pub struct Limiter(pub Option<RateLimiter>);
+
+async fn scripted(
+    job: Scripted,
+    ctx: JobContext,
+    runs: Data<Runs>,
+    limiter: Data<Limiter>,
+) -> Result<JobOutput, JobError> {
+    if let (true, Some(limiter)) = (job.rate_limited, &limiter.0.0) {
+        limiter.acquire(Priority::High).await?;
+    }
+    let run = match runs.0.0.lock() {
+        Ok(mut map) => {
+            let run = map.entry(ctx.id).or_default();
+            *run += 1;
+            *run
+        }
+        Err(_) => 0,
+    };
+    if run <= job.snooze_runs {
+        return Err(JobError::snooze(
+            Duration::from_millis(job.snooze_ms),
+            format!("not done yet (run {run})"),
+        ));
     }
     if job.sleep_ms > 0 {
         tokio::time::sleep(Duration::from_millis(job.sleep_ms)).await;
@@ -90,6 +122,10 @@ pub struct WorkerOptions {
     pub max_crashes: u32,
     pub policy: RetryPolicy,
     pub shutdown_timeout: Duration,
+    /// What finished jobs cause (the webhook fan-out); `None` for nothing.
+    pub hook: Option<Arc<dyn FinalHook>>,
+    /// The budget jobs with `rate_limited` ask.
+    pub limiter: Limiter,
 }
 
 impl Default for WorkerOptions {
@@ -102,8 +138,11 @@ impl Default for WorkerOptions {
                 max_attempts: 5,
                 base_ms: 20,
                 cap_ms: 100,
+                snooze_deadline_secs: None,
             },
             shutdown_timeout: Duration::from_secs(10),
+            hook: None,
+            limiter: Limiter::default(),
         }
     }
 }
@@ -123,7 +162,7 @@ impl TestWorker {
                 block: Duration::from_millis(500),
                 max_crashes: options.max_crashes,
                 policy: options.policy,
-                hook: None,
+                hook: options.hook,
             };
             let monitor = Monitor::new()
                 .shutdown_timeout(options.shutdown_timeout)
@@ -138,6 +177,7 @@ impl TestWorker {
                         .catch_panic()
                         .concurrency(options.concurrency)
                         .data(data.clone())
+                        .data(options.limiter.clone())
                         .build(scripted)
                 });
             let signal = async move {

@@ -49,6 +49,7 @@ pub fn test_settings(redis: &TestRedis, queue: &str, sandbox_url: &str) -> Setti
         max_attempts: 6,
         base_ms: 50,
         cap_ms: 200,
+        snooze_deadline_secs: None,
     };
     for kind in [
         "default",
