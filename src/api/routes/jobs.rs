@@ -65,7 +65,7 @@ const MAX_KIND_LEN: usize = 128;
     tag = "jobs",
     params(
         ("state" = Option<JobState>, Query, description = "Only jobs in this state."),
-        ("kind" = Option<String>, Query, max_length = 128, description = "Only jobs of this kind, e.g. `proteger.contract.create`."),
+        ("kind" = Option<String>, Query, max_length = 128, description = "Only jobs of this kind, as `<vendor>.<subject>.<action>`."),
         Paging,
     ),
     responses(
