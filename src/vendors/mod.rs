@@ -26,6 +26,7 @@
 //! and `worker_deps`; none of those knows any vendor.
 
 pub mod billing_robo;
+pub mod http;
 pub mod proteger;
 
 use std::fmt;

@@ -34,6 +34,7 @@ use super::types::{
     CreditSearch, MAX_REGISTER_ITEMS, Page, REGISTER_PATH, RegisterAnswer, VendorErrorBody,
 };
 use crate::config::Settings;
+use crate::vendors::http::{self, truncate};
 
 /// Longest response body kept in an error.
 pub const MAX_ERROR_BODY: usize = 4 * 1024;
@@ -398,51 +399,19 @@ fn refuse_error_items<T>(
 
 /// Reads at most `limit` bytes of the body; `true` when there was more.
 async fn read_limited(
-    mut response: Response,
+    response: Response,
     limit: usize,
 ) -> Result<(Vec<u8>, bool), BillingRoboError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-        let room = limit - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok((body, true));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, false))
+    http::read_limited(response, limit)
+        .await
+        .map_err(transport_error)
 }
 
-/// Cuts `text` to at most `max` bytes, on a character boundary, saying so.
-fn truncate(mut text: String, max: usize) -> String {
-    const MARK: &str = "…[truncated]";
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max.saturating_sub(MARK.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    text.push_str(MARK);
-    text
-}
-
-/// A reqwest failure as network or timeout, with its cause chain (the cause, such as
-/// "connection closed before message completed", is what an operator needs). Request
-/// bodies are never part of reqwest's errors; the URL holds no credentials.
+/// A failure without an answer, as the vendor's error (see `vendors/http.rs`).
 fn transport_error(error: reqwest::Error) -> BillingRoboError {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    if error.is_timeout() {
-        BillingRoboError::Timeout(message)
-    } else {
-        BillingRoboError::Network(message)
+    match http::transport(&error) {
+        http::Transport::Timeout(message) => BillingRoboError::Timeout(message),
+        http::Transport::Network(message) => BillingRoboError::Network(message),
     }
 }
 

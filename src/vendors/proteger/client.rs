@@ -33,6 +33,7 @@ use super::classify::{ProtegerError, parse_retry_after};
 use super::idempotency_key::IdempotencyKey;
 use super::settings::ProtegerSettings;
 use super::types::{Contract, ContractRequest, ContractStatus, MAX_BULK_CONTRACTS, RefundQuote};
+use crate::vendors::http::{self, truncate};
 
 /// The header that carries the API key.
 pub const AUTH_HEADER: &str = "X-Proteger-Auth-Token";
@@ -270,52 +271,17 @@ impl ProtegerClient {
 }
 
 /// Reads at most `limit` bytes of the body; `true` when there was more.
-async fn read_limited(
-    mut response: Response,
-    limit: usize,
-) -> Result<(Vec<u8>, bool), ProtegerError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-        let room = limit - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok((body, true));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, false))
+async fn read_limited(response: Response, limit: usize) -> Result<(Vec<u8>, bool), ProtegerError> {
+    http::read_limited(response, limit)
+        .await
+        .map_err(transport_error)
 }
 
-/// Cuts `text` to at most `max` bytes, on a character boundary, saying so.
-fn truncate(mut text: String, max: usize) -> String {
-    const MARK: &str = "…[truncated]";
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max.saturating_sub(MARK.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    text.push_str(MARK);
-    text
-}
-
-/// A reqwest failure as network or timeout, with its whole cause chain: reqwest's own
-/// message ("error sending request") says little; the cause ("connection closed before
-/// message completed") is what an operator needs.
+/// A failure without an answer, as the vendor's error (see `vendors/http.rs`).
 fn transport_error(error: reqwest::Error) -> ProtegerError {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    if error.is_timeout() {
-        ProtegerError::Timeout(message)
-    } else {
-        ProtegerError::Network(message)
+    match http::transport(&error) {
+        http::Transport::Timeout(message) => ProtegerError::Timeout(message),
+        http::Transport::Network(message) => ProtegerError::Network(message),
     }
 }
 

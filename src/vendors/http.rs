@@ -1,0 +1,80 @@
+//! What every vendor client does the same way with HTTP: read a body without trusting its
+//! size, keep an answer short enough for an error, and tell a timeout from a network
+//! failure with the cause an operator needs.
+//!
+//! The verdicts (retry or not) stay each vendor's (`vendors/<vendor>/classify.rs`): only the
+//! mechanics live here.
+
+use reqwest::Response;
+
+/// A failed exchange that never produced an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// No (complete) answer within the client's timeout: the call may have landed.
+    Timeout(String),
+    /// Refused, reset or dropped connection, DNS, TLS, a body cut short.
+    Network(String),
+}
+
+/// A reqwest failure with its whole cause chain: reqwest's own message ("error sending
+/// request") says little; the cause ("connection closed before message completed") is what
+/// an operator needs. Request bodies are never part of reqwest's errors.
+pub fn transport(error: &reqwest::Error) -> Transport {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if error.is_timeout() {
+        Transport::Timeout(message)
+    } else {
+        Transport::Network(message)
+    }
+}
+
+/// Reads at most `limit` bytes of the body; `true` when there was more.
+pub async fn read_limited(
+    mut response: Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// Cuts `text` to at most `max` bytes, on a character boundary, saying so.
+pub fn truncate(mut text: String, max: usize) -> String {
+    const MARK: &str = "…[truncated]";
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max.saturating_sub(MARK.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(MARK);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_keeps_whole_characters_and_says_so() {
+        assert_eq!(truncate("short".into(), 100), "short");
+        let cut = truncate("契約".repeat(100), 40);
+        assert!(cut.len() <= 40, "{}", cut.len());
+        assert!(cut.ends_with("…[truncated]"));
+    }
+}
