@@ -10,12 +10,16 @@
 //! - `sandbox/`: a faithful local fake of the vendor's credit calls, with its rate limit,
 //!   maintenance, faults and decisions.
 //!
+//! - `api.rs`: the producer routes under `/v1/billing-robo/`.
+//! - `events.rs`: which finished job becomes which webhook event.
 //! - `jobs/`: the job kinds and their handlers (applications sent in batches).
 //!
 //! [`BillingRobo`] is the vendor's entry in the registry (`vendors/mod.rs`).
 
+pub mod api;
 pub mod classify;
 pub mod client;
+pub mod events;
 pub mod jobs;
 pub mod redact;
 pub mod sandbox;
@@ -26,10 +30,13 @@ use apalis::prelude::Monitor;
 use axum::Router;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
 
 use self::settings::{ACCESS_KEY_SECRET, BillingRoboSettings, NAME, USER_ID_SECRET};
 use super::{Vendor, VendorError};
+use crate::api::ApiState;
 use crate::config::{ConfigError, Settings};
+use crate::webhooks::event::Catalogue;
 use crate::worker_deps::WorkerDeps;
 
 /// Billing-Robo in the vendor registry: served under `/billing-robo`.
@@ -66,6 +73,14 @@ impl Vendor for BillingRobo {
                 Vec::new()
             }
         }
+    }
+
+    fn routes(&self) -> OpenApiRouter<ApiState> {
+        api::routes()
+    }
+
+    fn events(&self, catalogue: &mut Catalogue) {
+        events::register(catalogue);
     }
 
     fn sandbox(&self, settings: &Settings) -> Result<Router, VendorError> {
