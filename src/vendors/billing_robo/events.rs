@@ -52,3 +52,43 @@ fn applied_or_failed(job: &Finished) -> Option<EventSpec> {
 
 /// Every Billing-Robo event type.
 pub const EVENT_TYPES: [&str; 2] = ["billing_robo.credit.applied", "billing_robo.credit.failed"];
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::queue::JobId;
+
+    fn finished(state: JobState, result: Option<Value>) -> Finished {
+        Finished {
+            id: JobId::new(),
+            kind: ApplyCredit::KIND.into(),
+            state,
+            attempts: 1,
+            result,
+            error: None,
+            reference: None,
+            metadata: None,
+            payload: json!({"billing_code": "cust-1"}),
+        }
+    }
+
+    #[test]
+    fn an_application_is_applied_or_failed_under_its_billing_code() {
+        let applied = applied_or_failed(&finished(
+            JobState::Succeeded,
+            Some(json!({"billing_code": "cust-1", "id": 9, "status": 2})),
+        ))
+        .expect("event");
+        assert_eq!(applied.event_type, "billing_robo.credit.applied");
+        assert_eq!(applied.subject, "cust-1");
+        assert_eq!(applied.data["application"]["id"], json!(9));
+        for state in [JobState::Failed, JobState::Dead] {
+            let failed = applied_or_failed(&finished(state, None)).expect("event");
+            assert_eq!(failed.event_type, "billing_robo.credit.failed");
+            assert_eq!(failed.subject, "cust-1");
+        }
+        assert!(applied_or_failed(&finished(JobState::Queued, None)).is_none());
+    }
+}
