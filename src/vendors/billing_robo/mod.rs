@@ -10,23 +10,34 @@
 //! - `sandbox/`: a faithful local fake of the vendor's credit calls, with its rate limit,
 //!   maintenance, faults and decisions.
 //!
-//! No jobs, producer routes or webhook events yet: the registration below provides the
-//! settings, the secrets and the sandbox.
+//! - `api.rs`: the producer routes under `/v1/billing-robo/`.
+//! - `events.rs`: which finished job becomes which webhook event.
+//! - `jobs/`: the job kinds and their handlers (applications sent in batches).
 //!
 //! [`BillingRobo`] is the vendor's entry in the registry (`vendors/mod.rs`).
 
+pub mod api;
 pub mod classify;
 pub mod client;
+pub mod events;
+pub mod jobs;
 pub mod redact;
 pub mod sandbox;
 pub mod settings;
 pub mod types;
 
+use apalis::prelude::Monitor;
 use axum::Router;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
 
 use self::settings::{ACCESS_KEY_SECRET, BillingRoboSettings, NAME, USER_ID_SECRET};
 use super::{Vendor, VendorError};
+use crate::api::ApiState;
 use crate::config::{ConfigError, Settings};
+use crate::webhooks::event::Catalogue;
+use crate::worker_deps::WorkerDeps;
 
 /// Billing-Robo in the vendor registry: served under `/billing-robo`.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +46,41 @@ pub struct BillingRobo;
 impl Vendor for BillingRobo {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn worker_kinds(&self) -> Vec<&'static str> {
+        jobs::WORKER_KINDS.to_vec()
+    }
+
+    fn register_workers(
+        &self,
+        monitor: Monitor,
+        deps: &WorkerDeps,
+    ) -> Result<Monitor, VendorError> {
+        jobs::register(monitor, deps).map_err(|e| VendorError::new(NAME, e))
+    }
+
+    fn spawn_chores(&self, deps: &WorkerDeps, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
+        match jobs::batcher(deps) {
+            Ok(batcher) => vec![tokio::spawn(async move {
+                if let Err(e) = batcher.run(shutdown.cancelled_owned()).await {
+                    tracing::warn!(error = %e, "Billing-Robo's batcher stopped with an error");
+                }
+            })],
+            // Settings were checked at startup; this only happens to a caller that skipped it.
+            Err(e) => {
+                tracing::error!(error = %e, "no Billing-Robo batcher");
+                Vec::new()
+            }
+        }
+    }
+
+    fn routes(&self) -> OpenApiRouter<ApiState> {
+        api::routes()
+    }
+
+    fn events(&self, catalogue: &mut Catalogue) {
+        events::register(catalogue);
     }
 
     fn sandbox(&self, settings: &Settings) -> Result<Router, VendorError> {

@@ -1,0 +1,94 @@
+//! Billing-Robo's webhook events: which finished job becomes which event.
+//!
+//! | job                         | final state  | event                        |
+//! |-----------------------------|--------------|------------------------------|
+//! | `billing_robo.credit.apply` | succeeded    | `billing_robo.credit.applied`|
+//! | `billing_robo.credit.apply` | failed, dead | `billing_robo.credit.failed` |
+//!
+//! Batches (`billing_robo.credit.batch`) are internal and raise nothing: each application
+//! raises its own event. The subject is the billing code (one application per billing
+//! customer at a time, so an `ordered` endpoint gets a customer's events in order).
+//! `applied` means registered (pending, status 2) or already applied: the credit decision
+//! comes later.
+
+use serde_json::{Map, Value};
+
+use super::jobs::ApplyCredit;
+use crate::queue::{Finished, JobKind, JobState};
+use crate::webhooks::event::{Catalogue, EventSpec};
+
+pub fn register(catalogue: &mut Catalogue) {
+    catalogue.register(ApplyCredit::KIND, applied_or_failed);
+}
+
+fn applied_or_failed(job: &Finished) -> Option<EventSpec> {
+    let billing_code = job
+        .payload
+        .get("billing_code")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let subject = billing_code
+        .as_str()
+        .map_or_else(|| job.id.to_string(), String::from);
+    let mut data = Map::new();
+    data.insert("billing_code".into(), billing_code);
+    let event_type = match job.state {
+        JobState::Succeeded => {
+            data.insert(
+                "application".into(),
+                job.result.clone().unwrap_or(Value::Null),
+            );
+            "billing_robo.credit.applied"
+        }
+        JobState::Failed | JobState::Dead => "billing_robo.credit.failed",
+        _ => return None,
+    };
+    Some(EventSpec {
+        event_type: event_type.into(),
+        subject,
+        data,
+    })
+}
+
+/// Every Billing-Robo event type.
+pub const EVENT_TYPES: [&str; 2] = ["billing_robo.credit.applied", "billing_robo.credit.failed"];
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::queue::JobId;
+
+    fn finished(state: JobState, result: Option<Value>) -> Finished {
+        Finished {
+            id: JobId::new(),
+            kind: ApplyCredit::KIND.into(),
+            state,
+            attempts: 1,
+            result,
+            error: None,
+            reference: None,
+            metadata: None,
+            payload: json!({"billing_code": "cust-1"}),
+        }
+    }
+
+    #[test]
+    fn an_application_is_applied_or_failed_under_its_billing_code() {
+        let applied = applied_or_failed(&finished(
+            JobState::Succeeded,
+            Some(json!({"billing_code": "cust-1", "id": 9, "status": 2})),
+        ))
+        .expect("event");
+        assert_eq!(applied.event_type, "billing_robo.credit.applied");
+        assert_eq!(applied.subject, "cust-1");
+        assert_eq!(applied.data["application"]["id"], json!(9));
+        for state in [JobState::Failed, JobState::Dead] {
+            let failed = applied_or_failed(&finished(state, None)).expect("event");
+            assert_eq!(failed.event_type, "billing_robo.credit.failed");
+            assert_eq!(failed.subject, "cust-1");
+        }
+        assert!(applied_or_failed(&finished(JobState::Queued, None)).is_none());
+    }
+}

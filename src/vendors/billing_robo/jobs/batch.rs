@@ -1,0 +1,216 @@
+//! `billing_robo.credit.batch`: one `bulk_register` call for the applications of a batch,
+//! and what each item's outcome means for its member.
+//!
+//! | item outcome | member |
+//! |---|---|
+//! | registered | succeeded, with the application (`id`, `status` 2 pending) |
+//! | `AlreadyApplied` (seed 5411) | succeeded, `already_applied`: an earlier attempt landed unseen, or an application made elsewhere is pending (no id: the vendor does not send it) |
+//! | `Refused` (5401 unknown customer, a field) | failed, with the vendor's code and message |
+//! | `OurDefect` | failed, and logged as an error: a bug on our side |
+//! | `SendAgain` (another item failed) | moved to a batch of its own and sent again; when every item says so, the whole batch is retried |
+//!
+//! A call that failed as a whole is judged by `classify` (a 429 first pauses every
+//! process's calls for `pause_on_429_secs`).
+
+use apalis::prelude::Data;
+use serde_json::{Value, json};
+
+use super::{BillingRoboDeps, CreditBatch};
+use crate::queue::rate_limit::Priority;
+use crate::queue::{
+    ChildOutcome, ErrorDetail, JobContext, JobError, JobId, JobKind, JobOutput, Store,
+};
+use crate::vendors::billing_robo::classify::{ItemOutcome, Registration, classify};
+use crate::vendors::billing_robo::types::{CreditApplication, ItemVerdict};
+
+/// Sends a batch in one `bulk_register` call and settles every member with its own item.
+pub async fn send_batch(
+    batch: CreditBatch,
+    ctx: JobContext,
+    deps: Data<BillingRoboDeps>,
+) -> Result<JobOutput, JobError> {
+    let Readable {
+        members,
+        applications,
+        unsendable,
+    } = read_members(&deps.store, &ctx.id, &batch.0).await?;
+    if applications.is_empty() && unsendable.is_empty() {
+        return Err(JobError::permanent(ErrorDetail::message(
+            "none of the batch's member jobs exists any more",
+        )));
+    }
+    if applications.is_empty() {
+        return Ok(JobOutput {
+            result: json!({ "applications": 0 }),
+            children: unsendable,
+            attention: None,
+        });
+    }
+    deps.limiter.acquire(Priority::High).await?;
+    let registration = match deps
+        .client
+        .register_credit_applications(&applications)
+        .await
+    {
+        Ok(registration) => registration,
+        Err(error) => {
+            let pause = deps.settings.pause_on_429();
+            if error.status() == Some(429)
+                && let Err(e) = deps.limiter.pause(pause).await
+            {
+                tracing::warn!(error = %e, "cannot pause calls to Billing-Robo after a 429");
+            }
+            return Err(classify(error, pause));
+        }
+    };
+    settle(&deps.store, &ctx.id, &members, registration, unsendable).await
+}
+
+/// Each member's outcome from its item (the table in the module docs).
+async fn settle(
+    store: &Store,
+    batch: &JobId,
+    members: &[JobId],
+    registration: Registration,
+    unsendable: Vec<ChildOutcome>,
+) -> Result<JobOutput, JobError> {
+    let mut children = unsendable;
+    let mut again = Vec::new();
+    let (mut applied, mut failed) = (0, 0);
+    for (id, outcome) in members.iter().zip(&registration.outcomes) {
+        match settle_one(*id, outcome) {
+            Some(child @ ChildOutcome::Succeeded { .. }) => {
+                applied += 1;
+                children.push(child);
+            }
+            Some(child) => {
+                failed += 1;
+                children.push(child);
+            }
+            None => again.push(*id),
+        }
+    }
+    if again.len() == members.len() {
+        return Err(JobError::retryable(ErrorDetail {
+            message: "Billing-Robo registered none of the batch's applications because of \
+                      another item; sending the batch again"
+                .into(),
+            vendor_status: Some(200),
+            vendor_body: serde_json::to_value(&registration.outcomes).ok(),
+            ambiguous: false,
+        }));
+    }
+    let mut result = json!({ "applied": applied, "failed": failed });
+    if !again.is_empty() {
+        let batches = store
+            .split_batch(CreditBatch::KIND, batch, &again)
+            .await
+            .map_err(|e| JobError::retryable(ErrorDetail::message(format!("queue: {e}"))))?;
+        tracing::info!(%batch, again = again.len(), "Billing-Robo asked for some applications again; sending each alone");
+        result["sent_again_in"] = json!(batches);
+    }
+    Ok(JobOutput {
+        result,
+        children,
+        attention: None,
+    })
+}
+
+/// One member's outcome; `None` when its application must be sent again.
+fn settle_one(id: JobId, outcome: &ItemOutcome) -> Option<ChildOutcome> {
+    let code = &outcome.billing_code;
+    let refusal = match &outcome.result {
+        Ok(registered) => {
+            return Some(ChildOutcome::Succeeded {
+                id,
+                result: json!({
+                    "billing_code": code,
+                    "id": registered.id,
+                    "status": registered.status,
+                    "requested_date": registered.requested_date,
+                }),
+            });
+        }
+        Err(refusal) => refusal,
+    };
+    let message = refusal.message.clone().unwrap_or_default();
+    let answered = serde_json::to_value(&outcome.answered).unwrap_or(Value::Null);
+    let failed = |what: &str| ChildOutcome::Failed {
+        id,
+        error: ErrorDetail {
+            message: format!(
+                "Billing-Robo {what} billing code {code}: code {}: {message}",
+                refusal.code
+            ),
+            vendor_status: Some(200),
+            vendor_body: Some(answered.clone()),
+            ambiguous: false,
+        },
+    };
+    match refusal.verdict {
+        ItemVerdict::AlreadyApplied => Some(ChildOutcome::Succeeded {
+            id,
+            result: json!({
+                "billing_code": code,
+                "already_applied": true,
+                "code": refusal.code,
+                "message": refusal.message,
+            }),
+        }),
+        ItemVerdict::Refused => Some(failed("refused")),
+        ItemVerdict::OurDefect => {
+            tracing::error!(billing_code = %code, code = refusal.code, %message, "Billing-Robo says our application is malformed: a bug on our side");
+            Some(failed("could not read the application of"))
+        }
+        ItemVerdict::SendAgain => None,
+    }
+}
+
+/// A batch's members as read from the queue: the ones to send, with their applications,
+/// and the ones that cannot be sent.
+struct Readable {
+    members: Vec<JobId>,
+    applications: Vec<CreditApplication>,
+    unsendable: Vec<ChildOutcome>,
+}
+
+/// Reads the members of a batch. A member whose record is unreadable or whose payload is
+/// not an application fails alone; one that is gone, left the batch or is already final is
+/// left out: the batch must never send it again.
+async fn read_members(store: &Store, batch: &JobId, ids: &[JobId]) -> Result<Readable, JobError> {
+    let mut readable = Readable {
+        members: Vec::with_capacity(ids.len()),
+        applications: Vec::with_capacity(ids.len()),
+        unsendable: Vec::new(),
+    };
+    let records = store
+        .records_each(ids)
+        .await
+        .map_err(|e| JobError::retryable(ErrorDetail::message(format!("queue: {e}"))))?;
+    for (member, record) in ids.iter().zip(records) {
+        let decoded = match record {
+            None => {
+                tracing::warn!(%member, "a batch member's record is gone; leaving it out");
+                continue;
+            }
+            Some(Ok(record)) if record.batch != Some(*batch) || record.state.is_final() => {
+                tracing::warn!(%member, %batch, "a member left the batch; leaving it out");
+                continue;
+            }
+            Some(Ok(record)) => serde_json::from_value::<CreditApplication>(record.payload)
+                .map_err(|e| format!("member job {member} holds an invalid application: {e}")),
+            Some(Err(e)) => Err(format!("member job {member} cannot be read: {e}")),
+        };
+        match decoded {
+            Ok(application) => {
+                readable.members.push(*member);
+                readable.applications.push(application);
+            }
+            Err(message) => readable.unsendable.push(ChildOutcome::Failed {
+                id: *member,
+                error: ErrorDetail::message(message),
+            }),
+        }
+    }
+    Ok(readable)
+}
