@@ -53,6 +53,7 @@
 
 pub mod accepted;
 pub mod auth;
+pub mod bulk;
 pub mod error;
 pub mod extract;
 pub mod idempotency;

@@ -41,6 +41,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::api::ApiState;
 use crate::config::{ConfigError, Settings, vendor_secret_var};
 use crate::queue::Schedule;
+use crate::queue::batcher::Batcher;
 use crate::webhooks::event::Catalogue;
 use crate::worker_deps::WorkerDeps;
 
@@ -118,6 +119,27 @@ pub trait Vendor: Send + Sync + 'static {
     /// The path prefix of its routes and sandbox: the name with `-` for `_`.
     fn path_prefix(&self) -> String {
         self.name().replace('_', "-")
+    }
+}
+
+/// Runs a vendor's batcher (its [`Vendor::spawn_chores`]) until `shutdown`: it then hands
+/// back what it holds. An error it stops with is logged. `Err` (settings that cannot be
+/// read, which startup's check has already refused) starts nothing and says so.
+pub fn spawn_batcher(
+    vendor: &'static str,
+    batcher: Result<Batcher, ConfigError>,
+    shutdown: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    match batcher {
+        Ok(batcher) => vec![tokio::spawn(async move {
+            if let Err(e) = batcher.run(shutdown.cancelled_owned()).await {
+                tracing::warn!(vendor, error = %e, "a batcher stopped with an error");
+            }
+        })],
+        Err(e) => {
+            tracing::error!(vendor, error = %e, "no batcher");
+            Vec::new()
+        }
     }
 }
 

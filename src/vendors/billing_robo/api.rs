@@ -14,7 +14,6 @@
 //! A field error names the item code the vendor would answer for it.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::response::Response;
@@ -28,12 +27,12 @@ use utoipa_axum::routes;
 use super::jobs::ApplyCredit;
 use super::settings::BillingRoboSettings;
 use super::types::{ApiVersion, CreditApplication, today_jst};
-use crate::api::ApiState;
 use crate::api::accepted::{self, JobLink, JobLinks};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::JsonBody;
 use crate::api::idempotency::Idempotency;
 use crate::api::submission::{self, Submitted};
+use crate::api::{ApiState, bulk};
 use crate::producer::Submission;
 use crate::validation::FieldError;
 
@@ -107,67 +106,19 @@ async fn apply(
 async fn apply_bulk(
     State(state): State<ApiState>,
     Idempotency(key): Idempotency,
-    JsonBody(mut body): JsonBody<Map<String, Value>>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
-    let mut errors = Vec::new();
-    let items = match body.remove("applications") {
-        Some(Value::Array(items)) => items,
-        Some(_) => {
-            errors.push(FieldError::new("applications", "must be an array"));
-            Vec::new()
-        }
-        None => {
-            errors.push(FieldError::new("applications", "is required"));
-            Vec::new()
-        }
-    };
-    let mut unknown: Vec<&String> = body.keys().collect();
-    unknown.sort();
-    for name in unknown {
-        errors.push(FieldError::new(
-            name.as_str(),
-            "unknown field; expected `applications`",
-        ));
-    }
-    if errors.is_empty() && !(1..=MAX_BULK).contains(&items.len()) {
-        errors.push(FieldError::new(
-            "applications",
-            format!(
-                "must hold 1 to {MAX_BULK} applications (has {})",
-                items.len()
-            ),
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let items = bulk::items(body, "applications", MAX_BULK).map_err(ApiError::invalid)?;
     let version = version(&state);
-    let mut submissions = Vec::with_capacity(items.len());
     // One application per billing customer and request: the vendor refuses both of a pair.
-    let mut first_seen: HashMap<String, usize> = HashMap::new();
-    for (i, item) in items.into_iter().enumerate() {
-        match application(item, &format!("applications[{i}]"), version) {
-            Ok(submission) => {
-                let code = submission.payload.0.billing_code().to_string();
-                match first_seen.get(&code) {
-                    Some(first) => errors.push(FieldError::new(
-                        format!("applications[{i}].billing_code"),
-                        format!(
-                            "repeats applications[{first}].billing_code; one application per billing customer"
-                        ),
-                    )),
-                    None => {
-                        first_seen.insert(code, i);
-                    }
-                }
-                submissions.push(submission);
-            }
-            Err(found) => errors.extend(found),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let submissions = bulk::each(
+        items,
+        "applications",
+        "billing_code",
+        |item, at| application(item, at, version),
+        |s| s.payload.0.billing_code().to_string(),
+    )
+    .map_err(ApiError::invalid)?;
     let accepted = state.producer().submit(submissions, key).await?;
     Ok(accepted::many(accepted))
 }

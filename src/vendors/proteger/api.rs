@@ -18,7 +18,6 @@
 //! vendor's catalogue (does this product exist?) can fail later, in the job.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::response::Response;
@@ -32,12 +31,12 @@ use utoipa_axum::routes;
 
 use super::jobs::{CancelContract, CreateContract};
 use super::types::ContractRequest;
-use crate::api::ApiState;
 use crate::api::accepted::{self, JobLink, JobLinks};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{ApiPath, JsonBody};
 use crate::api::idempotency::Idempotency;
 use crate::api::submission::{self, Submitted};
+use crate::api::{ApiState, bulk};
 use crate::producer::Submission;
 use crate::validation::FieldError;
 
@@ -145,63 +144,15 @@ impl ToSchema for BulkContracts {
 async fn create_bulk(
     State(state): State<ApiState>,
     Idempotency(key): Idempotency,
-    JsonBody(mut body): JsonBody<Map<String, Value>>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
-    let mut errors = Vec::new();
-    let items = match body.remove("contracts") {
-        Some(Value::Array(items)) => items,
-        Some(_) => {
-            errors.push(FieldError::new("contracts", "must be an array"));
-            Vec::new()
-        }
-        None => {
-            errors.push(FieldError::new("contracts", "is required"));
-            Vec::new()
-        }
-    };
-    let mut unknown: Vec<&String> = body.keys().collect();
-    unknown.sort();
-    for name in unknown {
-        errors.push(FieldError::new(
-            name.as_str(),
-            "unknown field; expected `contracts`",
-        ));
-    }
-    if errors.is_empty() && !(1..=MAX_BULK).contains(&items.len()) {
-        // Past the bound, the items are not even read: the request is refused as a whole.
-        errors.push(FieldError::new(
-            "contracts",
-            format!("must hold 1 to {MAX_BULK} contracts (has {})", items.len()),
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
-    let mut submissions = Vec::with_capacity(items.len());
+    let items = bulk::items(body, "contracts", MAX_BULK).map_err(ApiError::invalid)?;
     // `transactionId`s are unique within a bulk: the workers match the vendor's answer to
     // the contracts by them (`jobs/matching.rs`).
-    let mut first_seen: HashMap<String, usize> = HashMap::new();
-    for (i, item) in items.into_iter().enumerate() {
-        match contract(item, &format!("contracts[{i}]")) {
-            Ok(submission) => {
-                let transaction = submission.payload.0.transaction_id.clone();
-                match first_seen.get(&transaction) {
-                    Some(first) => errors.push(FieldError::new(
-                        format!("contracts[{i}].transactionId"),
-                        format!("repeats contracts[{first}].transactionId; each contract of a bulk needs its own"),
-                    )),
-                    None => {
-                        first_seen.insert(transaction, i);
-                    }
-                }
-                submissions.push(submission);
-            }
-            Err(found) => errors.extend(found),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let submissions = bulk::each(items, "contracts", "transactionId", contract, |s| {
+        s.payload.0.transaction_id.clone()
+    })
+    .map_err(ApiError::invalid)?;
     let accepted = state.producer().submit(submissions, key).await?;
     Ok(accepted::many(accepted))
 }

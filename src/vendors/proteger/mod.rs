@@ -59,18 +59,7 @@ impl Vendor for Proteger {
     }
 
     fn spawn_chores(&self, deps: &WorkerDeps, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
-        match jobs::batcher(deps) {
-            Ok(batcher) => vec![tokio::spawn(async move {
-                if let Err(e) = batcher.run(shutdown.cancelled_owned()).await {
-                    tracing::warn!(error = %e, "Proteger's batcher stopped with an error");
-                }
-            })],
-            // Settings were checked at startup; this only happens to a caller that skipped it.
-            Err(e) => {
-                tracing::error!(error = %e, "no Proteger batcher");
-                Vec::new()
-            }
-        }
+        super::spawn_batcher(NAME, jobs::batcher(deps), shutdown)
     }
 
     fn routes(&self) -> OpenApiRouter<ApiState> {
