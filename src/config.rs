@@ -196,22 +196,12 @@ impl Secrets {
             .into_iter()
             .flat_map(|secrets| secrets.keys().map(String::as_str))
     }
-
-    /// Vendors some secret was given for.
-    pub fn vendors_given(&self) -> impl Iterator<Item = &str> {
-        self.vendors.keys().map(String::as_str)
-    }
 }
 
 /// The environment variable of a vendor secret: `UNDERWRITE_PROTEGER_TOKEN` for
 /// (`proteger`, `token`).
 pub fn vendor_secret_var(vendor: &str, name: &str) -> String {
     format!("{ENV_PREFIX}{vendor}_{name}").to_ascii_uppercase()
-}
-
-/// The environment variable of a vendor setting: `UNDERWRITE_VENDORS_PROTEGER_BASE_URL`.
-pub fn vendor_setting_var(vendor: &str, key: &str) -> String {
-    format!("{ENV_PREFIX}vendors_{vendor}_{key}").to_ascii_uppercase()
 }
 
 impl fmt::Debug for Secrets {

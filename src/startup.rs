@@ -108,7 +108,7 @@ impl App {
     pub fn router(&self) -> axum::Router {
         api::router(
             ApiState::new(self.producer.clone(), &self.settings),
-            self.vendors.routes(),
+            self.vendors.routes(&self.settings),
         )
     }
 

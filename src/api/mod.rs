@@ -90,8 +90,6 @@ struct Inner {
     rotation_grace: Duration,
     /// What webhook endpoint URLs may reach, judged when they are written.
     ssrf: SsrfPolicy,
-    /// The settings the API started with (a vendor's routes read their own section).
-    settings: Arc<Settings>,
 }
 
 impl ApiState {
@@ -107,14 +105,8 @@ impl ApiState {
                 body_limit: settings.api.body_limit_bytes,
                 rotation_grace: Duration::from_secs(settings.webhooks.rotation_grace_secs),
                 ssrf: ssrf_policy(settings),
-                settings: Arc::new(settings.clone()),
             }),
         }
-    }
-
-    /// The settings the API started with.
-    pub fn settings(&self) -> &Settings {
-        &self.inner.settings
     }
 
     pub fn producer(&self) -> &Producer {

@@ -28,8 +28,9 @@
 //!   a retry is decided. `snooze.rs`: where "not yet, look again later" is decided, and
 //!   when a job that keeps snoozing expires. `context.rs`: what a handler knows about its
 //!   job.
-//! - `leases.rs`: the heartbeat that keeps running jobs' leases. `batcher.rs`: batch jobs
-//!   formed from member jobs. `hook.rs`: follow-up jobs of finished jobs.
+//! - `leases.rs`: the heartbeat that keeps running jobs' leases. `batcher/`: batch jobs
+//!   formed from member jobs; `members.rs`: which members a batch still sends.
+//!   `hook.rs`: follow-up jobs of finished jobs.
 //! - `maintenance.rs`: the promoter (due retries) and the janitor (retention).
 //! - `schedule.rs`: periodic jobs, [`Schedule`], and why each tick enqueues one job across
 //!   every process. `scheduler.rs`: the loop every worker process runs to fire them.
@@ -54,6 +55,7 @@ pub mod keys;
 pub mod kind;
 pub mod leases;
 pub mod maintenance;
+pub mod members;
 pub mod metrics;
 pub mod outcome;
 pub mod rate_limit;

@@ -94,7 +94,7 @@ pub trait Vendor: Send + Sync + 'static {
     /// The producer routes, with paths relative to the vendor's own prefix (`/contracts`
     /// for `/v1/proteger/contracts`): [`Vendors::routes`] nests them there, so a vendor
     /// cannot mount a route anywhere else.
-    fn routes(&self) -> OpenApiRouter<ApiState> {
+    fn routes(&self, _settings: &Settings) -> OpenApiRouter<ApiState> {
         OpenApiRouter::new()
     }
 
@@ -206,10 +206,13 @@ impl Vendors {
 
     /// Every vendor's producer routes, each nested under `/<prefix>` (so under
     /// `/v1/<prefix>/` once `api::router` mounts them), for `api::router`.
-    pub fn routes(&self) -> Vec<OpenApiRouter<ApiState>> {
+    pub fn routes(&self, settings: &Settings) -> Vec<OpenApiRouter<ApiState>> {
         self.iter()
             .map(|vendor| {
-                OpenApiRouter::new().nest(&format!("/{}", vendor.path_prefix()), vendor.routes())
+                OpenApiRouter::new().nest(
+                    &format!("/{}", vendor.path_prefix()),
+                    vendor.routes(settings),
+                )
             })
             .collect()
     }

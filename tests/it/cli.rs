@@ -311,6 +311,21 @@ async fn wait_for_status(client: &reqwest::Client, url: &str, status: u16) {
     }
 }
 
+/// Posts one contract to the API (202 expected) and returns its job record once final.
+async fn create_contract(client: &reqwest::Client, base: &str, transaction_id: &str) -> Value {
+    let answer = client
+        .post(format!("{base}/v1/proteger/contracts"))
+        .bearer_auth(TOKEN)
+        .json(&sample_contract(transaction_id))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(answer.status().as_u16(), 202);
+    let accepted: Value = answer.json().await.expect("202 JSON");
+    let job_id = accepted["job_id"].as_str().expect("job_id");
+    wait_until_final(client, base, job_id).await
+}
+
 /// Polls a job over the API until it is final.
 async fn wait_until_final(client: &reqwest::Client, base: &str, job_id: &str) -> Value {
     let deadline = Instant::now() + WITHIN;
@@ -376,17 +391,7 @@ async fn readyz_follows_redis_and_the_app_works_again_after_a_restart() {
 
     // The API enqueues again, and the workers, which lost their consumer groups with the
     // data of a Redis without persistence, carry the job to the vendor.
-    let answer = client
-        .post(format!("{base}/v1/proteger/contracts"))
-        .bearer_auth(TOKEN)
-        .json(&sample_contract("after-the-restart"))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(answer.status().as_u16(), 202);
-    let accepted: Value = answer.json().await.expect("202 JSON");
-    let job_id = accepted["job_id"].as_str().expect("job_id");
-    let record = wait_until_final(&client, &base, job_id).await;
+    let record = create_contract(&client, &base, "after-the-restart").await;
     assert_eq!(record["state"], "succeeded", "{record}");
     assert_eq!(sandbox.proteger.effects().contracts_created, 1);
 
@@ -418,17 +423,7 @@ async fn an_app_started_while_redis_is_down_works_once_it_is_back() {
     redis.restart();
     wait_for_status(&client, &format!("{base}/readyz"), 200).await;
 
-    let answer = client
-        .post(format!("{base}/v1/proteger/contracts"))
-        .bearer_auth(TOKEN)
-        .json(&sample_contract("after-a-cold-start"))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(answer.status().as_u16(), 202);
-    let accepted: Value = answer.json().await.expect("202 JSON");
-    let job_id = accepted["job_id"].as_str().expect("job_id");
-    let record = wait_until_final(&client, &base, job_id).await;
+    let record = create_contract(&client, &base, "after-a-cold-start").await;
     assert_eq!(record["state"], "succeeded", "{record}");
     app.stop().await.expect("a clean stop");
 }

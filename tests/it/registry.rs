@@ -148,7 +148,7 @@ impl Vendor for Echo {
         }))
     }
 
-    fn routes(&self) -> OpenApiRouter<ApiState> {
+    fn routes(&self, _settings: &Settings) -> OpenApiRouter<ApiState> {
         OpenApiRouter::new().routes(routes!(enqueue))
     }
 

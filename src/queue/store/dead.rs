@@ -95,14 +95,15 @@ impl Store {
                 Some(list) => serde_json::from_str(list)?,
             }
         };
-        // The members' stream, from the first member still recorded.
-        let mut member_stream = self.keys.stream(&record.kind);
-        for child in &children {
-            if let Some(Ok(member)) = self.records_each(&[*child]).await?.pop().flatten() {
-                member_stream = self.keys.stream(&member.kind);
-                break;
-            }
-        }
+        // The members' stream, from the first member still recorded (one round trip).
+        let member_kind = self
+            .records_each(&children)
+            .await?
+            .into_iter()
+            .flatten()
+            .find_map(Result::ok)
+            .map_or(record.kind.clone(), |member| member.kind);
+        let member_stream = self.keys.stream(&member_kind);
         let batch_key = match &record.batch {
             Some(batch) => self.keys.job(batch),
             None => self.keys.job(id),

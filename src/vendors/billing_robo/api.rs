@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Map, Value};
@@ -25,7 +26,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::jobs::ApplyCredit;
-use super::settings::BillingRoboSettings;
 use super::types::{ApiVersion, CreditApplication, today_jst};
 use crate::api::accepted::{self, JobLink, JobLinks};
 use crate::api::error::{ApiError, ErrorBody};
@@ -52,10 +52,13 @@ struct Tag;
 
 type ApplicationBody = Submitted<CreditApplicationSchema>;
 
-pub fn routes() -> OpenApiRouter<ApiState> {
+/// The routes, for the API `version` the workers speak (`vendors.billing_robo.api_version`:
+/// which fields an application needs), read once from the settings at startup.
+pub fn routes(version: ApiVersion) -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(Tag::openapi())
         .routes(routes!(apply))
         .routes(routes!(apply_bulk))
+        .layer(Extension(version))
 }
 
 /// Enqueues one credit application: the vendor's item fields, plus `reference` and
@@ -78,10 +81,11 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 )]
 async fn apply(
     State(state): State<ApiState>,
+    Extension(version): Extension<ApiVersion>,
     Idempotency(key): Idempotency,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let submission = application(body, "", version(&state)).map_err(ApiError::invalid)?;
+    let submission = application(body, "", version).map_err(ApiError::invalid)?;
     let accepted = state.producer().submit(vec![submission], key).await?;
     accepted::one(accepted)
 }
@@ -105,11 +109,11 @@ async fn apply(
 )]
 async fn apply_bulk(
     State(state): State<ApiState>,
+    Extension(version): Extension<ApiVersion>,
     Idempotency(key): Idempotency,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let items = bulk::items(body, "applications", MAX_BULK).map_err(ApiError::invalid)?;
-    let version = version(&state);
     // One application per billing customer and request: the vendor refuses both of a pair.
     let submissions = bulk::each(
         items,
@@ -121,14 +125,6 @@ async fn apply_bulk(
     .map_err(ApiError::invalid)?;
     let accepted = state.producer().submit(submissions, key).await?;
     Ok(accepted::many(accepted))
-}
-
-/// The API version the workers speak (`vendors.billing_robo.api_version`): which fields
-/// an application needs. The settings were checked at startup.
-fn version(state: &ApiState) -> ApiVersion {
-    BillingRoboSettings::from_settings(state.settings())
-        .map(|s| s.api_version)
-        .unwrap_or_default()
 }
 
 /// One application found at `at`, checked as the vendor of `version` would check it.

@@ -64,8 +64,12 @@ impl Vendor for BillingRobo {
         super::spawn_batcher(NAME, jobs::batcher(deps), shutdown)
     }
 
-    fn routes(&self) -> OpenApiRouter<ApiState> {
-        api::routes()
+    fn routes(&self, settings: &Settings) -> OpenApiRouter<ApiState> {
+        // Checked at startup; an unreadable section cannot get this far.
+        let version = BillingRoboSettings::from_settings(settings)
+            .map(|s| s.api_version)
+            .unwrap_or_default();
+        api::routes(version)
     }
 
     fn events(&self, catalogue: &mut Catalogue) {

@@ -62,7 +62,7 @@ impl Vendor for Proteger {
         super::spawn_batcher(NAME, jobs::batcher(deps), shutdown)
     }
 
-    fn routes(&self) -> OpenApiRouter<ApiState> {
+    fn routes(&self, _settings: &Settings) -> OpenApiRouter<ApiState> {
         api::routes()
     }
 

@@ -16,6 +16,7 @@ use apalis::prelude::Data;
 use serde_json::{Value, json};
 
 use super::{BillingRoboDeps, CreditBatch};
+use crate::queue::members::{self, Members};
 use crate::queue::rate_limit::Priority;
 use crate::queue::{
     ChildOutcome, ErrorDetail, JobContext, JobError, JobId, JobKind, JobOutput, Store,
@@ -29,11 +30,12 @@ pub async fn send_batch(
     ctx: JobContext,
     deps: Data<BillingRoboDeps>,
 ) -> Result<JobOutput, JobError> {
-    let Readable {
-        members,
-        applications,
+    let Members {
+        ids: members,
+        payloads: applications,
         unsendable,
-    } = read_members(&deps.store, &ctx.id, &batch.0).await?;
+        ..
+    } = members::read::<CreditApplication>(&deps.store, &ctx.id, &batch.0, "application").await?;
     if applications.is_empty() && unsendable.is_empty() {
         return Err(JobError::permanent(ErrorDetail::message(
             "none of the batch's member jobs exists any more",
@@ -164,53 +166,4 @@ fn settle_one(id: JobId, outcome: &ItemOutcome) -> Option<ChildOutcome> {
         }
         ItemVerdict::SendAgain => None,
     }
-}
-
-/// A batch's members as read from the queue: the ones to send, with their applications,
-/// and the ones that cannot be sent.
-struct Readable {
-    members: Vec<JobId>,
-    applications: Vec<CreditApplication>,
-    unsendable: Vec<ChildOutcome>,
-}
-
-/// Reads the members of a batch. A member whose record is unreadable or whose payload is
-/// not an application fails alone; one that is gone, left the batch or is already final is
-/// left out: the batch must never send it again.
-async fn read_members(store: &Store, batch: &JobId, ids: &[JobId]) -> Result<Readable, JobError> {
-    let mut readable = Readable {
-        members: Vec::with_capacity(ids.len()),
-        applications: Vec::with_capacity(ids.len()),
-        unsendable: Vec::new(),
-    };
-    let records = store
-        .records_each(ids)
-        .await
-        .map_err(|e| JobError::retryable(ErrorDetail::message(format!("queue: {e}"))))?;
-    for (member, record) in ids.iter().zip(records) {
-        let decoded = match record {
-            None => {
-                tracing::warn!(%member, "a batch member's record is gone; leaving it out");
-                continue;
-            }
-            Some(Ok(record)) if record.batch != Some(*batch) || record.state.is_final() => {
-                tracing::warn!(%member, %batch, "a member left the batch; leaving it out");
-                continue;
-            }
-            Some(Ok(record)) => serde_json::from_value::<CreditApplication>(record.payload)
-                .map_err(|e| format!("member job {member} holds an invalid application: {e}")),
-            Some(Err(e)) => Err(format!("member job {member} cannot be read: {e}")),
-        };
-        match decoded {
-            Ok(application) => {
-                readable.members.push(*member);
-                readable.applications.push(application);
-            }
-            Err(message) => readable.unsendable.push(ChildOutcome::Failed {
-                id: *member,
-                error: ErrorDetail::message(message),
-            }),
-        }
-    }
-    Ok(readable)
 }

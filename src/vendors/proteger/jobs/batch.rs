@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::matching::match_contracts;
 use super::{ContractBatch, ProtegerDeps};
+use crate::queue::members::{self, Members};
 use crate::queue::store::now_ms;
 use crate::queue::{
     ChildOutcome, ErrorDetail, JobContext, JobError, JobId, JobKind, JobOutput, Store,
@@ -23,12 +24,12 @@ pub async fn send_batch(
     ctx: JobContext,
     deps: Data<ProtegerDeps>,
 ) -> Result<JobOutput, JobError> {
-    let Readable {
-        members,
-        contracts,
+    let Members {
+        ids: members,
+        payloads: contracts,
         unsendable,
         left_out,
-    } = read_members(&deps.store, &ctx.id, &batch.0).await?;
+    } = members::read::<ContractRequest>(&deps.store, &ctx.id, &batch.0, "contract").await?;
     if contracts.is_empty() && unsendable.is_empty() {
         return Err(JobError::permanent(ErrorDetail::message(
             "none of the batch's member jobs exists any more",
@@ -217,65 +218,6 @@ fn mark_ambiguous(error: JobError, why: &str) -> JobError {
         },
         deferred => deferred,
     }
-}
-
-/// A batch's members as read from the queue: the ones to send, with their contracts, and
-/// the ones that cannot be sent.
-struct Readable {
-    members: Vec<JobId>,
-    contracts: Vec<ContractRequest>,
-    unsendable: Vec<ChildOutcome>,
-    /// Members formed into the batch that it no longer sends: the body under its key has
-    /// changed since it was formed.
-    left_out: usize,
-}
-
-/// Reads the members of a batch. A member whose record is unreadable or whose payload is not
-/// a contract (written by something other than underwrite) fails alone: the others must not
-/// pay for it. The split is the same on every attempt, so the body sent under the batch's
-/// idempotency key stays the same. A member whose record is gone (purged by an operator) is
-/// left out: there is nothing left to settle. So is a member that left the batch (an
-/// operator retried it on its own, under a key of its own) or that is already final: the
-/// batch must never send it again.
-async fn read_members(store: &Store, batch: &JobId, ids: &[JobId]) -> Result<Readable, JobError> {
-    let mut readable = Readable {
-        members: Vec::with_capacity(ids.len()),
-        contracts: Vec::with_capacity(ids.len()),
-        unsendable: Vec::new(),
-        left_out: 0,
-    };
-    let records = store
-        .records_each(ids)
-        .await
-        .map_err(|e| JobError::retryable(ErrorDetail::message(format!("queue: {e}"))))?;
-    for (member, record) in ids.iter().zip(records) {
-        let decoded = match record {
-            None => {
-                tracing::warn!(%member, "a batch member's record is gone; leaving it out");
-                readable.left_out += 1;
-                continue;
-            }
-            Some(Ok(record)) if record.batch != Some(*batch) || record.state.is_final() => {
-                tracing::warn!(%member, %batch, "a member left the batch; leaving it out");
-                readable.left_out += 1;
-                continue;
-            }
-            Some(Ok(record)) => serde_json::from_value::<ContractRequest>(record.payload)
-                .map_err(|e| format!("member job {member} holds an invalid contract: {e}")),
-            Some(Err(e)) => Err(format!("member job {member} cannot be read: {e}")),
-        };
-        match decoded {
-            Ok(contract) => {
-                readable.members.push(*member);
-                readable.contracts.push(contract);
-            }
-            Err(message) => readable.unsendable.push(ChildOutcome::Failed {
-                id: *member,
-                error: ErrorDetail::message(message),
-            }),
-        }
-    }
-    Ok(readable)
 }
 
 /// A permanent refusal about what was sent (not about who sent it).
