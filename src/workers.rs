@@ -9,13 +9,14 @@
 //! its lease, to be re-delivered to another worker.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::Monitor;
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::queue::JobKind;
+use crate::queue::{FinalHook, Hooks, JobKind};
 use crate::queue::maintenance::{spawn_janitor, spawn_promoter};
 use crate::queue::schedule::{self, ScheduleError};
 use crate::queue::scheduler::spawn_scheduler;
@@ -68,6 +69,14 @@ pub async fn run(
             return Ok(());
         }
     };
+    // The vendors' chains (the next stage of a finished job) are written in the same step
+    // as the webhook deliveries: one hook asks both.
+    let chains = vendors.chains();
+    if !chains.is_empty() {
+        let mut hooks: Vec<Arc<dyn FinalHook>> = deps.hook.take().into_iter().collect();
+        hooks.push(Arc::new(chains));
+        deps.hook = Some(Arc::new(Hooks::new(hooks)));
+    }
 
     let mut timers = Vec::new();
     let kinds = vendors

@@ -7,6 +7,7 @@
 //! webhooks or vendors.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -52,4 +53,53 @@ pub trait FinalHook: Send + Sync + Debug + 'static {
         &'a self,
         finished: &'a [Finished],
     ) -> BoxFuture<'a, Result<Vec<FollowUp>, QueueError>>;
+}
+
+/// Several hooks as one (the webhook fan-out and the vendors' chains): each is asked only
+/// about the finished jobs whose kinds it concerns, and only when it is active.
+#[derive(Debug, Clone)]
+pub struct Hooks(Vec<Arc<dyn FinalHook>>);
+
+impl Hooks {
+    pub fn new(hooks: impl IntoIterator<Item = Arc<dyn FinalHook>>) -> Self {
+        Self(hooks.into_iter().collect())
+    }
+}
+
+impl FinalHook for Hooks {
+    fn active(&self) -> BoxFuture<'_, Result<bool, QueueError>> {
+        Box::pin(async {
+            for hook in &self.0 {
+                if hook.active().await? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+    }
+
+    fn concerns(&self, kind: &str) -> bool {
+        self.0.iter().any(|hook| hook.concerns(kind))
+    }
+
+    fn follow_ups<'a>(
+        &'a self,
+        finished: &'a [Finished],
+    ) -> BoxFuture<'a, Result<Vec<FollowUp>, QueueError>> {
+        Box::pin(async move {
+            let mut follow_ups = Vec::new();
+            for hook in &self.0 {
+                let concerned: Vec<Finished> = finished
+                    .iter()
+                    .filter(|job| hook.concerns(&job.kind))
+                    .cloned()
+                    .collect();
+                if concerned.is_empty() || !hook.active().await? {
+                    continue;
+                }
+                follow_ups.extend(hook.follow_ups(&concerned).await?);
+            }
+            Ok(follow_ups)
+        })
+    }
 }

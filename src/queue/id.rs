@@ -32,6 +32,15 @@ impl JobId {
         Self::hashed(prefix, &format!("{}/{index}", parent.0))
     }
 
+    /// The id of the job that `parent` leads to when it finishes (`chain.rs`): one per
+    /// `(parent, step)`, so a settlement written again, or a parent retried by an
+    /// operator after it had succeeded once, never starts the next step twice.
+    pub fn then(parent: &JobId, step: &str) -> Self {
+        let mut prefix = [0u8; 6];
+        prefix.copy_from_slice(&parent.0.as_bytes()[..6]);
+        Self::hashed(prefix, &format!("{}/then/{step}", parent.0))
+    }
+
     /// The job of tick `tick_ms` (unix ms) of the schedule `schedule`: every process that
     /// would enqueue that tick names the same job, so it can exist only once. It sorts (and
     /// reads back, `created_at_ms`) as the tick's time.

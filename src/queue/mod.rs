@@ -30,8 +30,10 @@
 //!   job.
 //! - `leases.rs`: the heartbeat that keeps running jobs' leases. `batcher/`: batch jobs
 //!   formed from member jobs; `members.rs`: which members a batch still sends.
-//!   `hook.rs`: follow-up jobs of finished jobs.
-//! - `maintenance.rs`: the promoter (due retries) and the janitor (retention).
+//!   `hook.rs`: follow-up jobs of finished jobs; `chain.rs`: the next stage a finished job
+//!   leads to (a sent credit application, then its wait for a decision).
+//! - `maintenance.rs`: the promoter (due retries) and the janitor (retention). A snoozed
+//!   job can be woken early (`Store::wake`) by whoever learns the vendor is done.
 //! - `schedule.rs`: periodic jobs, [`Schedule`], and why each tick enqueues one job across
 //!   every process. `scheduler.rs`: the loop every worker process runs to fire them.
 //! - `rate_limit.rs`: [`RateLimiter`], a vendor's request budget shared by every process,
@@ -41,6 +43,7 @@
 pub mod ack;
 pub mod backend;
 pub mod batcher;
+pub mod chain;
 pub mod clock;
 mod commit;
 pub mod connection;
@@ -72,7 +75,8 @@ pub use backend::{FetchSettings, RedisBackend};
 pub use connection::Redis;
 pub use context::JobContext;
 pub use error::QueueError;
-pub use hook::{FinalHook, Finished};
+pub use chain::Chains;
+pub use hook::{FinalHook, Finished, Hooks};
 pub use id::JobId;
 pub use identity::WorkerIdentity;
 pub use job::{JobRecord, JobState, NewJob};

@@ -37,6 +37,7 @@ pub struct Scripts {
     pub schedule_fire: Script,
     pub rate_acquire: Script,
     pub rate_pause: Script,
+    pub wake: Script,
 }
 
 pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -56,6 +57,7 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     schedule_fire: with_prelude(include_str!("scripts/schedule_fire.lua")),
     rate_acquire: Script::new(include_str!("scripts/rate_acquire.lua")),
     rate_pause: Script::new(include_str!("scripts/rate_pause.lua")),
+    wake: Script::new(include_str!("scripts/wake.lua")),
 });
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::ApiState;
 use crate::config::{ConfigError, Settings, vendor_secret_var};
-use crate::queue::Schedule;
+use crate::queue::{Chains, Schedule};
 use crate::queue::batcher::Batcher;
 use crate::webhooks::event::Catalogue;
 use crate::worker_deps::WorkerDeps;
@@ -100,6 +100,10 @@ pub trait Vendor: Send + Sync + 'static {
 
     /// Registers which finished jobs raise which webhook events.
     fn events(&self, _catalogue: &mut Catalogue) {}
+
+    /// Registers which finished jobs start which next job (`queue/chain.rs`): a stage that
+    /// must wait apart from the one before it.
+    fn chains(&self, _chains: &mut Chains) {}
 
     /// The fake of this vendor's API, mounted at `/<prefix>` of the sandbox server.
     fn sandbox(&self, _settings: &Settings) -> Result<Router, VendorError> {
@@ -195,6 +199,15 @@ impl Vendors {
             vendor.events(&mut catalogue);
         }
         catalogue
+    }
+
+    /// Every vendor's chains, for `workers.rs`.
+    pub fn chains(&self) -> Chains {
+        let mut chains = Chains::default();
+        for vendor in self.iter() {
+            vendor.chains(&mut chains);
+        }
+        chains
     }
 
     /// Every vendor's periodic jobs, for `workers.rs`.

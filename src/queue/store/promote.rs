@@ -3,10 +3,15 @@
 //!
 //! The promoter (`maintenance.rs`) calls [`Store::promote`] in a loop, sleeping until the
 //! next due time it answers (a second at most).
+//!
+//! A snoozed job can also be made due early ([`Store::wake`]): whoever learns that the
+//! vendor is done (a poll that covers many jobs at once) wakes the jobs waiting for it,
+//! instead of each job asking the vendor on its own.
 
 use super::handle::Store;
 use crate::queue::clock::now_ms;
 use crate::queue::error::QueueError;
+use crate::queue::id::JobId;
 use crate::queue::scripts::SCRIPTS;
 
 impl Store {
@@ -23,5 +28,21 @@ impl Store {
             .invoke_async(&mut conn)
             .await?;
         Ok((moved, next.parse::<f64>().ok().map(|ms| ms as i64)))
+    }
+
+    /// Makes a snoozed job of `kind` due now, so that it runs within the promoter's next
+    /// look. Returns whether it was woken: a job that is not snoozed (running, finished,
+    /// gone) is left alone, so waking twice or too late is harmless.
+    pub async fn wake(&self, kind: &str, id: &JobId) -> Result<bool, QueueError> {
+        let mut conn = self.conn.clone();
+        let woken: i64 = SCRIPTS
+            .wake
+            .key(self.keys.job(id))
+            .key(self.keys.scheduled(kind))
+            .arg(now_ms())
+            .arg(id.to_string())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(woken == 1)
     }
 }

@@ -4,21 +4,68 @@
 //! |-----------------------------|--------------|------------------------------|
 //! | `billing_robo.credit.apply` | succeeded    | `billing_robo.credit.applied`|
 //! | `billing_robo.credit.apply` | failed, dead | `billing_robo.credit.failed` |
+//! | `billing_robo.credit.decision` | succeeded, approved | `billing_robo.credit.approved` |
+//! | `billing_robo.credit.decision` | succeeded, rejected | `billing_robo.credit.rejected` |
+//! | `billing_robo.credit.decision` | expired | `billing_robo.credit.expired` |
+//! | `billing_robo.credit.decision` | failed, dead | `billing_robo.credit.failed` |
 //!
-//! Batches (`billing_robo.credit.batch`) are internal and raise nothing: each application
-//! raises its own event. The subject is the billing code (one application per billing
-//! customer at a time, so an `ordered` endpoint gets a customer's events in order).
-//! `applied` means registered (pending, status 2) or already applied: the credit decision
-//! comes later.
+//! Batches (`billing_robo.credit.batch`) and polls are internal and raise nothing: each
+//! application raises its own events. The subject is the billing code (one application
+//! per billing customer at a time, so an `ordered` endpoint gets a customer's events in
+//! order). `applied` means registered (pending, status 2) or already applied; the decision
+//! comes later, in the same subject, and never before `applied`: the decision job is
+//! written in the same step as the `applied` deliveries (`queue/chain.rs`). Every event's
+//! data has `billing_code` and `job` (the application's job, which the producer knows).
 
 use serde_json::{Map, Value};
 
-use super::jobs::ApplyCredit;
+use super::jobs::{ApplyCredit, AwaitDecision};
 use crate::queue::{Finished, JobKind, JobState};
 use crate::webhooks::event::{Catalogue, EventSpec};
 
 pub fn register(catalogue: &mut Catalogue) {
     catalogue.register(ApplyCredit::KIND, applied_or_failed);
+    catalogue.register(AwaitDecision::KIND, decided);
+}
+
+/// A decision job's event: the decision, or why there is none.
+fn decided(job: &Finished) -> Option<EventSpec> {
+    let billing_code = job.payload.get("billing_code").cloned()?;
+    let subject = billing_code.as_str()?.to_string();
+    let result = job.result.clone().unwrap_or(Value::Null);
+    let mut data = Map::new();
+    data.insert("billing_code".into(), billing_code);
+    data.insert(
+        "job".into(),
+        job.payload.get("applied_by").cloned().unwrap_or(Value::Null),
+    );
+    data.insert(
+        "application_id".into(),
+        job.payload.get("application_id").cloned().unwrap_or(Value::Null),
+    );
+    let event_type = match job.state {
+        JobState::Succeeded => {
+            let event_type = match result["decision"].as_str()? {
+                "approved" => "billing_robo.credit.approved",
+                "rejected" => "billing_robo.credit.rejected",
+                _ => return None,
+            };
+            data.insert("decided_at".into(), result["decided_at"].clone());
+            data.insert("credit".into(), result["credit"].clone());
+            event_type
+        }
+        JobState::Expired => "billing_robo.credit.expired",
+        JobState::Failed | JobState::Dead => "billing_robo.credit.failed",
+        _ => return None,
+    };
+    if let Some(error) = &job.error {
+        data.insert("error".into(), Value::String(error.message.clone()));
+    }
+    Some(EventSpec {
+        event_type: event_type.into(),
+        subject,
+        data,
+    })
 }
 
 fn applied_or_failed(job: &Finished) -> Option<EventSpec> {
@@ -32,6 +79,7 @@ fn applied_or_failed(job: &Finished) -> Option<EventSpec> {
         .map_or_else(|| job.id.to_string(), String::from);
     let mut data = Map::new();
     data.insert("billing_code".into(), billing_code);
+    data.insert("job".into(), Value::String(job.id.to_string()));
     let event_type = match job.state {
         JobState::Succeeded => {
             data.insert(
@@ -51,7 +99,13 @@ fn applied_or_failed(job: &Finished) -> Option<EventSpec> {
 }
 
 /// Every Billing-Robo event type.
-pub const EVENT_TYPES: [&str; 2] = ["billing_robo.credit.applied", "billing_robo.credit.failed"];
+pub const EVENT_TYPES: [&str; 5] = [
+    "billing_robo.credit.applied",
+    "billing_robo.credit.approved",
+    "billing_robo.credit.rejected",
+    "billing_robo.credit.expired",
+    "billing_robo.credit.failed",
+];
 
 #[cfg(test)]
 mod tests {

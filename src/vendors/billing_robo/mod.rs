@@ -12,13 +12,17 @@
 //!
 //! - `api.rs`: the producer routes under `/v1/billing-robo/`.
 //! - `events.rs`: which finished job becomes which webhook event.
-//! - `jobs/`: the job kinds and their handlers (applications sent in batches).
+//! - `decision.rs`: what a credit record says about an application waiting for its
+//!   decision.
+//! - `jobs/`: the job kinds and their handlers: applications sent in batches, each then
+//!   waiting for its decision, found by a periodic poll of what changed.
 //!
 //! [`BillingRobo`] is the vendor's entry in the registry (`vendors/mod.rs`).
 
 pub mod api;
 pub mod classify;
 pub mod client;
+pub mod decision;
 pub mod events;
 pub mod jobs;
 pub mod redact;
@@ -36,6 +40,7 @@ use self::settings::{ACCESS_KEY_SECRET, BillingRoboSettings, NAME, USER_ID_SECRE
 use super::{Vendor, VendorError};
 use crate::api::ApiState;
 use crate::config::{ConfigError, Settings};
+use crate::queue::{Chains, JobKind, Schedule};
 use crate::webhooks::event::Catalogue;
 use crate::worker_deps::WorkerDeps;
 
@@ -72,8 +77,26 @@ impl Vendor for BillingRobo {
         api::routes(version)
     }
 
+    fn schedules(&self, settings: &Settings) -> Vec<Schedule> {
+        // Checked at startup; an unreadable section cannot get this far.
+        let Ok(ours) = BillingRoboSettings::from_settings(settings) else {
+            return Vec::new();
+        };
+        match jobs::poll_schedule(&ours) {
+            Ok(schedule) => vec![schedule],
+            Err(e) => {
+                tracing::error!(error = %e, "Billing-Robo's poll cannot be scheduled");
+                Vec::new()
+            }
+        }
+    }
+
     fn events(&self, catalogue: &mut Catalogue) {
         events::register(catalogue);
+    }
+
+    fn chains(&self, chains: &mut Chains) {
+        chains.register(jobs::ApplyCredit::KIND, jobs::decision_after_apply);
     }
 
     fn sandbox(&self, settings: &Settings) -> Result<Router, VendorError> {

@@ -59,9 +59,31 @@ pub struct BillingRoboSettings {
     /// How often pending applications are looked up (nothing at the vendor notifies us).
     #[serde(default = "default_poll_interval_secs")]
     pub poll_interval_secs: u64,
-    /// An application still pending after this many days is given up on and reported.
+    /// An application still pending after this many days is given up on and reported
+    /// (`expired`).
     #[serde(default = "default_expiry_days")]
     pub expiry_days: u64,
+    /// The same in seconds, when set (tests and demos that cannot wait days).
+    #[serde(default)]
+    pub expiry_secs: Option<u64>,
+    /// Each poll reads the changes since the previous one began, less this margin: for
+    /// clock skew between us and the vendor, and for the vendor's lag before a change
+    /// shows in its search.
+    #[serde(default = "default_poll_margin_secs")]
+    pub poll_margin_secs: u64,
+    /// How far our clock may be from the vendor's: an application whose registration
+    /// answered no time of its own counts as waiting since our start less this.
+    #[serde(default = "default_clock_skew_secs")]
+    pub clock_skew_secs: u64,
+    /// A waiting application that no poll decided searches its own billing code this
+    /// often (a fallback for a change the polls missed). One call per application each
+    /// time: keep it long.
+    #[serde(default = "default_straggler_check_secs")]
+    pub straggler_check_secs: u64,
+    /// Requests of each window kept for applications: polls and searches may use only
+    /// `rate_limit` less this many.
+    #[serde(default = "default_high_priority_reserve")]
+    pub high_priority_reserve: u32,
     /// Sandbox only: billing codes of the billing customers that exist (others get 5401).
     /// An entry ending in `*` is a prefix: `demo-*` admits every code starting `demo-`.
     #[serde(default = "default_sandbox_customers")]
@@ -112,6 +134,22 @@ fn default_expiry_days() -> u64 {
     30
 }
 
+fn default_poll_margin_secs() -> u64 {
+    600
+}
+
+fn default_clock_skew_secs() -> u64 {
+    120
+}
+
+fn default_straggler_check_secs() -> u64 {
+    86_400
+}
+
+fn default_high_priority_reserve() -> u32 {
+    40
+}
+
 fn default_sandbox_customers() -> Vec<String> {
     vec!["demo-*".into()]
 }
@@ -147,6 +185,11 @@ impl Default for BillingRoboSettings {
             pause_on_429_secs: default_pause_on_429_secs(),
             poll_interval_secs: default_poll_interval_secs(),
             expiry_days: default_expiry_days(),
+            expiry_secs: None,
+            poll_margin_secs: default_poll_margin_secs(),
+            clock_skew_secs: default_clock_skew_secs(),
+            straggler_check_secs: default_straggler_check_secs(),
+            high_priority_reserve: default_high_priority_reserve(),
             sandbox_known_customers: default_sandbox_customers(),
             sandbox_decide_after_secs: default_sandbox_decide_after_secs(),
             sandbox_rate_limit: default_sandbox_rate_limit(),
@@ -197,10 +240,23 @@ impl BillingRoboSettings {
                 self.rate_limit_window_secs
             ));
         }
-        if self.poll_interval_secs == 0 || self.expiry_days == 0 {
+        if self.poll_interval_secs == 0
+            || self.expiry_days == 0
+            || self.expiry_secs == Some(0)
+            || self.straggler_check_secs == 0
+        {
             return invalid(
-                "vendors.billing_robo.poll_interval_secs and expiry_days must be above 0".into(),
+                "vendors.billing_robo.poll_interval_secs, expiry_days, expiry_secs and \
+                 straggler_check_secs must be above 0"
+                    .into(),
             );
+        }
+        if self.high_priority_reserve >= self.rate_limit {
+            return invalid(format!(
+                "vendors.billing_robo.high_priority_reserve ({}) must be below rate_limit ({}): \
+                 polls need some of the budget",
+                self.high_priority_reserve, self.rate_limit
+            ));
         }
         if self.sandbox_rate_limit == 0 || self.sandbox_rate_window_secs == 0 {
             return invalid(
@@ -237,7 +293,26 @@ impl BillingRoboSettings {
     }
 
     pub fn expiry(&self) -> Duration {
-        Duration::from_secs(self.expiry_days * 24 * 3600)
+        Duration::from_secs(
+            self.expiry_secs
+                .unwrap_or(self.expiry_days.saturating_mul(24 * 3600)),
+        )
+    }
+
+    pub fn poll_margin(&self) -> Duration {
+        Duration::from_secs(self.poll_margin_secs)
+    }
+
+    pub fn clock_skew(&self) -> Duration {
+        Duration::from_secs(self.clock_skew_secs)
+    }
+
+    pub fn straggler_check(&self) -> Duration {
+        Duration::from_secs(self.straggler_check_secs)
+    }
+
+    pub fn high_priority_reserve(&self) -> u32 {
+        self.high_priority_reserve
     }
 }
 

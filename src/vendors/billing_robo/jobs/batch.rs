@@ -10,18 +10,20 @@
 //! | `SendAgain` (another item failed) | moved to a batch of its own and sent again; when every item says so, the whole batch is retried |
 //!
 //! A call that failed as a whole is judged by `classify` (a 429 first pauses every
-//! process's calls for `pause_on_429_secs`).
+//! process's calls for `pause_on_429_secs`). Every retry first adopts what an earlier
+//! attempt registered (`adopt.rs`). A member's result names the job that then waits for
+//! its decision (`decision_job`).
 
 use apalis::prelude::Data;
 use serde_json::{Value, json};
 
-use super::{BillingRoboDeps, CreditBatch};
+use super::{BillingRoboDeps, CreditBatch, DECISION_STEP, adopt};
 use crate::queue::members::{self, Members};
 use crate::queue::rate_limit::Priority;
 use crate::queue::{
     ChildOutcome, ErrorDetail, JobContext, JobError, JobId, JobKind, JobOutput, Store,
 };
-use crate::vendors::billing_robo::classify::{ItemOutcome, Registration, classify};
+use crate::vendors::billing_robo::classify::{ItemOutcome, Registration};
 use crate::vendors::billing_robo::types::{CreditApplication, ItemVerdict};
 
 /// Sends a batch in one `bulk_register` call and settles every member with its own item.
@@ -48,24 +50,51 @@ pub async fn send_batch(
             attention: None,
         });
     }
-    deps.limiter.acquire(Priority::High).await?;
-    let registration = match deps
-        .client
-        .register_credit_applications(&applications)
-        .await
+    let (mut members, mut applications) = (members, applications);
+    let mut children = unsendable;
+    // A retry: the last attempt may have registered some of them (adopt.rs).
+    if ctx.attempt > 1
+        && let Some(began) = ctx.enqueued_at
     {
-        Ok(registration) => registration,
-        Err(error) => {
-            let pause = deps.settings.pause_on_429();
-            if error.status() == Some(429)
-                && let Err(e) = deps.limiter.pause(pause).await
-            {
-                tracing::warn!(error = %e, "cannot pause calls to Billing-Robo after a 429");
+        let codes = applications
+            .iter()
+            .map(|a| a.billing_code().to_string())
+            .collect();
+        let mut found = adopt::registered_since(&deps, began, &codes).await?;
+        let mut keep = Vec::new();
+        for (id, application) in members.into_iter().zip(applications) {
+            match found.remove(application.billing_code()) {
+                Some(result) => children.push(ChildOutcome::Succeeded {
+                    id,
+                    result: with_decision_job(result, id),
+                }),
+                None => keep.push((id, application)),
             }
-            return Err(classify(error, pause));
         }
-    };
-    settle(&deps.store, &ctx.id, &members, registration, unsendable).await
+        (members, applications) = keep.into_iter().unzip();
+        if applications.is_empty() {
+            tracing::info!(batch = %ctx.id, "every application of the batch was registered by an earlier attempt; adopted");
+            return Ok(JobOutput {
+                result: json!({ "applied": 0, "adopted": children.len() }),
+                children,
+                attention: None,
+            });
+        }
+    }
+    let registration = deps
+        .metered(
+            Priority::High,
+            deps.client.register_credit_applications(&applications),
+        )
+        .await?;
+    settle(&deps.store, &ctx.id, &members, registration, children).await
+}
+
+/// A member's result with the id of the job that waits for its decision (started when the
+/// member succeeds, `jobs/decision.rs`), so the producer can follow it.
+fn with_decision_job(mut result: Value, member: JobId) -> Value {
+    result["decision_job"] = json!(JobId::then(&member, DECISION_STEP));
+    result
 }
 
 /// Each member's outcome from its item (the table in the module docs).
@@ -74,9 +103,9 @@ async fn settle(
     batch: &JobId,
     members: &[JobId],
     registration: Registration,
-    unsendable: Vec<ChildOutcome>,
+    settled: Vec<ChildOutcome>,
 ) -> Result<JobOutput, JobError> {
-    let mut children = unsendable;
+    let mut children = settled;
     let mut again = Vec::new();
     let (mut applied, mut failed) = (0, 0);
     for (id, outcome) in members.iter().zip(&registration.outcomes) {
@@ -125,12 +154,15 @@ fn settle_one(id: JobId, outcome: &ItemOutcome) -> Option<ChildOutcome> {
         Ok(registered) => {
             return Some(ChildOutcome::Succeeded {
                 id,
-                result: json!({
-                    "billing_code": code,
-                    "id": registered.id,
-                    "status": registered.status,
-                    "requested_date": registered.requested_date,
-                }),
+                result: with_decision_job(
+                    json!({
+                        "billing_code": code,
+                        "id": registered.id,
+                        "status": registered.status,
+                        "requested_date": registered.requested_date,
+                    }),
+                    id,
+                ),
             });
         }
         Err(refusal) => refusal,
@@ -152,12 +184,15 @@ fn settle_one(id: JobId, outcome: &ItemOutcome) -> Option<ChildOutcome> {
     match refusal.verdict {
         ItemVerdict::AlreadyApplied => Some(ChildOutcome::Succeeded {
             id,
-            result: json!({
-                "billing_code": code,
-                "already_applied": true,
-                "code": refusal.code,
-                "message": refusal.message,
-            }),
+            result: with_decision_job(
+                json!({
+                    "billing_code": code,
+                    "already_applied": true,
+                    "code": refusal.code,
+                    "message": refusal.message,
+                }),
+                id,
+            ),
         }),
         ItemVerdict::Refused => Some(failed("refused")),
         ItemVerdict::OurDefect => {

@@ -1,0 +1,254 @@
+//! The watch list: which applications wait for a decision, kept in Redis so that one poll
+//! in one process can tell every waiting job in every process.
+//!
+//! | key (`Keys::vendor("billing_robo", …)`) | type | holds |
+//! |---|---|---|
+//! | `credit:pending` | hash | billing code → what a credit record is read against: since when it has waited (Japan time, `yyyy/mm/dd hh:mm:ss`, the earliest of its watchers) and its claim type (JSON) |
+//! | `credit:watchers:<billing code>` | set | the `billing_robo.credit.decision` jobs waiting for it |
+//! | `credit:decided:<job>` | string | the decision found for that job (JSON), kept 35 days |
+//! | `credit:cursor` | string | when the last complete poll started (unix ms) |
+//!
+//! A billing code has one pending application at the vendor (a second one is answered
+//! 5411), but may have several jobs waiting for it (an application sent twice by a
+//! producer): the decision is for all of them. The poll looks billing codes up in
+//! `credit:pending` only for the records that changed, so its cost follows the changes,
+//! not the number of pending applications.
+//!
+//! Each step is one Lua script or one command, so a crash leaves either the step done or
+//! not: [`Watchlist::resolve`] writes every watcher's decision and forgets the billing
+//! code together, and a job woken late (or never: the process died between the two) still
+//! finds its decision when it next looks.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use redis::Script;
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+
+use crate::vendors::billing_robo::decision::{Decision, Waiting};
+use crate::vendors::billing_robo::settings::NAME;
+use crate::vendors::billing_robo::types::{CreditRecord, format_datetime, parse_vendor_datetime};
+use crate::queue::{JobId, QueueError, Store};
+
+/// How long a decision waits for its job to read it: longer than any snooze.
+const DECIDED_TTL: Duration = Duration::from_secs(35 * 86_400);
+
+/// A decision as the poll (or a job's own search) found it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decided {
+    pub decision: Decision,
+    /// The credit record that showed it (credentials were never in it).
+    pub credit: CreditRecord,
+}
+
+/// Registers a watcher; keeps the earliest `since` of a billing code (the dates compare as
+/// text: `yyyy/mm/dd hh:mm:ss`).
+/// KEYS: pending hash, watchers set. ARGV: billing code, watched JSON, its since, job id.
+/// Returns 1 when the job was not watching yet.
+const WATCH: &str = r"
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+local ok, stored = pcall(cjson.decode, old or '')
+if (not old) or (not ok) or type(stored) ~= 'table' or ARGV[3] < tostring(stored.since) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+return redis.call('SADD', KEYS[2], ARGV[4])
+";
+
+/// A watched billing code as `credit:pending` keeps it.
+#[derive(Debug, Serialize, Deserialize)]
+struct Watched {
+    since: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claim_type: Option<u8>,
+}
+
+/// Writes the decision for every watcher of a billing code and forgets the code.
+/// KEYS: pending hash, watchers set. ARGV: billing code, decided JSON, TTL seconds,
+/// the decided keys' prefix. Returns the watchers.
+const RESOLVE: &str = r"
+local watchers = redis.call('SMEMBERS', KEYS[2])
+for _, job in ipairs(watchers) do
+  redis.call('SET', ARGV[4] .. job, ARGV[2], 'EX', ARGV[3])
+end
+redis.call('DEL', KEYS[2])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return watchers
+";
+
+/// Stops a job's watch (it expired); forgets the billing code when nobody else waits.
+/// KEYS: pending hash, watchers set. ARGV: billing code, job id.
+const UNWATCH: &str = r"
+redis.call('SREM', KEYS[2], ARGV[2])
+if redis.call('SCARD', KEYS[2]) == 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 1
+";
+
+/// The watch list of one queue.
+#[derive(Debug, Clone)]
+pub struct Watchlist {
+    store: Store,
+}
+
+impl Watchlist {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    fn key(&self, name: &str) -> String {
+        self.store.keys().vendor(NAME, name)
+    }
+
+    fn pending_key(&self) -> String {
+        self.key("credit:pending")
+    }
+
+    fn watchers_key(&self, billing_code: &str) -> String {
+        self.key(&format!("credit:watchers:{billing_code}"))
+    }
+
+    fn decided_prefix(&self) -> String {
+        self.key("credit:decided:")
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.store.connection()
+    }
+
+    /// `job` waits for the application of `billing_code`. Returns whether it was not
+    /// watching yet (its first look).
+    pub async fn watch(
+        &self,
+        billing_code: &str,
+        waiting: &Waiting,
+        job: &JobId,
+    ) -> Result<bool, QueueError> {
+        let since = format_datetime(waiting.since);
+        let watched = Watched {
+            since: since.clone(),
+            claim_type: waiting.claim_type,
+        };
+        let added: i64 = Script::new(WATCH)
+            .key(self.pending_key())
+            .key(self.watchers_key(billing_code))
+            .arg(billing_code)
+            .arg(serde_json::to_string(&watched)?)
+            .arg(since)
+            .arg(job.to_string())
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(added == 1)
+    }
+
+    /// Records `decided` for every job waiting for `billing_code` and forgets the code.
+    /// Returns the jobs to wake.
+    pub async fn resolve(
+        &self,
+        billing_code: &str,
+        decided: &Decided,
+    ) -> Result<Vec<JobId>, QueueError> {
+        let watchers: Vec<String> = Script::new(RESOLVE)
+            .key(self.pending_key())
+            .key(self.watchers_key(billing_code))
+            .arg(billing_code)
+            .arg(serde_json::to_string(decided)?)
+            .arg(DECIDED_TTL.as_secs())
+            .arg(self.decided_prefix())
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(watchers.iter().filter_map(|w| w.parse().ok()).collect())
+    }
+
+    /// `job` stops waiting (it expired).
+    pub async fn unwatch(&self, billing_code: &str, job: &JobId) -> Result<(), QueueError> {
+        let _: i64 = Script::new(UNWATCH)
+            .key(self.pending_key())
+            .key(self.watchers_key(billing_code))
+            .arg(billing_code)
+            .arg(job.to_string())
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The decision recorded for `job`, if one was found.
+    pub async fn decided(&self, job: &JobId) -> Result<Option<Decided>, QueueError> {
+        let stored: Option<String> = redis::cmd("GET")
+            .arg(format!("{}{job}", self.decided_prefix()))
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(stored.and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
+    /// How many billing codes wait for a decision.
+    pub async fn pending(&self) -> Result<u64, QueueError> {
+        Ok(redis::cmd("HLEN")
+            .arg(self.pending_key())
+            .query_async(&mut self.conn())
+            .await?)
+    }
+
+    /// What each of `billing_codes` waits with; `None` for one nobody waits for.
+    pub async fn waiting(&self, billing_codes: &[String]) -> Result<Vec<Option<Waiting>>, QueueError> {
+        if billing_codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stored: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.pending_key())
+            .arg(billing_codes)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(stored
+            .iter()
+            .map(|stored| {
+                let watched: Watched = serde_json::from_str(stored.as_deref()?).ok()?;
+                Some(Waiting {
+                    since: parse_vendor_datetime(&watched.since)?,
+                    claim_type: watched.claim_type,
+                    // A 5411 job reads "already active" on its own first look: the poll
+                    // reads every record as a change.
+                    already_applied: false,
+                })
+            })
+            .collect())
+    }
+
+    /// The earliest time any billing code has waited since (a poll without a cursor starts
+    /// there). Reads the whole list: only for that rare case.
+    pub async fn earliest(&self) -> Result<Option<NaiveDateTime>, QueueError> {
+        let stored: Vec<String> = redis::cmd("HVALS")
+            .arg(self.pending_key())
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(stored
+            .iter()
+            .filter_map(|s| serde_json::from_str::<Watched>(s).ok())
+            .filter_map(|w| parse_vendor_datetime(&w.since))
+            .min())
+    }
+
+    /// When the last complete poll started (unix ms).
+    pub async fn cursor(&self) -> Result<Option<i64>, QueueError> {
+        Ok(redis::cmd("GET")
+            .arg(self.key("credit:cursor"))
+            .query_async(&mut self.conn())
+            .await?)
+    }
+
+    /// Moves the cursor forward to `started_ms` (never back: a slow poll that ends after
+    /// a faster, later one must not undo it).
+    pub async fn advance_cursor(&self, started_ms: i64) -> Result<(), QueueError> {
+        let _: i64 = Script::new(
+            r"local old = tonumber(redis.call('GET', KEYS[1]) or '0')
+              if tonumber(ARGV[1]) > old then redis.call('SET', KEYS[1], ARGV[1]) end
+              return 1",
+        )
+        .key(self.key("credit:cursor"))
+        .arg(started_ms)
+        .invoke_async(&mut self.conn())
+        .await?;
+        Ok(())
+    }
+}
