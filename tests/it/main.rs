@@ -5,6 +5,7 @@ mod api;
 mod batcher;
 mod bench;
 mod billing_robo_client;
+mod billing_robo_decisions;
 mod billing_robo_jobs;
 mod billing_robo_sandbox;
 mod chaos;

@@ -98,6 +98,22 @@ impl World {
         }
     }
 
+    /// Another worker process on the same queue (its own identity, the same settings):
+    /// stop it with [`Background::stop`].
+    pub fn another_process(&self) -> Background {
+        let settings = self.settings.clone();
+        let conn = Redis::open(&settings.redis.url).expect("redis");
+        let deps = WorkerDeps::new(settings, conn, self.store.clone());
+        Background::spawn(move |stopped| async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            workers::run(deps, vendors::all(), shutdown)
+                .await
+                .expect("workers");
+        })
+    }
+
     pub async fn stop(self) {
         self.workers.stop().await;
     }

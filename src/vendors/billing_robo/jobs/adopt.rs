@@ -11,7 +11,8 @@
 //! - With the current pages, `request_marunage_credit/search` by `requested_date_from`
 //!   answers the applications themselves, with their ids.
 //! - The seed knows only `marunage_credit/search`: a credit of one of our billing codes
-//!   that went to 申請中 (2) since then is adopted without an id (as a 5411 would be).
+//!   that changed since then (to 申請中, or already decided) is adopted without an id, as
+//!   a 5411 would be; its decision job reads the credit from then on.
 //!
 //! Pages of 200 are read until every member is found or the pages end, at most
 //! `⌈members / 200⌉ + 1` of them: what is not found is sent again (and answered 5411 if it
@@ -27,7 +28,7 @@ use super::BillingRoboDeps;
 use crate::queue::JobError;
 use crate::queue::rate_limit::Priority;
 use crate::vendors::billing_robo::types::{
-    ApiVersion, ApplicationSearch, CreditSearch, CreditStatus, DateBound, MAX_LIMIT_COUNT,
+    ApiVersion, ApplicationSearch, CreditSearch, DateBound, MAX_LIMIT_COUNT,
     to_jst,
 };
 
@@ -76,7 +77,6 @@ pub async fn registered_since(
             ApiVersion::Seed => {
                 let search = CreditSearch {
                     update_date_from: Some(DateBound::At(since)),
-                    status: Some(CreditStatus::Pending),
                     limit_count: Some(MAX_LIMIT_COUNT),
                     page_count: Some(page_count),
                     ..CreditSearch::default()
