@@ -16,10 +16,10 @@ use apalis::prelude::Monitor;
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::queue::{FinalHook, Hooks, JobKind};
 use crate::queue::maintenance::{spawn_janitor, spawn_promoter};
 use crate::queue::schedule::{self, ScheduleError};
 use crate::queue::scheduler::spawn_scheduler;
+use crate::queue::{FinalHook, Hooks, JobKind};
 use crate::vendors::{VendorError, Vendors};
 use crate::webhooks::{self, delivery::Delivery};
 

@@ -19,6 +19,12 @@
 //!    event; the demo waits until the sink has verified one delivery per job, shows them
 //!    by type, and fails when one did not verify or is missing. Then a one-line summary.
 //!
+//! 7. Billing-Robo: three credit applications in one bulk request, sent first: one the
+//!    sandbox approves, one it rejects, one for a customer it does not know (refused, 5401).
+//!    The sandbox decides within two seconds and the demo polls every second; each
+//!    registered application's decision job ends `approved` or `rejected`, with its
+//!    webhook after the application's own (`demo/credit.rs`).
+//!
 //! The contract with the unknown product shows the batch rule of `vendors/proteger/jobs/`:
 //! Proteger refuses its whole bulk call, the batch is split, its nine good contracts go
 //! through one by one, and only the bad one ends `failed`, with the vendor's answer.
@@ -33,6 +39,12 @@ use crate::config::Settings;
 use crate::local_redis::LocalRedis;
 use crate::queue::{JobId, JobState};
 use crate::startup::{self, Roles, RunningApp, StartupError};
+use crate::vendors::billing_robo::sandbox::{
+    self as billing_robo_sandbox, BillingRoboSandboxConfig, Customer,
+};
+use crate::vendors::billing_robo::settings::{
+    ACCESS_KEY_SECRET, NAME as BILLING_ROBO, USER_ID_SECRET,
+};
 use crate::vendors::proteger::sandbox::{self as proteger_sandbox, ProtegerSandboxConfig};
 use crate::vendors::proteger::settings::{NAME as PROTEGER, ProtegerSettings, TOKEN_SECRET};
 use crate::webhooks::signing::Secret;
@@ -46,6 +58,7 @@ macro_rules! say {
 }
 
 mod contracts;
+mod credit;
 mod events;
 mod output;
 mod producer;
@@ -58,6 +71,12 @@ use self::producer::{Accepted, Api, BulkAccepted, CreatedEndpoint, Sent};
 const DEMO_API_TOKEN: &str = "demo-api-token";
 /// The Proteger key the worker sends and the in-process sandbox demands.
 const DEMO_PROTEGER_TOKEN: &str = "demo-proteger-token";
+/// The Billing-Robo credentials the worker sends and the in-process sandbox demands.
+const DEMO_BILLING_ROBO_USER: &str = "demo@example.co.jp";
+pub const DEMO_BILLING_ROBO_KEY: &str = "demoBillingRoboAccessKey";
+/// How soon the Billing-Robo sandbox decides an application, and how often the demo polls.
+const CREDIT_DECIDE_AFTER: Duration = Duration::from_secs(2);
+const CREDIT_POLL_EVERY_SECS: i64 = 1;
 /// Contracts in the bulk request, and sent one by one.
 const BULK: usize = 20;
 const SINGLES: usize = 5;
@@ -164,6 +183,27 @@ async fn demo(
     .await
     .map_err(DemoError::Sandbox)?;
     settings.set_vendor(PROTEGER, "base_url", sandbox.proteger_url());
+    settings
+        .secrets
+        .set_vendor(BILLING_ROBO, USER_ID_SECRET, DEMO_BILLING_ROBO_USER);
+    settings
+        .secrets
+        .set_vendor(BILLING_ROBO, ACCESS_KEY_SECRET, DEMO_BILLING_ROBO_KEY);
+    let credit_sandbox = billing_robo_sandbox::serve(
+        loopback,
+        BillingRoboSandboxConfig {
+            user_id: Some(DEMO_BILLING_ROBO_USER.into()),
+            access_key: Some(DEMO_BILLING_ROBO_KEY.into()),
+            customers: vec![Customer::new("demo-*")],
+            decide_after: Some(CREDIT_DECIDE_AFTER),
+            ..BillingRoboSandboxConfig::default()
+        },
+    )
+    .await
+    .map_err(DemoError::Sandbox)?;
+    settings.set_vendor(BILLING_ROBO, "base_url", credit_sandbox.url());
+    settings.set_vendor(BILLING_ROBO, "linger_ms", 200);
+    settings.set_vendor(BILLING_ROBO, "poll_interval_secs", CREDIT_POLL_EVERY_SECS);
     settings.api.listen = loopback;
     // The sink listens on loopback, which the SSRF guard refuses unless allowlisted.
     settings.webhooks.allow_cidrs = vec!["127.0.0.0/8".into()];
@@ -177,6 +217,7 @@ async fn demo(
     say!("underwrite demo");
     say!("  redis     {}", redis.describe());
     say!("  sandbox   {}", sandbox.proteger_url());
+    say!("            {}", credit_sandbox.url());
     say!("  API       {}", app.base_url());
     say!("  queue     {}", settings.redis.queue);
     say!("  webhooks  {}", sink.url());
@@ -191,7 +232,7 @@ async fn demo(
             "/v1/webhook-endpoints",
             &json!({
                 "url": sink.url(),
-                "events": ["proteger.*"],
+                "events": ["proteger.*", "billing_robo.*"],
                 "secret": secret.expose(),
             }),
             None,
@@ -208,7 +249,7 @@ async fn demo(
         let extra: CreatedEndpoint = api
             .send(
                 "/v1/webhook-endpoints",
-                &json!({ "url": url, "events": ["proteger.*"], "secret": secret }),
+                &json!({ "url": url, "events": ["proteger.*", "billing_robo.*"], "secret": secret }),
                 None,
                 reqwest::StatusCode::CREATED,
             )
@@ -224,6 +265,9 @@ async fn demo(
     let queue = &settings.redis.queue;
     // The random end of the queue's UUID v7 (its start is a timestamp).
     let run_tag = &queue[queue.len() - 8..];
+    // Credit applications first: their decisions take a few seconds, meanwhile the
+    // contracts go through.
+    let applications = credit::send(&api, run_tag).await?;
     let mut sent = Vec::new();
     let mut bulk = Vec::with_capacity(BULK);
     for i in 0..BULK {
@@ -377,6 +421,10 @@ async fn demo(
     }
     say!("");
 
+    // --- credit decisions ---------------------------------------------------------------
+    let credit = credit::follow(&api, &applications).await?;
+    say!("");
+
     // --- webhooks -----------------------------------------------------------------------
     // One event per finished job the demo sent: what each should be, by job id.
     let mut wanted: HashMap<JobId, &'static str> = records
@@ -388,6 +436,7 @@ async fn demo(
             .iter()
             .map(|(preview, r)| (r.id, cancellation_event(r.state, *preview))),
     );
+    wanted.extend(credit.wanted.iter().map(|(id, event)| (*id, *event)));
     let webhooks = check_webhooks(&sink, &wanted).await;
     if let Some(id) = &extra_endpoint {
         api.wait_delivered(id, wanted.len()).await?;
@@ -400,13 +449,20 @@ async fn demo(
         .iter()
         .all(|(_, r)| r.state == JobState::Succeeded);
     let expected = created.len() == BULK + SINGLES - 1 && failed == 1;
+    let credit_effects = credit_sandbox.billing_robo.effects();
     say!(
-        "demo: {} of {} contracts created, {failed} failed (unknown product: expected), refund quoted and contract cancelled ({}); sandbox: {} contracts, {} duplicates; webhooks: {} of {} delivered, {}; {:.1} s",
+        "demo: {} of {} contracts created, {failed} failed (unknown product: expected), refund quoted and contract cancelled ({}); credit: {} approved, {} rejected, {} refused (unknown customer: expected) in {} register and {} search calls; sandboxes: {} contracts, {} duplicates, {} applications; webhooks: {} of {} delivered, {}; {:.1} s",
         created.len(),
         BULK + SINGLES,
         refunded.map_or("?".to_string(), yen),
+        credit.approved,
+        credit.rejected,
+        credit.refused,
+        credit_effects.register_calls,
+        credit_effects.credit_searches + credit_effects.application_searches,
         effects.contracts_created,
         effects.duplicate_transaction_ids,
+        credit_effects.applications_registered,
         webhooks.delivered,
         webhooks.expected,
         if webhooks.rejected == 0 {
@@ -418,7 +474,8 @@ async fn demo(
     );
 
     stop(app, sandbox, sink).await?;
-    if !expected || !cancel_ok || effects.duplicate_transaction_ids != 0 {
+    credit_sandbox.shutdown().await;
+    if !expected || !cancel_ok || effects.duplicate_transaction_ids != 0 || !credit.as_expected {
         return Err(DemoError::Unexpected(
             "the demo did not end as expected; see the outcomes above".into(),
         ));

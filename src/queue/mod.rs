@@ -72,10 +72,10 @@ pub mod snooze;
 pub mod store;
 
 pub use backend::{FetchSettings, RedisBackend};
+pub use chain::Chains;
 pub use connection::Redis;
 pub use context::JobContext;
 pub use error::QueueError;
-pub use chain::Chains;
 pub use hook::{FinalHook, Finished, Hooks};
 pub use id::JobId;
 pub use identity::WorkerIdentity;

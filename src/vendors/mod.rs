@@ -40,8 +40,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::ApiState;
 use crate::config::{ConfigError, Settings, vendor_secret_var};
-use crate::queue::{Chains, Schedule};
 use crate::queue::batcher::Batcher;
+use crate::queue::{Chains, Schedule};
 use crate::webhooks::event::Catalogue;
 use crate::worker_deps::WorkerDeps;
 

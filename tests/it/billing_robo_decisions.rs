@@ -29,20 +29,23 @@ const WITHIN: Duration = Duration::from_secs(30);
 /// Workers pointed at `sandbox`, polling every second, with `tweak` on top.
 async fn world_with(sandbox: &ServedBillingRobo, tweak: impl FnOnce(&mut Settings)) -> World {
     let url = sandbox.url();
-    World::start(ProtegerSandboxConfig::default(), |settings: &mut Settings| {
-        settings.set_vendor("billing_robo", "base_url", url);
-        settings.set_vendor("billing_robo", "linger_ms", 200);
-        settings.set_vendor("billing_robo", "timeout_ms", 1_000);
-        settings.set_vendor("billing_robo", "poll_interval_secs", 1);
-        settings
-            .secrets
-            .set_vendor("billing_robo", "user_id", USER_ID);
-        settings
-            .secrets
-            .set_vendor("billing_robo", "access_key", ACCESS_KEY);
-        settings.webhooks.allow_cidrs = vec!["127.0.0.0/8".into()];
-        tweak(settings);
-    })
+    World::start(
+        ProtegerSandboxConfig::default(),
+        |settings: &mut Settings| {
+            settings.set_vendor("billing_robo", "base_url", url);
+            settings.set_vendor("billing_robo", "linger_ms", 200);
+            settings.set_vendor("billing_robo", "timeout_ms", 1_000);
+            settings.set_vendor("billing_robo", "poll_interval_secs", 1);
+            settings
+                .secrets
+                .set_vendor("billing_robo", "user_id", USER_ID);
+            settings
+                .secrets
+                .set_vendor("billing_robo", "access_key", ACCESS_KEY);
+            settings.webhooks.allow_cidrs = vec!["127.0.0.0/8".into()];
+            tweak(settings);
+        },
+    )
     .await
 }
 
@@ -60,9 +63,8 @@ async fn submit(world: &World, codes: &[&str]) -> Vec<JobId> {
     let submissions = codes
         .iter()
         .map(|code| {
-            let application =
-                CreditApplication::parse(&item(code), ApiVersion::Seed, today_jst())
-                    .expect("valid");
+            let application = CreditApplication::parse(&item(code), ApiVersion::Seed, today_jst())
+                .expect("valid");
             Submission::new(ApplyCredit(application))
         })
         .collect();
@@ -127,7 +129,9 @@ async fn events_by_code(
             )
             .expect("every webhook verifies");
         let event = delivery.json();
-        let code = event["data"]["billing_code"].as_str().expect("billing code");
+        let code = event["data"]["billing_code"]
+            .as_str()
+            .expect("billing code");
         by_code
             .entry(code.to_string())
             .or_default()
@@ -147,9 +151,15 @@ async fn billing_robo_the_poll_finds_approvals_and_rejections_and_each_applicati
     let good = final_record(&world, &decision_job(&world, &applied[0]).await).await;
     let bad = final_record(&world, &decision_job(&world, &applied[1]).await).await;
     assert_eq!(good.state, JobState::Succeeded, "{good:?}");
-    assert_eq!(good.result.as_ref().expect("result")["decision"], json!("approved"));
+    assert_eq!(
+        good.result.as_ref().expect("result")["decision"],
+        json!("approved")
+    );
     assert_eq!(bad.state, JobState::Succeeded, "{bad:?}");
-    assert_eq!(bad.result.as_ref().expect("result")["decision"], json!("rejected"));
+    assert_eq!(
+        bad.result.as_ref().expect("result")["decision"],
+        json!("rejected")
+    );
     // They waited without using attempts, and no job searched on its own: the polls did.
     assert!(good.snoozes >= 1, "{good:?}");
     assert_eq!(good.attempts, 1, "{good:?}");
@@ -158,11 +168,17 @@ async fn billing_robo_the_poll_finds_approvals_and_rejections_and_each_applicati
     let events = events_by_code(&receiver, &secret, 4).await;
     assert_eq!(
         events["cust-good"],
-        ["billing_robo.credit.applied", "billing_robo.credit.approved"]
+        [
+            "billing_robo.credit.applied",
+            "billing_robo.credit.approved"
+        ]
     );
     assert_eq!(
         events["cust-reject-me"],
-        ["billing_robo.credit.applied", "billing_robo.credit.rejected"]
+        [
+            "billing_robo.credit.applied",
+            "billing_robo.credit.rejected"
+        ]
     );
     let watchlist = Watchlist::new(world.store.clone());
     assert_eq!(watchlist.pending().await.expect("pending"), 0);
@@ -287,7 +303,10 @@ async fn billing_robo_the_access_key_is_nowhere_after_a_full_run() {
     events_by_code(&receiver, &secret, 3).await;
     for delivery in receiver.received() {
         let body = String::from_utf8_lossy(&delivery.body).to_string();
-        assert!(!body.contains(ACCESS_KEY), "a webhook carries the key: {body}");
+        assert!(
+            !body.contains(ACCESS_KEY),
+            "a webhook carries the key: {body}"
+        );
     }
     let dump = dump_queue(&world).await;
     assert!(dump.contains("cust-k1"), "the dump reads the queue");

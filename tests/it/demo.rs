@@ -5,7 +5,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngExt;
 
-use crate::helpers::process::run_to_success;
+use underwrite::demo::DEMO_BILLING_ROBO_KEY;
+
+use crate::helpers::process::run_logged;
 use crate::helpers::receiver::{Receiver, independently_verified};
 use crate::helpers::redis::TestRedis;
 
@@ -15,7 +17,8 @@ async fn every_delivery_of_a_demo_run_verifies_independently() {
     let receiver = Receiver::start("127.0.0.1:0".parse().expect("addr")).await;
     let key: [u8; 32] = rand::rng().random();
     let secret = format!("whsec_{}", STANDARD.encode(key));
-    let stdout = run_to_success(
+    // Every log line the demo writes at debug level, to look for the vendor's key below.
+    let (stdout, logs) = run_logged(
         &[
             "demo",
             "--also-webhook",
@@ -24,6 +27,7 @@ async fn every_delivery_of_a_demo_run_verifies_independently() {
             &secret,
         ],
         &redis.url(),
+        "debug",
     )
     .await;
     // "webhooks: 27 of 27 delivered, all verified" (the count follows what the demo sent).
@@ -40,6 +44,26 @@ async fn every_delivery_of_a_demo_run_verifies_independently() {
             independently_verified(&secret, &delivery),
             "delivery {} does not verify",
             delivery.id
+        );
+    }
+    // Billing-Robo's decisions came too, and its access key (which the vendor echoes in
+    // every answer) is in no webhook, no output and no log line.
+    let bodies: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|d| String::from_utf8_lossy(&d.body).into_owned())
+        .collect();
+    for event in [
+        "billing_robo.credit.approved",
+        "billing_robo.credit.rejected",
+    ] {
+        assert!(bodies.iter().any(|b| b.contains(event)), "no {event}");
+    }
+    assert!(logs.contains("DEBUG") || logs.contains("debug"), "{logs}");
+    for text in bodies.iter().chain([&stdout, &logs]) {
+        assert!(
+            !text.contains(DEMO_BILLING_ROBO_KEY),
+            "the access key leaked: {text}"
         );
     }
 }

@@ -105,10 +105,22 @@ mod tests {
     #[test]
     fn a_change_after_the_application_decides_it() {
         let after = "2026/11/28 10:05:00";
-        assert_eq!(read(&record(1, after, 1), &waiting()), Some(Decision::Approved));
-        assert_eq!(read(&record(4, after, 1), &waiting()), Some(Decision::Approved));
-        assert_eq!(read(&record(0, after, 1), &waiting()), Some(Decision::Rejected));
-        assert_eq!(read(&record(3, after, 1), &waiting()), Some(Decision::Rejected));
+        assert_eq!(
+            read(&record(1, after, 1), &waiting()),
+            Some(Decision::Approved)
+        );
+        assert_eq!(
+            read(&record(4, after, 1), &waiting()),
+            Some(Decision::Approved)
+        );
+        assert_eq!(
+            read(&record(0, after, 1), &waiting()),
+            Some(Decision::Rejected)
+        );
+        assert_eq!(
+            read(&record(3, after, 1), &waiting()),
+            Some(Decision::Rejected)
+        );
         assert_eq!(read(&record(2, after, 1), &waiting()), None);
         assert_eq!(read(&record(9, after, 1), &waiting()), None);
     }
@@ -141,7 +153,10 @@ mod tests {
             ..waiting()
         };
         let before = "2026/11/27 09:00:00";
-        assert_eq!(read(&record(1, before, 1), &already), Some(Decision::Approved));
+        assert_eq!(
+            read(&record(1, before, 1), &already),
+            Some(Decision::Approved)
+        );
         assert_eq!(read(&record(0, before, 1), &already), None);
         assert_eq!(read(&record(2, before, 1), &already), None);
     }

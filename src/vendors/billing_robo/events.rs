@@ -15,7 +15,8 @@
 //! order). `applied` means registered (pending, status 2) or already applied; the decision
 //! comes later, in the same subject, and never before `applied`: the decision job is
 //! written in the same step as the `applied` deliveries (`queue/chain.rs`). Every event's
-//! data has `billing_code` and `job` (the application's job, which the producer knows).
+//! data has `billing_code`; a decision's also has `application_job` (the job the producer
+//! got when it applied; `job_id` is the decision job's) and `application_id`.
 
 use serde_json::{Map, Value};
 
@@ -36,12 +37,18 @@ fn decided(job: &Finished) -> Option<EventSpec> {
     let mut data = Map::new();
     data.insert("billing_code".into(), billing_code);
     data.insert(
-        "job".into(),
-        job.payload.get("applied_by").cloned().unwrap_or(Value::Null),
+        "application_job".into(),
+        job.payload
+            .get("applied_by")
+            .cloned()
+            .unwrap_or(Value::Null),
     );
     data.insert(
         "application_id".into(),
-        job.payload.get("application_id").cloned().unwrap_or(Value::Null),
+        job.payload
+            .get("application_id")
+            .cloned()
+            .unwrap_or(Value::Null),
     );
     let event_type = match job.state {
         JobState::Succeeded => {
@@ -79,7 +86,6 @@ fn applied_or_failed(job: &Finished) -> Option<EventSpec> {
         .map_or_else(|| job.id.to_string(), String::from);
     let mut data = Map::new();
     data.insert("billing_code".into(), billing_code);
-    data.insert("job".into(), Value::String(job.id.to_string()));
     let event_type = match job.state {
         JobState::Succeeded => {
             data.insert(
@@ -144,5 +150,44 @@ mod tests {
             assert_eq!(failed.subject, "cust-1");
         }
         assert!(applied_or_failed(&finished(JobState::Queued, None)).is_none());
+    }
+
+    #[test]
+    fn a_decision_is_approved_rejected_expired_or_failed_under_the_same_billing_code() {
+        let applied_by = JobId::new();
+        let decision = |state, result: Option<Value>| Finished {
+            id: JobId::new(),
+            kind: AwaitDecision::KIND.into(),
+            state,
+            attempts: 1,
+            result,
+            error: None,
+            reference: None,
+            metadata: None,
+            payload: json!({"billing_code": "cust-1", "applied_by": applied_by, "application_id": 9}),
+        };
+        let approved = decided(&decision(
+            JobState::Succeeded,
+            Some(json!({"decision": "approved", "decided_at": "2026/11/28 10:00:00"})),
+        ))
+        .expect("event");
+        assert_eq!(approved.event_type, "billing_robo.credit.approved");
+        assert_eq!(approved.subject, "cust-1");
+        assert_eq!(approved.data["application_job"], json!(applied_by));
+        assert_eq!(approved.data["application_id"], json!(9));
+        let rejected = decided(&decision(
+            JobState::Succeeded,
+            Some(json!({"decision": "rejected"})),
+        ))
+        .expect("event");
+        assert_eq!(rejected.event_type, "billing_robo.credit.rejected");
+        let expired = decided(&decision(JobState::Expired, None)).expect("event");
+        assert_eq!(expired.event_type, "billing_robo.credit.expired");
+        let failed = decided(&decision(JobState::Dead, None)).expect("event");
+        assert_eq!(failed.event_type, "billing_robo.credit.failed");
+        assert!(decided(&decision(JobState::Snoozed, None)).is_none());
+        for event in [approved, rejected, expired, failed] {
+            assert!(EVENT_TYPES.contains(&event.event_type.as_str()));
+        }
     }
 }

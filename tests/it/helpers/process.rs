@@ -84,8 +84,15 @@ impl Drop for Process {
 /// a queue of its own; no config file of the caller's reaches it) and returns its stdout,
 /// after checking that it exited 0.
 pub async fn run_to_success(args: &[&str], redis_url: &str) -> String {
+    run_logged(args, redis_url, "warn").await.0
+}
+
+/// [`run_to_success`] with `UNDERWRITE_LOG` set to `log`: answers stdout and stderr (the
+/// logs).
+pub async fn run_logged(args: &[&str], redis_url: &str, log: &str) -> (String, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_underwrite"))
         .args(args)
+        .env("UNDERWRITE_LOG", log)
         .env("UNDERWRITE_REDIS_URL", redis_url)
         .env_remove("UNDERWRITE_REDIS_QUEUE")
         .env_remove("UNDERWRITE_CONFIG")
@@ -93,10 +100,10 @@ pub async fn run_to_success(args: &[&str], redis_url: &str) -> String {
         .await
         .expect("run underwrite");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
-        "underwrite {args:?} failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        "underwrite {args:?} failed: {stdout}\n{stderr}"
     );
-    stdout
+    (stdout, stderr)
 }

@@ -28,8 +28,7 @@ use super::BillingRoboDeps;
 use crate::queue::JobError;
 use crate::queue::rate_limit::Priority;
 use crate::vendors::billing_robo::types::{
-    ApiVersion, ApplicationSearch, CreditSearch, DateBound, MAX_LIMIT_COUNT,
-    to_jst,
+    ApiVersion, ApplicationSearch, CreditSearch, DateBound, MAX_LIMIT_COUNT, to_jst,
 };
 
 /// The members' results found at the vendor, by billing code.

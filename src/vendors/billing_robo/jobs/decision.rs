@@ -65,8 +65,8 @@ impl AwaitDecision {
     /// What a credit record is read against. Without the vendor's own `requested_date`,
     /// since our start less `skew`, on our clock.
     fn waiting(&self, started: Option<DateTime<Utc>>, skew: Duration) -> Waiting {
-        let ours = started.unwrap_or_else(Utc::now)
-            - chrono::Duration::from_std(skew).unwrap_or_default();
+        let ours =
+            started.unwrap_or_else(Utc::now) - chrono::Duration::from_std(skew).unwrap_or_default();
         let since = self
             .requested_date
             .as_deref()

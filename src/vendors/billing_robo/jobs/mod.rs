@@ -41,8 +41,7 @@ use super::types::CreditApplication;
 use crate::queue::rate_limit::{Budget, Priority, RateLimiter};
 use crate::queue::schedule::ScheduleError;
 use crate::queue::{
-    ErrorDetail, Finished, JobError, JobId, JobKind, JobState, NewJob, QueueError, Schedule,
-    Store,
+    ErrorDetail, Finished, JobError, JobId, JobKind, JobState, NewJob, QueueError, Schedule, Store,
 };
 use crate::worker_deps::WorkerDeps;
 

@@ -25,7 +25,6 @@
 //! nothing pending, the poll makes no call at all. The result counts the calls, pages,
 //! records, decisions and windows, so a poll's cost can be read from its job.
 
-
 use apalis::prelude::Data;
 use chrono::{NaiveDateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -182,11 +181,7 @@ async fn search(
 /// Two halves of a window, or `None` when it cannot be narrowed: under two seconds, or
 /// within one day for a vendor that filters by dates only (its halves then end and start
 /// on day boundaries, so that no day is read twice).
-fn split(
-    (from, to): Window,
-    now: NaiveDateTime,
-    version: ApiVersion,
-) -> Option<(Window, Window)> {
+fn split((from, to): Window, now: NaiveDateTime, version: ApiVersion) -> Option<(Window, Window)> {
     let end = to.unwrap_or(now);
     let mid = match version {
         ApiVersion::Current => {
@@ -284,14 +279,23 @@ mod tests {
 
     #[test]
     fn a_window_too_narrow_for_the_vendor_is_not_split() {
-        let one_second = (at(28, 10, 0), Some(at(28, 10, 0) + chrono::Duration::seconds(1)));
+        let one_second = (
+            at(28, 10, 0),
+            Some(at(28, 10, 0) + chrono::Duration::seconds(1)),
+        );
         assert!(split(one_second, at(28, 12, 0), ApiVersion::Current).is_none());
         // Dates only: a window within one day cannot be narrowed; a longer one splits at a
         // midnight, its early half ending the second before.
         assert!(split((at(28, 1, 0), None), at(28, 23, 0), ApiVersion::Seed).is_none());
         let (early, late) =
             split((at(25, 1, 0), None), at(28, 23, 0), ApiVersion::Seed).expect("split");
-        assert_eq!(early, (at(25, 1, 0), Some(at(26, 23, 59) + chrono::Duration::seconds(59))));
+        assert_eq!(
+            early,
+            (
+                at(25, 1, 0),
+                Some(at(26, 23, 59) + chrono::Duration::seconds(59))
+            )
+        );
         assert_eq!(late, (at(27, 0, 0), None));
     }
 }

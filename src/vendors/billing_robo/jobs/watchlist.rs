@@ -26,10 +26,10 @@ use redis::Script;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
+use crate::queue::{JobId, QueueError, Store};
 use crate::vendors::billing_robo::decision::{Decision, Waiting};
 use crate::vendors::billing_robo::settings::NAME;
 use crate::vendors::billing_robo::types::{CreditRecord, format_datetime, parse_vendor_datetime};
-use crate::queue::{JobId, QueueError, Store};
 
 /// How long a decision waits for its job to read it: longer than any snooze.
 const DECIDED_TTL: Duration = Duration::from_secs(35 * 86_400);
@@ -191,7 +191,10 @@ impl Watchlist {
     }
 
     /// What each of `billing_codes` waits with; `None` for one nobody waits for.
-    pub async fn waiting(&self, billing_codes: &[String]) -> Result<Vec<Option<Waiting>>, QueueError> {
+    pub async fn waiting(
+        &self,
+        billing_codes: &[String],
+    ) -> Result<Vec<Option<Waiting>>, QueueError> {
         if billing_codes.is_empty() {
             return Ok(Vec::new());
         }
