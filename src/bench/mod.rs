@@ -15,11 +15,14 @@
 //!   `process.rs`).
 //! - `trickle`: the same path fed one contract at a time at 50/s, with the batcher's linger
 //!   and without: vendor calls per 1,000 contracts and latency, side by side (`trickle.rs`).
+//! - `credit-poll`: Billing-Robo vendor calls per poll cycle with 100, 1,000 and 10,000
+//!   applications pending and a few percent decided (`credit_poll.rs`).
 //! - `webhooks`: signed deliveries to a local verifying receiver (see `webhooks.rs`).
 //! - `retention`: Redis memory on an empty queue, with finished jobs' records retained, and
 //!   after the janitor's retention pass (see `retention.rs`).
 
 mod baseline;
+mod credit_poll;
 mod e2e;
 mod noop;
 mod process;
@@ -79,10 +82,11 @@ pub async fn run(name: &str, options: &BenchOptions) -> Result<Report, BenchErro
         "backlog" => noop::backlog(options).await,
         "e2e" => e2e::proteger(options).await,
         "trickle" => trickle::proteger(options).await,
+        "credit-poll" => credit_poll::credit_poll(options).await,
         "webhooks" => webhooks::deliveries(options).await,
         "retention" => retention::retention(options).await,
         other => Err(BenchError::Setup(format!(
-            "unknown benchmark `{other}`: expected noop, latency, backlog, e2e, trickle, webhooks or retention"
+            "unknown benchmark `{other}`: expected noop, latency, backlog, e2e, trickle, credit-poll, webhooks or retention"
         ))),
     }
 }

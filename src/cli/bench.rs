@@ -10,10 +10,11 @@ use super::{CliError, CliResult};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// noop, latency, backlog, e2e, trickle, webhooks or retention.
+    /// noop, latency, backlog, e2e, trickle, credit-poll, webhooks or retention.
     name: String,
     /// Jobs (or samples, for latency). Defaults: noop 100000, latency 1000,
-    /// backlog 1000000, e2e and webhooks 10000, trickle 1000 (each way), retention 100000.
+    /// backlog 1000000, e2e and webhooks 10000, trickle 1000 (each way), retention 100000,
+    /// credit-poll 10000 (the largest of its 100, 1000 and 10000 pending applications).
     #[arg(long)]
     jobs: Option<usize>,
     /// Jobs run at once by the worker.
@@ -28,7 +29,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> CliResult {
     let jobs = args.jobs.unwrap_or(match args.name.as_str() {
         "latency" | "trickle" => 1_000,
         "backlog" => 1_000_000,
-        "e2e" | "webhooks" => 10_000,
+        "e2e" | "webhooks" | "credit-poll" => 10_000,
         _ => 100_000,
     });
     let redis = LocalRedis::find_or_start(&settings.redis.url)

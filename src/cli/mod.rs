@@ -63,7 +63,7 @@ enum Command {
     Dead(dead::DeadCommand),
     /// List the periodic jobs' schedules, with when each runs next.
     Schedules(schedules::SchedulesArgs),
-    /// Measure: noop, latency, backlog, e2e, trickle, webhooks or retention.
+    /// Measure: noop, latency, backlog, e2e, trickle, credit-poll, webhooks or retention.
     Bench(bench::BenchArgs),
     /// Break things on purpose and count what was lost or done twice.
     Chaos(chaos::ChaosArgs),

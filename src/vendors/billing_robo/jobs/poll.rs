@@ -7,8 +7,13 @@
 //!
 //! - **Window.** From the start of the last complete poll (`credit:cursor`) less
 //!   `poll_margin_secs` (clock skew, and the vendor's own lag before a change shows), to
-//!   no end. In Japan time, the vendor's. A seed-version vendor takes dates only: the
-//!   window widens to whole days, and the poll reads more than it needs (harmless).
+//!   no end. In Japan time, the vendor's.
+//! - **Dates only.** A seed-version vendor takes dates, not times: the window widens to
+//!   whole days, which would read every registration of the day again and again. So with
+//!   the seed the poll asks for the two final statuses only, 有効 (1) and 停止 (0), one
+//!   search each: it reads the day's decisions, not its registrations. (The current pages
+//!   filter to the second, and their reading of a refusal is not documented, so there the
+//!   poll reads every change.)
 //! - **Pages** of 200 (`limit_count`), `page_count` 0, 1, … up to `total_page_count`.
 //!   `page_count` stops at 99: a window of more than 100 pages (20,000 changes) is split in
 //!   two by time, and each half again if needed.
@@ -17,13 +22,16 @@
 //!   wakes its jobs. What nobody waits for (or was resolved already) is skipped.
 //! - **Cursor.** Moves to this poll's start once the walk is complete. The order of the
 //!   records is unknown, so a record that changed during a walk of several pages may have
-//!   pushed an unchanged one across a page boundary unseen: then the cursor stays, and the
-//!   next poll reads the window again.
+//!   pushed an unchanged one across a page boundary unseen. A record moved by a change
+//!   shows itself twice (once where it was, once where it went) or changes the page count;
+//!   when a walk sees either, the cursor stays, and the next poll reads the window again.
 //!
 //! Every page is one request from the shared budget at low priority (applications come
 //! first); a spent budget defers the poll with no attempt used, and it starts over. With
 //! nothing pending, the poll makes no call at all. The result counts the calls, pages,
 //! records, decisions and windows, so a poll's cost can be read from its job.
+
+use std::collections::HashSet;
 
 use apalis::prelude::Data;
 use chrono::{NaiveDateTime, NaiveTime, Utc};
@@ -38,8 +46,8 @@ use crate::queue::rate_limit::Priority;
 use crate::queue::{JobError, JobKind, JobOutput};
 use crate::vendors::billing_robo::decision;
 use crate::vendors::billing_robo::types::{
-    ApiVersion, CreditRecord, CreditSearch, DateBound, MAX_LIMIT_COUNT, MAX_PAGE_COUNT, Page,
-    to_jst,
+    ApiVersion, CreditRecord, CreditSearch, CreditStatus, DateBound, MAX_LIMIT_COUNT,
+    MAX_PAGE_COUNT, Page, to_jst,
 };
 
 /// A poll (the schedule's payload is empty).
@@ -114,35 +122,41 @@ async fn poll(deps: &BillingRoboDeps) -> Result<PollReport, JobError> {
         },
     };
     let started_jst = to_jst(from_ms(started_ms));
-    let mut windows: Vec<Window> = vec![(from, None)];
+    let statuses: &[Option<CreditStatus>] = match deps.client.version() {
+        ApiVersion::Seed => &[Some(CreditStatus::Active), Some(CreditStatus::Stopped)],
+        ApiVersion::Current => &[None],
+    };
     let mut moved_during_walk = false;
-    let mut multi_page = false;
-    while let Some(window) = windows.pop() {
-        let first = search(deps, window, 0, &mut report).await?;
-        let pages = first.total_page_count;
-        if pages > MAX_PAGE_COUNT + 1 {
-            if let Some((early, late)) = split(window, started_jst, deps.client.version()) {
-                // Early half last on the stack: read first.
-                windows.push(late);
-                windows.push(early);
-                continue;
+    for status in statuses {
+        let mut seen = HashSet::new();
+        let mut windows: Vec<Window> = vec![(from, None)];
+        while let Some(window) = windows.pop() {
+            let first = search(deps, window, *status, 0, &mut report).await?;
+            let pages = first.total_page_count;
+            if pages > MAX_PAGE_COUNT + 1 {
+                if let Some((early, late)) = split(window, started_jst, deps.client.version()) {
+                    // Early half last on the stack: read first.
+                    windows.push(late);
+                    windows.push(early);
+                    continue;
+                }
+                tracing::warn!(
+                    pages,
+                    "Billing-Robo: more than 100 pages of credit changes in a window that \
+                     cannot be split; the rest is left to each application's own search"
+                );
+                report.complete = false;
             }
-            tracing::warn!(
-                pages,
-                "Billing-Robo: more than 100 pages of credit changes in a window that cannot \
-                 be split; the rest is left to each application's own search"
-            );
-            report.complete = false;
-        }
-        report.windows += 1;
-        multi_page |= pages > 1;
-        moved_during_walk |= read_page(deps, &first, started_jst, &mut report).await?;
-        for page_count in 1..pages.min(MAX_PAGE_COUNT + 1) {
-            let page = search(deps, window, page_count, &mut report).await?;
-            moved_during_walk |= read_page(deps, &page, started_jst, &mut report).await?;
+            report.windows += 1;
+            moved_during_walk |= read_page(deps, &first, &mut seen, &mut report).await?;
+            for page_count in 1..pages.min(MAX_PAGE_COUNT + 1) {
+                let page = search(deps, window, *status, page_count, &mut report).await?;
+                moved_during_walk |= page.total_page_count != pages;
+                moved_during_walk |= read_page(deps, &page, &mut seen, &mut report).await?;
+            }
         }
     }
-    if report.complete && !(multi_page && moved_during_walk) {
+    if report.complete && !moved_during_walk {
         watchlist
             .advance_cursor(started_ms)
             .await
@@ -160,10 +174,12 @@ fn from_ms(ms: i64) -> chrono::DateTime<Utc> {
 async fn search(
     deps: &BillingRoboDeps,
     (from, to): Window,
+    status: Option<CreditStatus>,
     page_count: u32,
     report: &mut PollReport,
 ) -> Result<Page<CreditRecord>, JobError> {
     let search = CreditSearch {
+        status,
         update_date_from: Some(DateBound::At(from)),
         update_date_to: to.map(DateBound::At),
         limit_count: Some(MAX_LIMIT_COUNT),
@@ -206,18 +222,18 @@ fn split((from, to): Window, now: NaiveDateTime, version: ApiVersion) -> Option<
     Some(((from, Some(early_end)), (mid, to)))
 }
 
-/// Resolves what the page decides; answers whether a record changed during the walk.
+/// Resolves what the page decides; answers whether a record read earlier in the walk
+/// (`seen`) came again, a sign that records moved during the walk.
 async fn read_page(
     deps: &BillingRoboDeps,
     page: &Page<CreditRecord>,
-    started: NaiveDateTime,
+    seen: &mut HashSet<(Option<String>, Option<u64>, Option<u64>)>,
     report: &mut PollReport,
 ) -> Result<bool, JobError> {
-    let skew = chrono::Duration::from_std(deps.settings.clock_skew()).unwrap_or_default();
-    let moved = page
-        .items
-        .iter()
-        .any(|r| r.updated_at().is_some_and(|at| at >= started - skew));
+    let mut moved = false;
+    for record in &page.items {
+        moved |= !seen.insert((record.billing_code.clone(), record.claim_type, record.id));
+    }
     let codes: Vec<String> = page
         .items
         .iter()
