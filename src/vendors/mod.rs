@@ -28,6 +28,7 @@
 pub mod billing_robo;
 pub mod http;
 pub mod proteger;
+pub mod tulip;
 
 use std::fmt;
 use std::sync::Arc;
