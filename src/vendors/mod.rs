@@ -51,6 +51,7 @@ pub fn all() -> Vendors {
     Vendors::new(vec![
         Arc::new(proteger::Proteger),
         Arc::new(billing_robo::BillingRobo),
+        Arc::new(tulip::Tulip),
     ])
 }
 
