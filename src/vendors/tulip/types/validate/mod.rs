@@ -25,6 +25,7 @@
 //! 1300–1321). Which code means what is our reading of the tables; each file says where a
 //! reading was needed.
 
+pub mod cases;
 mod dates;
 mod options;
 mod parties;
