@@ -15,8 +15,17 @@ async fn tulip_api_refuses_every_rule_with_the_field_and_tulips_code() {
     for (code, field, base, edit) in CASES {
         let mut body = base(Utc::now());
         edit(&mut body, Utc::now());
-        let answer = api.post("/v1/tulip/contracts").json(&body).send().await.expect("answered");
-        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY, "{code} {field}");
+        let answer = api
+            .post("/v1/tulip/contracts")
+            .json(&body)
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(
+            answer.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{code} {field}"
+        );
         let answer: Value = answer.json().await.expect("json");
         assert_eq!(answer["error"]["code"], "validation_failed");
         let fields = answer["error"]["fields"].as_array().expect("fields");
@@ -55,10 +64,21 @@ async fn tulip_api_enqueues_quotes_creations_and_cancellations() {
     }
     // A quote may leave out what only a creation needs.
     let mut light = lcd("renter-api");
-    light["products"] = json!([{"product_type": "bike", "product_subtype": "standard", "value_excl": 900}]);
-    let quote = api.post("/v1/tulip/quotes").json(&light).send().await.expect("answered");
+    light["products"] =
+        json!([{"product_type": "bike", "product_subtype": "standard", "value_excl": 900}]);
+    let quote = api
+        .post("/v1/tulip/quotes")
+        .json(&light)
+        .send()
+        .await
+        .expect("answered");
     assert_eq!(quote.status(), StatusCode::ACCEPTED);
-    let create = api.post("/v1/tulip/contracts").json(&light).send().await.expect("answered");
+    let create = api
+        .post("/v1/tulip/contracts")
+        .json(&light)
+        .send()
+        .await
+        .expect("answered");
     assert_eq!(create.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let cancel = api
@@ -78,7 +98,12 @@ async fn tulip_api_refuses_typos_bad_ids_and_empty_reasons() {
     let api = TestApi::spawn().await;
     let mut typo = lcd("renter-api");
     typo["end_dat"] = json!("2030-01-01T00:00:00Z");
-    let answer = api.post("/v1/tulip/contracts").json(&typo).send().await.expect("answered");
+    let answer = api
+        .post("/v1/tulip/contracts")
+        .json(&typo)
+        .send()
+        .await
+        .expect("answered");
     assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(answer.text().await.expect("text").contains("end_dat"));
 
@@ -90,7 +115,10 @@ async fn tulip_api_refuses_typos_bad_ids_and_empty_reasons() {
         .expect("answered");
     assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let shown = answer.text().await.expect("text");
-    assert!(shown.contains("\"cid\"") && shown.contains("\"reason\""), "{shown}");
+    assert!(
+        shown.contains("\"cid\"") && shown.contains("\"reason\""),
+        "{shown}"
+    );
     let answer = api
         .post("/v1/tulip/contracts/C1/cancellation")
         .json(&json!({"reason": "x", "end_date": "2001-01-01T00:00:00Z"}))
@@ -98,7 +126,13 @@ async fn tulip_api_refuses_typos_bad_ids_and_empty_reasons() {
         .await
         .expect("answered");
     assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(answer.text().await.expect("text").contains("Tulip code 1351"));
+    assert!(
+        answer
+            .text()
+            .await
+            .expect("text")
+            .contains("Tulip code 1351")
+    );
     let unauthenticated = api
         .anonymous(reqwest::Method::POST, "/v1/tulip/contracts")
         .json(&lcd("renter-api"))

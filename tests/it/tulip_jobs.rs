@@ -26,11 +26,14 @@ const WITHIN: Duration = Duration::from_secs(30);
 async fn world() -> (World, ServedTulip) {
     let sandbox = start(config()).await;
     let url = sandbox.url();
-    let world = World::start(ProtegerSandboxConfig::default(), |settings: &mut Settings| {
-        settings.set_vendor("tulip", "base_url", url);
-        settings.set_vendor("tulip", "timeout_ms", 1_000);
-        settings.secrets.set_vendor("tulip", "api_key", KEY);
-    })
+    let world = World::start(
+        ProtegerSandboxConfig::default(),
+        |settings: &mut Settings| {
+            settings.set_vendor("tulip", "base_url", url);
+            settings.set_vendor("tulip", "timeout_ms", 1_000);
+            settings.secrets.set_vendor("tulip", "api_key", KEY);
+        },
+    )
     .await;
     (world, sandbox)
 }
@@ -41,7 +44,12 @@ fn request(uid: &str) -> ContractRequest {
 
 async fn submit_create(world: &World, uid: &str) -> JobId {
     let submission = Submission::new(CreateContract(request(uid)));
-    world.producer.submit(vec![submission], None).await.expect("submit").job_ids[0]
+    world
+        .producer
+        .submit(vec![submission], None)
+        .await
+        .expect("submit")
+        .job_ids[0]
 }
 
 async fn finished(world: &World, id: &JobId) -> JobRecord {
@@ -52,13 +60,22 @@ async fn finished(world: &World, id: &JobId) -> JobRecord {
 async fn tulip_a_quote_prices_without_creating_and_a_creation_creates() {
     let (world, sandbox) = world().await;
     let quote = Submission::new(QuoteContract(request("renter-qc")));
-    let quote = world.producer.submit(vec![quote], None).await.expect("submit").job_ids[0];
+    let quote = world
+        .producer
+        .submit(vec![quote], None)
+        .await
+        .expect("submit")
+        .job_ids[0];
     let quote = finished(&world, &quote).await;
     assert_eq!(quote.state, JobState::Succeeded, "{quote:?}");
     let result = quote.result.as_ref().expect("the quote");
     assert_eq!(result["price"], json!(4.0), "{result}");
     assert!(result["quote"].get("cid").is_none());
-    assert_eq!(sandbox.tulip.count(Some("renter-qc"), None), 0, "a quote creates nothing");
+    assert_eq!(
+        sandbox.tulip.count(Some("renter-qc"), None),
+        0,
+        "a quote creates nothing"
+    );
 
     let created = submit_create(&world, "renter-qc").await;
     let record = finished(&world, &created).await;
@@ -71,9 +88,15 @@ async fn tulip_a_quote_prices_without_creating_and_a_creation_creates() {
     // The job's reference went into the product's internal_id.
     let stamped = reference(&created, 0);
     assert_eq!(sandbox.tulip.count(Some("renter-qc"), Some(&stamped)), 1);
-    assert!(!serde_json::to_string(&record).expect("json").contains(KEY), "the key is in no record");
+    assert!(
+        !serde_json::to_string(&record).expect("json").contains(KEY),
+        "the key is in no record"
+    );
     let effects = sandbox.tulip.effects();
-    assert_eq!((effects.quotes, effects.contracts_created, effects.lists), (1, 1, 0));
+    assert_eq!(
+        (effects.quotes, effects.contracts_created, effects.lists),
+        (1, 1, 0)
+    );
     world.stop().await;
 }
 
@@ -85,7 +108,12 @@ async fn tulip_a_cancellation_within_four_hours_cancels_and_after_terminates() {
     let mut cids = Vec::new();
     for id in [first, second] {
         let record = finished(&world, &id).await;
-        cids.push(record.result.expect("contract")["cid"].as_str().expect("cid").to_string());
+        cids.push(
+            record.result.expect("contract")["cid"]
+                .as_str()
+                .expect("cid")
+                .to_string(),
+        );
     }
     sandbox.tulip.backdate(&cids[1], 6).expect("backdated");
     let mut outcomes = Vec::new();
@@ -95,7 +123,12 @@ async fn tulip_a_cancellation_within_four_hours_cancels_and_after_terminates() {
             reason: "returned early".into(),
             end_date: None,
         });
-        let id = world.producer.submit(vec![cancel], None).await.expect("submit").job_ids[0];
+        let id = world
+            .producer
+            .submit(vec![cancel], None)
+            .await
+            .expect("submit")
+            .job_ids[0];
         let record = finished(&world, &id).await;
         assert_eq!(record.state, JobState::Succeeded, "{record:?}");
         outcomes.push(record.result.expect("result")["outcome"].clone());
@@ -108,10 +141,18 @@ async fn tulip_a_cancellation_within_four_hours_cancels_and_after_terminates() {
         reason: "again".into(),
         end_date: None,
     });
-    let id = world.producer.submit(vec![again], None).await.expect("submit").job_ids[0];
+    let id = world
+        .producer
+        .submit(vec![again], None)
+        .await
+        .expect("submit")
+        .job_ids[0];
     let record = finished(&world, &id).await;
     assert_eq!(record.state, JobState::Succeeded, "{record:?}");
-    assert_eq!(record.result.as_ref().expect("result")["already_ended"], json!(true));
+    assert_eq!(
+        record.result.as_ref().expect("result")["already_ended"],
+        json!(true)
+    );
 
     // An unknown contract is 1051: failed at once, with Tulip's code.
     let unknown = Submission::new(CancelContract {
@@ -119,9 +160,18 @@ async fn tulip_a_cancellation_within_four_hours_cancels_and_after_terminates() {
         reason: "x".into(),
         end_date: None,
     });
-    let id = world.producer.submit(vec![unknown], None).await.expect("submit").job_ids[0];
+    let id = world
+        .producer
+        .submit(vec![unknown], None)
+        .await
+        .expect("submit")
+        .job_ids[0];
     let record = finished(&world, &id).await;
-    assert_eq!((record.state, record.attempts), (JobState::Failed, 1), "{record:?}");
+    assert_eq!(
+        (record.state, record.attempts),
+        (JobState::Failed, 1),
+        "{record:?}"
+    );
     assert!(record.last_error.expect("error").message.contains("1051"));
     world.stop().await;
 }
@@ -131,46 +181,72 @@ async fn tulip_a_creation_that_stalls_after_the_contract_was_stored_adopts_it() 
     let (world, sandbox) = world().await;
     // The first creation is stored, then answered after the client gave up (1 s); the
     // second is stored, then its connection drops; the third is stored, then a 503.
-    sandbox.tulip.push_faults([
-        Fault::Stall { ms: 2_500, then: StallThen::Answer },
-    ]);
+    sandbox.tulip.push_faults([Fault::Stall {
+        ms: 2_500,
+        then: StallThen::Answer,
+    }]);
     let stalled = submit_create(&world, "renter-st").await;
     let record = finished(&world, &stalled).await;
     assert_eq!(record.state, JobState::Succeeded, "{record:?}");
     assert_eq!(record.attempts, 2, "{record:?}");
     let result = record.result.as_ref().expect("the contract");
     assert_eq!(result["adopted"], json!(true), "{result}");
-    assert_eq!(sandbox.tulip.count(Some("renter-st"), None), 1, "created once");
+    assert_eq!(
+        sandbox.tulip.count(Some("renter-st"), None),
+        1,
+        "created once"
+    );
     let adopted = result["cid"].as_str().expect("cid");
     assert_eq!(sandbox.tulip.contracts()[0].cid(), adopted);
 
     for fault in [
-        Fault::Stall { ms: 50, then: StallThen::Drop },
-        Fault::Error { status: 503, phase: Phase::After },
+        Fault::Stall {
+            ms: 50,
+            then: StallThen::Drop,
+        },
+        Fault::Error {
+            status: 503,
+            phase: Phase::After,
+        },
     ] {
         sandbox.tulip.reset();
         sandbox.tulip.push_faults([fault]);
         let id = submit_create(&world, "renter-st").await;
         let record = finished(&world, &id).await;
         assert_eq!(record.state, JobState::Succeeded, "{fault:?}: {record:?}");
-        assert_eq!(record.result.as_ref().expect("r")["adopted"], json!(true), "{fault:?}");
-        assert_eq!(sandbox.tulip.count(None, None), 1, "{fault:?}: created once");
+        assert_eq!(
+            record.result.as_ref().expect("r")["adopted"],
+            json!(true),
+            "{fault:?}"
+        );
+        assert_eq!(
+            sandbox.tulip.count(None, None),
+            1,
+            "{fault:?}: created once"
+        );
     }
 
     // A failure before anything was stored: the retry finds nothing and sends again.
     sandbox.tulip.reset();
-    sandbox.tulip.push_faults([Fault::Error { status: 502, phase: Phase::Before }]);
+    sandbox.tulip.push_faults([Fault::Error {
+        status: 502,
+        phase: Phase::Before,
+    }]);
     let id = submit_create(&world, "renter-st").await;
     let record = finished(&world, &id).await;
     assert_eq!(record.state, JobState::Succeeded, "{record:?}");
     assert_eq!(record.result.as_ref().expect("r")["adopted"], json!(false));
     assert_eq!(sandbox.tulip.count(None, None), 1);
-    assert_eq!(sandbox.tulip.effects().lists, 1, "looked before sending again");
+    assert_eq!(
+        sandbox.tulip.effects().lists,
+        1,
+        "looked before sending again"
+    );
     world.stop().await;
 }
 
 #[tokio::test]
-async fn tulip_a_worker_killed_after_sending_leaves_a_mark_that_makes_the_next_run_look() {
+async fn tulip_sent_marks_are_per_job_and_another_job_creates_its_own_contract() {
     let (world, sandbox) = world().await;
     // As if a run had sent the creation and died before recording anything: the contract
     // exists at Tulip with the job's reference, the mark is set, the attempt is still 1.
@@ -216,17 +292,27 @@ async fn tulip_a_spent_quota_and_a_429_are_retried_after_their_retry_after() {
     sandbox.tulip.set_switches(Switches::default());
     let record = finished(&world, &id).await;
     assert_eq!(record.state, JobState::Succeeded, "{record:?}");
-    assert!(started.elapsed() >= Duration::from_millis(900), "Retry-After honoured: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After honoured: {:?}",
+        started.elapsed()
+    );
     assert!(sandbox.tulip.effects().quota_refusals >= 1);
     assert_eq!(sandbox.tulip.count(Some("renter-q"), None), 1);
 
-    sandbox.tulip.push_faults([Fault::RateLimited { retry_after_secs: Some(1) }]);
+    sandbox.tulip.push_faults([Fault::RateLimited {
+        retry_after_secs: Some(1),
+    }]);
     let started = std::time::Instant::now();
     let id = submit_create(&world, "renter-429").await;
     let record = finished(&world, &id).await;
     assert_eq!(record.state, JobState::Succeeded, "{record:?}");
     assert_eq!(record.attempts, 2, "{record:?}");
-    assert!(started.elapsed() >= Duration::from_millis(900), "waited {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited {:?}",
+        started.elapsed()
+    );
     assert_eq!(sandbox.tulip.effects().rate_limited, 1);
     assert_eq!(sandbox.tulip.count(Some("renter-429"), None), 1);
     world.stop().await;

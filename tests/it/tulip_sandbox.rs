@@ -132,20 +132,41 @@ async fn tulip_sandbox_quotes_without_storing_and_creates_with_a_deterministic_p
     let body = lcd("renter-q");
     let (status, quote) = post(&sandbox, "/contracts?preview=true", &body).await;
     assert_eq!(status, StatusCode::OK, "{quote}");
-    assert!(quote["contract"].get("cid").is_none(), "a quote has no cid: {quote}");
+    assert!(
+        quote["contract"].get("cid").is_none(),
+        "a quote has no cid: {quote}"
+    );
     // One catalogue product (1000) × 0.4 % a day × 1 day.
     assert_eq!(quote["contract"]["price"], json!(4.0));
     assert_eq!(sandbox.tulip.count(Some("renter-q"), None), 0);
 
     let (status, created) = post(&sandbox, "/contracts", &body).await;
     assert_eq!(status, StatusCode::OK, "{created}");
-    let cid = created["contract"]["cid"].as_str().expect("cid").to_string();
+    let cid = created["contract"]["cid"]
+        .as_str()
+        .expect("cid")
+        .to_string();
     assert_eq!(created["contract"]["status"], "open");
     assert_eq!(created["contract"]["price"], quote["contract"]["price"]);
-    let (_, listed) = call(&sandbox, reqwest::Method::GET, "/contracts?uid=renter-q&limit=100", None).await;
+    let (_, listed) = call(
+        &sandbox,
+        reqwest::Method::GET,
+        "/contracts?uid=renter-q&limit=100",
+        None,
+    )
+    .await;
     assert_eq!(listed["contracts"][0]["cid"], json!(cid));
-    let (status, read) = call(&sandbox, reqwest::Method::GET, &format!("/contracts/{cid}"), None).await;
-    assert_eq!((status, read["contract"]["cid"].clone()), (StatusCode::OK, json!(cid)));
+    let (status, read) = call(
+        &sandbox,
+        reqwest::Method::GET,
+        &format!("/contracts/{cid}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, read["contract"]["cid"].clone()),
+        (StatusCode::OK, json!(cid))
+    );
     let (status, unknown) = call(&sandbox, reqwest::Method::GET, "/contracts/NOPE", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(unknown["error"]["code"], 1051);
@@ -157,23 +178,55 @@ async fn tulip_sandbox_cancels_within_four_hours_and_terminates_after() {
     let mut cids = Vec::new();
     for _ in 0..2 {
         let (_, created) = post(&sandbox, "/contracts", &lcd("renter-c")).await;
-        cids.push(created["contract"]["cid"].as_str().expect("cid").to_string());
+        cids.push(
+            created["contract"]["cid"]
+                .as_str()
+                .expect("cid")
+                .to_string(),
+        );
     }
     let reason = json!({"reason": "returned early"});
-    let (status, cancelled) =
-        call(&sandbox, reqwest::Method::DELETE, &format!("/contracts/{}", cids[0]), Some(&reason)).await;
+    let (status, cancelled) = call(
+        &sandbox,
+        reqwest::Method::DELETE,
+        &format!("/contracts/{}", cids[0]),
+        Some(&reason),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{cancelled}");
     assert_eq!(cancelled["contract"]["status"], "cancel");
-    let (status, again) =
-        call(&sandbox, reqwest::Method::DELETE, &format!("/contracts/{}", cids[0]), Some(&reason)).await;
-    assert_eq!((status, again["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!(1052)));
+    let (status, again) = call(
+        &sandbox,
+        reqwest::Method::DELETE,
+        &format!("/contracts/{}", cids[0]),
+        Some(&reason),
+    )
+    .await;
+    assert_eq!(
+        (status, again["error"]["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(1052))
+    );
 
     sandbox.tulip.backdate(&cids[1], 5).expect("backdated");
-    let (status, refused) =
-        call(&sandbox, reqwest::Method::DELETE, &format!("/contracts/{}", cids[1]), Some(&json!({"reason": " "}))).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a termination needs a reason: {refused}");
-    let (status, terminated) =
-        call(&sandbox, reqwest::Method::DELETE, &format!("/contracts/{}", cids[1]), Some(&reason)).await;
+    let (status, refused) = call(
+        &sandbox,
+        reqwest::Method::DELETE,
+        &format!("/contracts/{}", cids[1]),
+        Some(&json!({"reason": " "})),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a termination needs a reason: {refused}"
+    );
+    let (status, terminated) = call(
+        &sandbox,
+        reqwest::Method::DELETE,
+        &format!("/contracts/{}", cids[1]),
+        Some(&reason),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{terminated}");
     assert_eq!(terminated["contract"]["status"], "terminated");
     let effects = sandbox.tulip.effects();
@@ -196,10 +249,17 @@ async fn tulip_sandbox_switches_play_the_unkind_readings() {
         .send()
         .await
         .expect("answered");
-    assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "99888 comes as a 400 by default");
+    assert_eq!(
+        answer.status(),
+        StatusCode::BAD_REQUEST,
+        "99888 comes as a 400 by default"
+    );
     assert_eq!(answer.headers()["retry-after"], "3");
     let body: Value = answer.json().await.expect("json");
-    assert_eq!(body, json!({"success": false, "error": {"code": 99888, "message": "The limit has been reached. You cannot perform this action. Please contact support."}}));
+    assert_eq!(
+        body,
+        json!({"success": false, "error": {"code": 99888, "message": "The limit has been reached. You cannot perform this action. Please contact support."}})
+    );
 
     let mut test_contract = lcd("renter-s");
     test_contract["test"] = json!(true);
@@ -209,8 +269,20 @@ async fn tulip_sandbox_switches_play_the_unkind_readings() {
     });
     let (status, _) = post(&sandbox, "/contracts", &test_contract).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, plain) = call(&sandbox, reqwest::Method::GET, "/contracts?uid=renter-s", None).await;
+    let (_, plain) = call(
+        &sandbox,
+        reqwest::Method::GET,
+        "/contracts?uid=renter-s",
+        None,
+    )
+    .await;
     assert_eq!(plain["contracts"], json!([]), "hidden without test=true");
-    let (_, tests) = call(&sandbox, reqwest::Method::GET, "/contracts?uid=renter-s&test=true", None).await;
+    let (_, tests) = call(
+        &sandbox,
+        reqwest::Method::GET,
+        "/contracts?uid=renter-s&test=true",
+        None,
+    )
+    .await;
     assert_eq!(tests["contracts"].as_array().map(Vec::len), Some(1));
 }

@@ -222,12 +222,21 @@ async fn cancel(
     let mut end_date = None;
     if let Some(parsed) = &parsed {
         if parsed.payload.reason.trim().is_empty() {
-            errors.push(FieldError::new("reason", "must not be empty: Tulip requires a reason to terminate"));
+            errors.push(FieldError::new(
+                "reason",
+                "must not be empty: Tulip requires a reason to terminate",
+            ));
         }
         if let Some(text) = &parsed.payload.end_date {
             match parse_date(text) {
-                None => errors.push(FieldError::new("end_date", "must be an ISO 8601 date such as 2024-09-15T00:00:00.000Z (Tulip code 1351)")),
-                Some(at) if at < Utc::now() => errors.push(FieldError::new("end_date", "must not be in the past (Tulip code 1351)")),
+                None => errors.push(FieldError::new(
+                    "end_date",
+                    "must be an ISO 8601 date such as 2024-09-15T00:00:00.000Z (Tulip code 1351)",
+                )),
+                Some(at) if at < Utc::now() => errors.push(FieldError::new(
+                    "end_date",
+                    "must not be in the past (Tulip code 1351)",
+                )),
                 Some(at) => end_date = Some(at),
             }
         }

@@ -168,7 +168,11 @@ pub fn classify(error: TulipError, pause: Option<Duration>) -> JobError {
             }
             let retry_after = match (code, status) {
                 (Some(QUOTA_REACHED), _) | (_, 429) => pause.or(retry_after),
-                (_, 502..=504) => Some(retry_after.unwrap_or(UNAVAILABLE_WAIT).max(UNAVAILABLE_WAIT)),
+                (_, 502..=504) => Some(
+                    retry_after
+                        .unwrap_or(UNAVAILABLE_WAIT)
+                        .max(UNAVAILABLE_WAIT),
+                ),
                 (_, 408 | 500..=599) => retry_after,
                 _ => return JobError::permanent(detail),
             };
@@ -272,7 +276,10 @@ mod tests {
         assert!(detail.message.contains("code 1051"), "{}", detail.message);
         assert_eq!(detail.vendor_status, Some(400));
         assert_eq!(
-            detail.vendor_body.as_ref().and_then(|b| b["error"]["code"].as_u64()),
+            detail
+                .vendor_body
+                .as_ref()
+                .and_then(|b| b["error"]["code"].as_u64()),
             Some(1051)
         );
     }

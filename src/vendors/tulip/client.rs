@@ -133,7 +133,11 @@ impl TulipClient {
         test: bool,
     ) -> Result<Vec<Contract>, TulipError> {
         let (skip, limit) = (skip.to_string(), limit.to_string());
-        let mut query = vec![("uid", uid), ("skip", skip.as_str()), ("limit", limit.as_str())];
+        let mut query = vec![
+            ("uid", uid),
+            ("skip", skip.as_str()),
+            ("limit", limit.as_str()),
+        ];
         if test {
             query.push(("test", "true"));
         }
@@ -282,7 +286,10 @@ mod tests {
         let client = TulipClient::new(&settings(), Some("tk_live_secret".into())).expect("client");
         let shown = format!("{client:?}");
         assert!(!shown.contains("tk_live_secret"), "{shown}");
-        assert_eq!(client.scrub(b"{\"key\":\"tk_live_secret\"}"), "{\"key\":\"<redacted>\"}");
+        assert_eq!(
+            client.scrub(b"{\"key\":\"tk_live_secret\"}"),
+            "{\"key\":\"<redacted>\"}"
+        );
         let err = TulipClient::new(&settings(), Some("bad\nkey".into())).expect_err("refused");
         assert!(!err.to_string().contains("bad"), "{err}");
     }

@@ -156,11 +156,21 @@ mod tests {
             base_url: "not a url".into(),
             ..TulipSettings::default()
         };
-        assert!(bad.check().expect_err("refused").to_string().contains("base_url"));
+        assert!(
+            bad.check()
+                .expect_err("refused")
+                .to_string()
+                .contains("base_url")
+        );
         let bad = TulipSettings {
             rate_limit: 0,
             ..TulipSettings::default()
         };
-        assert!(bad.check().expect_err("refused").to_string().contains("rate_limit"));
+        assert!(
+            bad.check()
+                .expect_err("refused")
+                .to_string()
+                .contains("rate_limit")
+        );
     }
 }

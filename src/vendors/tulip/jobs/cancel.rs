@@ -42,16 +42,23 @@ pub async fn cancel(job: CancelContract, deps: Data<TulipDeps>) -> Result<JobOut
             let raw = serde_json::from_str(&body).unwrap_or(Value::String(body));
             return Ok(JobOutput::needs_attention(
                 raw,
-                format!("Tulip answered HTTP {status} to the cancellation, with a body we cannot read ({message})"),
+                format!(
+                    "Tulip answered HTTP {status} to the cancellation, with a body we cannot read ({message})"
+                ),
             ));
         }
         Err(refusal) => refusal,
     };
-    let checkable = matches!(refusal, TulipError::Status { status: 400 | 409 | 422, .. })
-        && !matches!(
-            refusal.code(),
-            Some(CONTRACT_NOT_FOUND | NO_PERMISSION | QUOTA_REACHED)
-        );
+    let checkable = matches!(
+        refusal,
+        TulipError::Status {
+            status: 400 | 409 | 422,
+            ..
+        }
+    ) && !matches!(
+        refusal.code(),
+        Some(CONTRACT_NOT_FOUND | NO_PERMISSION | QUOTA_REACHED)
+    );
     if !checkable {
         return Err(failed(&deps, refusal).await);
     }

@@ -41,7 +41,9 @@ pub async fn create(
             message,
             body,
         }) => Err(JobError::retryable(vendor_detail(
-            format!("Tulip answered HTTP {status} with a body we cannot read ({message}); the retry looks for the contract first"),
+            format!(
+                "Tulip answered HTTP {status} with a body we cannot read ({message}); the retry looks for the contract first"
+            ),
             status,
             body,
         ))),

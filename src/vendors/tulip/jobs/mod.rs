@@ -91,7 +91,11 @@ pub struct TulipDeps {
 }
 
 /// The kinds that have a worker (and so a retry promoter) in this process.
-pub const WORKER_KINDS: [&str; 3] = [QuoteContract::KIND, CreateContract::KIND, CancelContract::KIND];
+pub const WORKER_KINDS: [&str; 3] = [
+    QuoteContract::KIND,
+    CreateContract::KIND,
+    CancelContract::KIND,
+];
 
 /// Adds Tulip's workers to the monitor.
 pub fn register(monitor: Monitor, deps: &WorkerDeps) -> Result<Monitor, TulipError> {

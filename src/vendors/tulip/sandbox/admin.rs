@@ -78,7 +78,11 @@ pub async fn backdate(
     };
     match backdate_contract(&shared, &cid, by.hours) {
         Some(contract) => Json(contract).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({"error": format!("no contract {cid}")}))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no contract {cid}")})),
+        )
+            .into_response(),
     }
 }
 

@@ -73,7 +73,10 @@ pub async fn create(
         let price = line_price(line, &request, start);
         total += price;
         let cpid = inner.fresh_id('P');
-        let product_id = line.product_id.clone().unwrap_or_else(|| format!("inline-{cpid}"));
+        let product_id = line
+            .product_id
+            .clone()
+            .unwrap_or_else(|| format!("inline-{cpid}"));
         lines.insert(
             cpid,
             json!({
@@ -100,7 +103,10 @@ pub async fn create(
         "products": lines,
         "price": cents(total),
     });
-    for (field, party) in [("company", &request.company), ("individual", &request.individual)] {
+    for (field, party) in [
+        ("company", &request.company),
+        ("individual", &request.individual),
+    ] {
         if let Some(party) = party {
             contract[field] = Value::Object(party.clone());
         }
@@ -136,7 +142,10 @@ pub async fn list(
         return error(switches.envelope, 400, 1012);
     };
     let number = |name: &str, default: usize| {
-        params.get(name).and_then(|v| v.parse::<usize>().ok()).unwrap_or(default)
+        params
+            .get(name)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
     };
     let (skip, limit) = (number("skip", 0), number("limit", 20).min(100));
     let test = params.get("test").map(String::as_str);
@@ -206,7 +215,11 @@ pub async fn terminate(
     let mut inner = shared.lock();
     let envelope = inner.switches.envelope;
     let termination: Option<Termination> = serde_json::from_slice(&body).ok();
-    let Some(index) = inner.contracts.iter().position(|c| c.cid() == cid && c.owner == key) else {
+    let Some(index) = inner
+        .contracts
+        .iter()
+        .position(|c| c.cid() == cid && c.owner == key)
+    else {
         inner.effects.refused += 1;
         return error(envelope, 400, CONTRACT_NOT_FOUND);
     };
@@ -220,10 +233,18 @@ pub async fn terminate(
     let end = termination.as_ref().and_then(|t| t.end_date);
     let refusal = refusal.or_else(|| match (&termination, end) {
         _ if cancel => None,
-        (None, _) => Some(error_with(envelope, 400, 1221, "A reason is required to terminate the contract.")),
-        (Some(t), _) if t.reason.trim().is_empty() => {
-            Some(error_with(envelope, 400, 1221, "A reason is required to terminate the contract."))
-        }
+        (None, _) => Some(error_with(
+            envelope,
+            400,
+            1221,
+            "A reason is required to terminate the contract.",
+        )),
+        (Some(t), _) if t.reason.trim().is_empty() => Some(error_with(
+            envelope,
+            400,
+            1221,
+            "A reason is required to terminate the contract.",
+        )),
         (_, Some(end)) if end < now - Duration::minutes(1) => Some(error(envelope, 400, 1351)),
         (_, Some(end)) if end > stored.end => Some(error(envelope, 400, 1352)),
         _ => None,
@@ -273,7 +294,10 @@ pub fn backdate(shared: &Shared, cid: &str, hours: i64) -> Option<Value> {
     if let Some(lines) = stored.contract["products"].as_object_mut() {
         for line in lines.values_mut() {
             for field in ["start_date", "end_date"] {
-                let moved = line[field].as_str().and_then(parse_date).map(|d| format_date(d - by));
+                let moved = line[field]
+                    .as_str()
+                    .and_then(parse_date)
+                    .map(|d| format_date(d - by));
                 line[field] = json!(moved);
             }
         }

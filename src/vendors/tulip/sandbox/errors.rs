@@ -60,7 +60,9 @@ pub fn server_error(status: u16) -> Response {
 /// A response the server never sends: it closes the connection instead.
 pub fn dropped() -> Response {
     let body = Body::from_stream(futures::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by fault injection"))
+        Err::<Bytes, std::io::Error>(std::io::Error::other(
+            "connection dropped by fault injection",
+        ))
     }));
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::BAD_GATEWAY;

@@ -19,7 +19,11 @@ use crate::vendors::tulip::types::codes::{INVALID_KEY, MISSING_KEY, NO_PERMISSIO
 #[derive(Debug, Clone)]
 pub struct Caller(pub String);
 
-pub async fn layer(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+pub async fn layer(
+    State(shared): State<Arc<Shared>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let key = request
         .headers()
         .get(KEY_HEADER)
@@ -30,11 +34,15 @@ pub async fn layer(State(shared): State<Arc<Shared>>, mut request: Request, next
         let mut inner = shared.lock();
         inner.effects.requests += 1;
         let switches = inner.switches.clone();
-        let known = |key: &str| shared.config.keys.is_empty() || shared.config.keys.iter().any(|k| k == key);
+        let known = |key: &str| {
+            shared.config.keys.is_empty() || shared.config.keys.iter().any(|k| k == key)
+        };
         let refusal = match &key {
             None => Some((401, MISSING_KEY)),
             Some(key) if !known(key) => Some((401, INVALID_KEY)),
-            Some(_) if switches.quota_exceeded => Some((switches.quota_status.unwrap_or(400), QUOTA_REACHED)),
+            Some(_) if switches.quota_exceeded => {
+                Some((switches.quota_status.unwrap_or(400), QUOTA_REACHED))
+            }
             Some(_) if switches.forbidden && request.method() != Method::GET => {
                 Some((403, NO_PERMISSION))
             }

@@ -49,7 +49,10 @@ pub struct TulipSandboxConfig {
 impl fmt::Debug for TulipSandboxConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TulipSandboxConfig")
-            .field("keys", &self.keys.iter().map(|_| "<redacted>").collect::<Vec<_>>())
+            .field(
+                "keys",
+                &self.keys.iter().map(|_| "<redacted>").collect::<Vec<_>>(),
+            )
             .field("switches", &self.switches)
             .field("faults", &self.faults)
             .finish()

@@ -14,11 +14,7 @@ use crate::vendors::tulip::types::{ContractRequest, ContractType, ProductLine};
 /// The value of a catalogue product.
 pub const CATALOGUE_VALUE: f64 = 1000.0;
 
-pub fn line_price(
-    line: &ProductLine,
-    request: &ContractRequest,
-    start: DateTime<Utc>,
-) -> f64 {
+pub fn line_price(line: &ProductLine, request: &ContractRequest, start: DateTime<Utc>) -> f64 {
     let value = line.value_excl.unwrap_or(CATALOGUE_VALUE);
     let rate = match request.contract_type {
         ContractType::Lcd => 0.004,

@@ -23,7 +23,10 @@ use super::{admin, contracts, faults, gate};
 
 pub fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
-        .route("/v2/contracts", post(contracts::create).get(contracts::list))
+        .route(
+            "/v2/contracts",
+            post(contracts::create).get(contracts::list),
+        )
         .route(
             "/v2/contracts/{cid}",
             get(contracts::read).delete(contracts::terminate),
@@ -39,7 +42,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/_admin/switches",
             get(admin::get_switches).put(admin::put_switches),
         )
-        .route("/_admin/faults", get(admin::get_faults).put(admin::put_faults))
+        .route(
+            "/_admin/faults",
+            get(admin::get_faults).put(admin::put_faults),
+        )
         .route("/_admin/reset", post(admin::reset));
     api.merge(admin).with_state(shared)
 }

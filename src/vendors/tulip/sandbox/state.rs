@@ -126,7 +126,10 @@ impl Inner {
     pub fn fresh_id(&mut self, prefix: char) -> String {
         let n = self.next_id;
         self.next_id += 1;
-        format!("{prefix}{:012X}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16)
+        format!(
+            "{prefix}{:012X}",
+            n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16
+        )
     }
 }
 

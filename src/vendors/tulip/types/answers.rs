@@ -152,10 +152,16 @@ mod tests {
         }
         let listed = json!({"status": "success", "contracts": [{"cid": "A"}, {"cid": "B"}]});
         assert_eq!(contracts_of(&listed).map(|c| c.len()), Some(2));
-        assert_eq!(contracts_of(&json!({"success": true, "data": []})).map(|c| c.len()), Some(0));
+        assert_eq!(
+            contracts_of(&json!({"success": true, "data": []})).map(|c| c.len()),
+            Some(0)
+        );
 
         let openapi = r#"{"execution_id":"x","status":"error","type":"bad_request","message":"bad request","error":{"code":1051,"message":"Le contrat n'existe pas."}}"#;
-        assert_eq!(error_of(openapi), Some((1051, "Le contrat n'existe pas.".into())));
+        assert_eq!(
+            error_of(openapi),
+            Some((1051, "Le contrat n'existe pas.".into()))
+        );
         let guide = r#"{"success":false,"error":{"code":"9001","message":"Missing API key"}}"#;
         assert_eq!(error_of(guide), Some((9001, "Missing API key".into())));
         assert_eq!(error_of("<html>502</html>"), None);
@@ -163,10 +169,15 @@ mod tests {
 
     #[test]
     fn internal_ids_come_from_an_object_or_a_list_of_lines() {
-        let keyed = Contract(json!({"products": {"cp1": {"data": {"internal_id": "a"}}, "cp2": {"data": {}}}}));
+        let keyed = Contract(
+            json!({"products": {"cp1": {"data": {"internal_id": "a"}}, "cp2": {"data": {}}}}),
+        );
         assert_eq!(keyed.internal_ids(), ["a"]);
         let listed = Contract(json!({"products": [{"data": {"internal_id": "b"}}]}));
         assert_eq!(listed.internal_ids(), ["b"]);
-        assert_eq!(Contract(json!({"status": "cancel"})).ending(), Some(Ending::Cancelled));
+        assert_eq!(
+            Contract(json!({"status": "cancel"})).ending(),
+            Some(Ending::Cancelled)
+        );
     }
 }

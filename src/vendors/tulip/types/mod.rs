@@ -13,5 +13,7 @@ pub mod request;
 pub mod validate;
 
 pub use answers::{Contract, Ending, contract_of, contracts_of, error_of};
-pub use request::{ContractRequest, ContractType, ProductLine, Termination, format_date, parse_date};
+pub use request::{
+    ContractRequest, ContractType, ProductLine, Termination, format_date, parse_date,
+};
 pub use validate::{Mode, Rules, Span, Violation};

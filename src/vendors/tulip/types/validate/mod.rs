@@ -175,6 +175,5 @@ fn contract_type(value: Option<&Value>, found: &mut Found) -> Option<ContractTyp
     }
 }
 
-
 #[cfg(test)]
 mod tests;

@@ -18,8 +18,8 @@
 
 use serde_json::Value;
 
-use super::dates::Span;
 use super::Found;
+use super::dates::Span;
 use crate::vendors::tulip::types::request::ContractType;
 
 /// Every option value Tulip documents: the OpenAPI enum, plus the seed's `transportation`
@@ -60,7 +60,11 @@ pub(super) fn check(
 ) -> Option<Vec<String>> {
     let items = match value {
         None | Some(Value::Null) => {
-            found.push("options", 1008, "is required: at least \"break\" and \"theft\"");
+            found.push(
+                "options",
+                1008,
+                "is required: at least \"break\" and \"theft\"",
+            );
             return None;
         }
         Some(Value::Array(items)) => items,
@@ -95,7 +99,12 @@ pub(super) fn check(
 }
 
 /// The "break and theft" family (the table in the module docs).
-fn required(options: &[String], contract_type: ContractType, long: Option<bool>, found: &mut Found) {
+fn required(
+    options: &[String],
+    contract_type: ContractType,
+    long: Option<bool>,
+    found: &mut Found,
+) {
     let has = |o: &str| options.iter().any(|x| x == o);
     let parties = ["company", "individual"].iter().filter(|p| has(p)).count();
     let usage = USAGES.iter().any(|u| has(u));
@@ -128,7 +137,9 @@ fn allowed(options: &[String], contract_type: ContractType, long: Option<bool>, 
     for (index, option) in options.iter().enumerate() {
         let option = option.as_str();
         let why = if matches!(option, "company" | "individual") && long == Some(false) {
-            Some("must not be sent before six months of LMD: send the company or individual object alone")
+            Some(
+                "must not be sent before six months of LMD: send the company or individual object alone",
+            )
         } else if USAGES.contains(&option) && long == Some(false) {
             Some("a usage option needs an LMD of six months or more, or an LLD")
         } else if contract_type == ContractType::Lcd && NOT_IN_LCD.contains(&option) {
@@ -143,6 +154,10 @@ fn allowed(options: &[String], contract_type: ContractType, long: Option<bool>, 
         }
     }
     if options.iter().any(|o| o == "company") && options.iter().any(|o| o == "individual") {
-        found.push("options", 1010, "must not contain both \"company\" and \"individual\"");
+        found.push(
+            "options",
+            1010,
+            "must not contain both \"company\" and \"individual\"",
+        );
     }
 }

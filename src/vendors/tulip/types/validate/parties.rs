@@ -74,7 +74,11 @@ pub(super) fn check(
     let Some(contract_type) = contract_type else {
         return Parties::default();
     };
-    let has = |o: &str| options.as_ref().is_some_and(|all| all.iter().any(|x| x == o));
+    let has = |o: &str| {
+        options
+            .as_ref()
+            .is_some_and(|all| all.iter().any(|x| x == o))
+    };
     let required = rules.mode == Mode::Create;
     let long = match contract_type {
         ContractType::Lcd => Some(false),
@@ -91,21 +95,31 @@ pub(super) fn check(
             None
         }
     });
-    let individual = party(body, "individual", &INDIVIDUAL, found, |individual, found| {
-        if contract_type == ContractType::Lcd || long == Some(false) {
-            Some("must not be sent for an LCD or an LMD under six months")
-        } else if has("company") {
-            Some("must not be sent with the \"company\" option")
-        } else {
-            individual_fields(individual, required, found);
-            None
-        }
-    });
+    let individual = party(
+        body,
+        "individual",
+        &INDIVIDUAL,
+        found,
+        |individual, found| {
+            if contract_type == ContractType::Lcd || long == Some(false) {
+                Some("must not be sent for an LCD or an LMD under six months")
+            } else if has("company") {
+                Some("must not be sent with the \"company\" option")
+            } else {
+                individual_fields(individual, required, found);
+                None
+            }
+        },
+    );
     if required && has("company") && company.is_none() && body.get("company").is_none() {
         found.push("company", 1013, "is required with the \"company\" option");
     }
     if required && has("individual") && individual.is_none() && body.get("individual").is_none() {
-        found.push("individual", 1014, "is required with the \"individual\" option");
+        found.push(
+            "individual",
+            1014,
+            "is required with the \"individual\" option",
+        );
     }
     Parties {
         company,
@@ -191,9 +205,19 @@ fn common_fields(
             found.push(at(field), code, "is required");
         }
     }
-    let checks: [(&str, (u32, u32), fn(&str) -> bool, &str); 3] = [
-        ("zipcode", codes.zipcode, is_zipcode, "must be a French zipcode of 5 digits"),
-        ("city", codes.city, is_normalised_city, "must be Tulip's normalised city name, such as PARIS-1ER-ARRONDISSEMENT"),
+    let checks: [Check; 3] = [
+        (
+            "zipcode",
+            codes.zipcode,
+            is_zipcode,
+            "must be a French zipcode of 5 digits",
+        ),
+        (
+            "city",
+            codes.city,
+            is_normalised_city,
+            "must be Tulip's normalised city name, such as PARIS-1ER-ARRONDISSEMENT",
+        ),
         ("country", codes.country, |c| c == "FR", "must be \"FR\""),
     ];
     for (field, (missing, invalid), valid, why) in checks {
@@ -204,6 +228,9 @@ fn common_fields(
         }
     }
 }
+
+/// A field's name, its codes (missing, invalid), its test and why it failed.
+type Check = (&'static str, (u32, u32), fn(&str) -> bool, &'static str);
 
 /// A non-blank string field.
 fn text<'a>(object: &'a Map<String, Value>, field: &str) -> Option<&'a str> {

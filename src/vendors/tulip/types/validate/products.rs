@@ -35,14 +35,56 @@ pub const PRODUCT_TYPES: [&str; 7] = [
 ];
 
 pub const PRODUCT_SUBTYPES: [&str; 50] = [
-    "standard", "electric", "cargo", "remorque", "furniture", "tent", "decorations",
-    "tableware", "entertainment", "action-cam", "drone", "camera", "video-camera",
-    "stabilizer", "phone", "computer", "tablet", "small-appliance", "large-appliance",
-    "other-electronic-equipment", "construction-equipment", "diy-tools", "electric-diy-tools",
-    "gardening-tools", "electric-gardening-tools", "running-hiking", "fishing", "golf",
-    "racket-sports", "horseriding", "ball-sports", "fitness", "water-sports", "other",
-    "kitesurf", "foil", "windsurf", "sailboat", "kayak", "canoe", "water-ski", "wakeboard",
-    "mono-ski", "buoy", "paddle", "surf", "pedalo", "ski", "snowboard", "snowshoe",
+    "standard",
+    "electric",
+    "cargo",
+    "remorque",
+    "furniture",
+    "tent",
+    "decorations",
+    "tableware",
+    "entertainment",
+    "action-cam",
+    "drone",
+    "camera",
+    "video-camera",
+    "stabilizer",
+    "phone",
+    "computer",
+    "tablet",
+    "small-appliance",
+    "large-appliance",
+    "other-electronic-equipment",
+    "construction-equipment",
+    "diy-tools",
+    "electric-diy-tools",
+    "gardening-tools",
+    "electric-gardening-tools",
+    "running-hiking",
+    "fishing",
+    "golf",
+    "racket-sports",
+    "horseriding",
+    "ball-sports",
+    "fitness",
+    "water-sports",
+    "other",
+    "kitesurf",
+    "foil",
+    "windsurf",
+    "sailboat",
+    "kayak",
+    "canoe",
+    "water-ski",
+    "wakeboard",
+    "mono-ski",
+    "buoy",
+    "paddle",
+    "surf",
+    "pedalo",
+    "ski",
+    "snowboard",
+    "snowshoe",
 ];
 
 pub(super) fn check(
@@ -96,9 +138,19 @@ type DataCodes = (u32, u32);
 
 fn catalogue(line: &Map<String, Value>, at: &str, found: &mut Found) -> DataCodes {
     if text(line, "product_id").is_none() {
-        found.push(format!("{at}.product_id"), 1200, "must be a non-empty string");
+        found.push(
+            format!("{at}.product_id"),
+            1200,
+            "must be a non-empty string",
+        );
     }
-    for field in ["product_type", "product_subtype", "value_excl", "brand", "model"] {
+    for field in [
+        "product_type",
+        "product_subtype",
+        "value_excl",
+        "brand",
+        "model",
+    ] {
         if line.contains_key(field) {
             found.push(
                 format!("{at}.{field}"),
@@ -134,9 +186,11 @@ fn inline(
     }
     match text(line, "product_subtype") {
         None => found.push(field("product_subtype"), 1224, "is required"),
-        Some(s) if !PRODUCT_SUBTYPES.contains(&s) => {
-            found.push(field("product_subtype"), 1225, "is not a subtype Tulip knows")
-        }
+        Some(s) if !PRODUCT_SUBTYPES.contains(&s) => found.push(
+            field("product_subtype"),
+            1225,
+            "is not a subtype Tulip knows",
+        ),
         Some(_) => {}
     }
     match line.get("value_excl") {

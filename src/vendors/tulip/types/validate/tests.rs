@@ -25,7 +25,9 @@ fn every_code_is_answered_for_its_rule() {
         edit(&mut body, now());
         let violations = check(&body, Mode::Create).expect_err(&format!("{code} accepted"));
         assert!(
-            violations.iter().any(|v| v.code == *code && v.field == *field),
+            violations
+                .iter()
+                .any(|v| v.code == *code && v.field == *field),
             "{code} on {field}: got {violations:?}"
         );
         let shown = violations[0].to_field_error();
@@ -43,7 +45,10 @@ fn the_table_covers_every_code_the_issue_lists() {
         .chain(1400..=1409)
         .collect();
     for code in listed {
-        assert!(CASES.iter().any(|case| case.0 == code), "no case for {code}");
+        assert!(
+            CASES.iter().any(|case| case.0 == code),
+            "no case for {code}"
+        );
     }
 }
 
@@ -51,7 +56,10 @@ fn the_table_covers_every_code_the_issue_lists() {
 fn the_documented_bodies_pass() {
     for body in [lcd(now()), lmd_short(now()), lmd_long(now()), lld(now())] {
         let parsed = check(&body, Mode::Create).unwrap_or_else(|v| panic!("{body}: {v:?}"));
-        assert_eq!(serde_json::to_value(&parsed).expect("json")["uid"], "renter-1");
+        assert_eq!(
+            serde_json::to_value(&parsed).expect("json")["uid"],
+            "renter-1"
+        );
     }
     // A short LCD (four hours) is a documented product, although the seed says "1 day".
     let mut short = lcd(now());
