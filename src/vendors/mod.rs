@@ -28,6 +28,7 @@
 pub mod billing_robo;
 pub mod http;
 pub mod proteger;
+pub mod tulip;
 
 use std::fmt;
 use std::sync::Arc;
@@ -50,6 +51,7 @@ pub fn all() -> Vendors {
     Vendors::new(vec![
         Arc::new(proteger::Proteger),
         Arc::new(billing_robo::BillingRobo),
+        Arc::new(tulip::Tulip),
     ])
 }
 
