@@ -25,6 +25,10 @@
 //!    registered application's decision job ends `approved` or `rejected`, with its
 //!    webhook after the application's own (`demo/credit.rs`).
 //!
+//! 8. Tulip: a quote and two rentals (a one-day bike rental, a two-month one), one rental
+//!    refused by our API before anything is sent (it ends before it starts: Tulip's code
+//!    1001), and the one-day rental cancelled (`demo/rental.rs`).
+//!
 //! The contract with the unknown product shows the batch rule of `vendors/proteger/jobs/`:
 //! Proteger refuses its whole bulk call, the batch is split, its nine good contracts go
 //! through one by one, and only the bad one ends `failed`, with the vendor's answer.
@@ -47,6 +51,8 @@ use crate::vendors::billing_robo::settings::{
 };
 use crate::vendors::proteger::sandbox::{self as proteger_sandbox, ProtegerSandboxConfig};
 use crate::vendors::proteger::settings::{NAME as PROTEGER, ProtegerSettings, TOKEN_SECRET};
+use crate::vendors::tulip::sandbox::{self as tulip_sandbox, TulipSandboxConfig};
+use crate::vendors::tulip::settings::{API_KEY_SECRET as TULIP_KEY_SECRET, NAME as TULIP};
 use crate::webhooks::signing::Secret;
 use crate::webhooks::sink::{self, Sink, SinkConfig};
 
@@ -62,6 +68,7 @@ mod credit;
 mod events;
 mod output;
 mod producer;
+mod rental;
 
 use self::contracts::{contract, error_line, yen};
 use self::events::{cancellation_event, check_webhooks, contract_event};
@@ -77,6 +84,8 @@ pub const DEMO_BILLING_ROBO_KEY: &str = "demoBillingRoboAccessKey";
 /// How soon the Billing-Robo sandbox decides an application, and how often the demo polls.
 const CREDIT_DECIDE_AFTER: Duration = Duration::from_secs(2);
 const CREDIT_POLL_EVERY_SECS: i64 = 1;
+/// The Tulip key the worker sends and the in-process sandbox demands.
+const DEMO_TULIP_KEY: &str = "demo-tulip-key";
 /// Contracts in the bulk request, and sent one by one.
 const BULK: usize = 20;
 const SINGLES: usize = 5;
@@ -202,6 +211,19 @@ async fn demo(
     .await
     .map_err(DemoError::Sandbox)?;
     settings.set_vendor(BILLING_ROBO, "base_url", credit_sandbox.url());
+    settings
+        .secrets
+        .set_vendor(TULIP, TULIP_KEY_SECRET, DEMO_TULIP_KEY);
+    let rental_sandbox = tulip_sandbox::serve(
+        loopback,
+        TulipSandboxConfig {
+            keys: vec![DEMO_TULIP_KEY.into()],
+            ..TulipSandboxConfig::default()
+        },
+    )
+    .await
+    .map_err(DemoError::Sandbox)?;
+    settings.set_vendor(TULIP, "base_url", rental_sandbox.url());
     settings.set_vendor(BILLING_ROBO, "linger_ms", 200);
     settings.set_vendor(BILLING_ROBO, "poll_interval_secs", CREDIT_POLL_EVERY_SECS);
     settings.api.listen = loopback;
@@ -218,6 +240,7 @@ async fn demo(
     say!("  redis     {}", redis.describe());
     say!("  sandbox   {}", sandbox.proteger_url());
     say!("            {}", credit_sandbox.url());
+    say!("            {}", rental_sandbox.url());
     say!("  API       {}", app.base_url());
     say!("  queue     {}", settings.redis.queue);
     say!("  webhooks  {}", sink.url());
@@ -232,7 +255,7 @@ async fn demo(
             "/v1/webhook-endpoints",
             &json!({
                 "url": sink.url(),
-                "events": ["proteger.*", "billing_robo.*"],
+                "events": ["proteger.*", "billing_robo.*", "tulip.*"],
                 "secret": secret.expose(),
             }),
             None,
@@ -249,7 +272,7 @@ async fn demo(
         let extra: CreatedEndpoint = api
             .send(
                 "/v1/webhook-endpoints",
-                &json!({ "url": url, "events": ["proteger.*", "billing_robo.*"], "secret": secret }),
+                &json!({ "url": url, "events": ["proteger.*", "billing_robo.*", "tulip.*"], "secret": secret }),
                 None,
                 reqwest::StatusCode::CREATED,
             )
@@ -268,6 +291,7 @@ async fn demo(
     // Credit applications first: their decisions take a few seconds, meanwhile the
     // contracts go through.
     let applications = credit::send(&api, run_tag).await?;
+    let rentals = rental::send(&api, run_tag).await?;
     let mut sent = Vec::new();
     let mut bulk = Vec::with_capacity(BULK);
     for i in 0..BULK {
@@ -425,6 +449,10 @@ async fn demo(
     let credit = credit::follow(&api, &applications).await?;
     say!("");
 
+    // --- rentals ------------------------------------------------------------------------
+    let rentals = rental::follow(&api, &rentals).await?;
+    say!("");
+
     // --- webhooks -----------------------------------------------------------------------
     // One event per finished job the demo sent: what each should be, by job id.
     let mut wanted: HashMap<JobId, &'static str> = records
@@ -437,6 +465,7 @@ async fn demo(
             .map(|(preview, r)| (r.id, cancellation_event(r.state, *preview))),
     );
     wanted.extend(credit.wanted.iter().map(|(id, event)| (*id, *event)));
+    wanted.extend(rentals.wanted.iter().map(|(id, event)| (*id, *event)));
     let webhooks = check_webhooks(&sink, &wanted).await;
     if let Some(id) = &extra_endpoint {
         api.wait_delivered(id, wanted.len()).await?;
@@ -451,7 +480,7 @@ async fn demo(
     let expected = created.len() == BULK + SINGLES - 1 && failed == 1;
     let credit_effects = credit_sandbox.billing_robo.effects();
     say!(
-        "demo: {} of {} contracts created, {failed} failed (unknown product: expected), refund quoted and contract cancelled ({}); credit: {} approved, {} rejected, {} refused (unknown customer: expected) in {} register and {} search calls; sandboxes: {} contracts, {} duplicates, {} applications; webhooks: {} of {} delivered, {}; {:.1} s",
+        "demo: {} of {} contracts created, {failed} failed (unknown product: expected), refund quoted and contract cancelled ({}); credit: {} approved, {} rejected, {} refused (unknown customer: expected) in {} register and {} search calls; rentals: quoted, {} created, 1 refused before sending (Tulip code 1001), one {}, {} contracts at Tulip; sandboxes: {} contracts, {} duplicates, {} applications; webhooks: {} of {} delivered, {}; {:.1} s",
         created.len(),
         BULK + SINGLES,
         refunded.map_or("?".to_string(), yen),
@@ -460,6 +489,9 @@ async fn demo(
         credit.refused,
         credit_effects.register_calls,
         credit_effects.credit_searches + credit_effects.application_searches,
+        rentals.created,
+        rentals.cancelled.as_deref().unwrap_or("not ended"),
+        rental_sandbox.tulip.contracts().len(),
         effects.contracts_created,
         effects.duplicate_transaction_ids,
         credit_effects.applications_registered,
@@ -475,7 +507,13 @@ async fn demo(
 
     stop(app, sandbox, sink).await?;
     credit_sandbox.shutdown().await;
-    if !expected || !cancel_ok || effects.duplicate_transaction_ids != 0 || !credit.as_expected {
+    rental_sandbox.shutdown().await;
+    if !expected
+        || !cancel_ok
+        || effects.duplicate_transaction_ids != 0
+        || !credit.as_expected
+        || !rentals.as_expected
+    {
         return Err(DemoError::Unexpected(
             "the demo did not end as expected; see the outcomes above".into(),
         ));

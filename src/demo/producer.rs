@@ -97,6 +97,30 @@ impl Api {
         Ok(response.json().await?)
     }
 
+    /// POSTs a request the API must refuse with `expected`; answers the error body.
+    pub(super) async fn refuse(
+        &self,
+        path: &str,
+        body: &Value,
+        expected: reqwest::StatusCode,
+    ) -> Result<Value, DemoError> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(DEMO_API_TOKEN)
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let answer: Value = response.json().await?;
+        if status != expected {
+            return Err(DemoError::Http(format!(
+                "POST {path} answered {status}, not {expected}: {answer}"
+            )));
+        }
+        Ok(answer)
+    }
+
     /// Waits until `count` deliveries to `endpoint` have succeeded.
     pub(super) async fn wait_delivered(
         &self,
