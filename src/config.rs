@@ -101,6 +101,10 @@ pub struct WorkerSettings {
     pub shutdown_timeout_secs: u64,
     /// A job whose worker died this many times while running it is a poison job.
     pub max_crashes: u32,
+    /// Where a process without the API (`serve --no-api`) serves `GET /metrics`, for
+    /// Prometheus; unset: it serves none (a process with the API serves them there).
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -28,7 +28,7 @@ use crate::config::{ConfigError, Settings};
 use crate::metrics;
 use crate::producer::Producer;
 use crate::queue::connection::ServerCheck;
-use crate::queue::{Keys, QueueError, Redis, Retention, Store};
+use crate::queue::{JobKind, Keys, QueueError, Redis, Retention, Store};
 use crate::vendors::{self, Vendors};
 use crate::workers::{self, WorkerDeps, WorkerError};
 
@@ -83,6 +83,21 @@ pub struct App {
     pub redis: Redis,
     pub store: Store,
     pub producer: Producer,
+}
+
+/// Creates every series the vendors and the queue will have, at 0, so that rates and
+/// alerts have series before the first event.
+fn init_metrics(vendors: &Vendors) {
+    let kinds: Vec<&str> = vendors
+        .iter()
+        .flat_map(|vendor| vendor.worker_kinds())
+        .chain([crate::webhooks::delivery::Delivery::KIND])
+        .collect();
+    let operations: Vec<(&str, &[&str])> = vendors
+        .iter()
+        .map(|vendor| (vendor.name(), vendor.operations()))
+        .collect();
+    metrics::init(&kinds, &operations);
 }
 
 impl App {
@@ -233,6 +248,7 @@ pub async fn start_with(
         return Err(StartupError::NoRole);
     }
     let app = App::build(settings, vendors)?;
+    init_metrics(&app.vendors);
     let listener = if roles.api {
         let addr = app.settings.api.listen;
         let listener = TcpListener::bind(addr)
@@ -368,6 +384,24 @@ async fn run(
     let sampler = metrics::spawn_queue_sampler(app.store.clone(), SAMPLE_EVERY);
     let watch = tokio::spawn(watch_redis(app.store.clone(), shutdown.clone()));
 
+    // Without the API, the metrics get a listener of their own, when one is configured.
+    let metrics_only = match (&listener, app.settings.worker.metrics_listen) {
+        (None, Some(addr)) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartupError::Bind { addr, source })?,
+        ),
+        _ => None,
+    };
+    let metrics_server = metrics_only.map(|listener| {
+        tracing::info!(addr = ?listener.local_addr().ok(), "metrics listening");
+        let grace = Duration::from_secs(1);
+        let router = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(|| async { metrics::render() }),
+        );
+        tokio::spawn(serve_api(listener, router, shutdown.clone(), grace))
+    });
     let api = listener.map(|listener| {
         let grace = Duration::from_secs(app.settings.worker.shutdown_timeout_secs);
         tokio::spawn(serve_api(listener, app.router(), shutdown.clone(), grace))
@@ -390,6 +424,9 @@ async fn run(
 
     sampler.abort();
     watch.abort();
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     api_result.and(workers_result)
 }
 

@@ -47,7 +47,10 @@ impl WorkerDeps {
     }
 
     /// The queue backend a worker of `J` fetches from, with [`WorkerDeps::fetch_settings`].
+    /// Reports the shared concurrency (`worker.concurrency`) for the kind; a worker built
+    /// with another sets its own (`queue::metrics::set_concurrency`).
     pub fn backend<J: JobKind>(&self) -> RedisBackend<J> {
+        crate::queue::metrics::set_concurrency(J::KIND, self.settings.worker.concurrency);
         RedisBackend::new(
             self.store.clone(),
             self.redis.clone(),

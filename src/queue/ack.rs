@@ -19,6 +19,7 @@ use rand::RngExt;
 use serde_json::Value;
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Instrument;
 
 use super::clock::now_ms;
 use super::connection::MAX_BACKOFF;
@@ -93,19 +94,36 @@ where
         if let Some(ctx) = &ctx {
             self.acker.leases.start(&ctx.entry);
         }
+        // Every log line of the attempt carries the job, its kind, its vendor (the kind's
+        // first word) and the attempt.
+        let span = match &ctx {
+            Some(ctx) => tracing::info_span!(
+                "job",
+                job_id = %ctx.id,
+                kind = %ctx.kind,
+                vendor = ctx.kind.split('.').next().unwrap_or_default(),
+                attempt = ctx.attempt,
+            ),
+            None => tracing::Span::none(),
+        };
         let future = self.inner.call(task);
         let acker = self.acker.clone();
-        Box::pin(async move {
-            let started = std::time::Instant::now();
-            let answer = future.await.map_err(Into::into);
-            let Some(ctx) = ctx else {
-                return answer;
-            };
-            let settlement = settlement_for(&ctx, &acker.policy, &answer);
-            metrics::record_attempt(&ctx.kind, &settlement, started.elapsed());
-            acker.settle(&ctx, &settlement).await;
-            answer
-        })
+        Box::pin(
+            async move {
+                let started = std::time::Instant::now();
+                let running = ctx.as_ref().map(metrics::start_attempt);
+                let answer = future.await.map_err(Into::into);
+                drop(running);
+                let Some(ctx) = ctx else {
+                    return answer;
+                };
+                let settlement = settlement_for(&ctx, &acker.policy, &answer);
+                metrics::record_attempt(&ctx, &settlement, started.elapsed());
+                acker.settle(&ctx, &settlement).await;
+                answer
+            }
+            .instrument(span),
+        )
     }
 }
 

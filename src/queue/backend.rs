@@ -371,9 +371,13 @@ impl<T: JobKind> FetchLoop<T> {
                 enqueued_at: claimed
                     .enqueued_at_ms
                     .and_then(chrono::DateTime::from_timestamp_millis),
+                due_at_ms: claimed.due_at_ms.or(claimed.enqueued_at_ms),
                 entry: take.entry,
                 token: take.token,
             };
+            if claimed.rescued {
+                metrics::record_rescue(T::KIND);
+            }
             if claimed.crashes >= self.settings.max_crashes {
                 tracing::error!(job = %ctx.id, kind = T::KIND, crashes = claimed.crashes, "poison job: its worker died every time it ran; burying it");
                 let error = ErrorDetail::message(format!(

@@ -18,6 +18,8 @@ pub struct JobContext {
     /// When the job was enqueued (a snooze deadline counts from here); `None` for a record
     /// written by something else without it.
     pub enqueued_at: Option<DateTime<Utc>>,
+    /// When it became due (unix ms): its enqueue, or the retry or snooze it waited for.
+    pub(crate) due_at_ms: Option<i64>,
     pub(crate) entry: String,
     pub(crate) token: String,
 }

@@ -24,6 +24,7 @@
 //! |                                      |        | for listing                                  |
 //! | `dead`                               | zset   | the dead set: failed and dead jobs, scored   |
 //! |                                      |        | by death (ms)                                |
+//! | `sampler`                            | string | which process samples the queue's depth now  |
 //! | `idem:<scope>:<key>`                 | string | an `Idempotency-Key`'s body hash and job ids |
 //! |                                      |        | (24 h TTL by default)                        |
 //! | `kinds`                              | set    | job kinds that have a stream (for the        |
@@ -93,6 +94,16 @@ impl Keys {
 
     pub fn dead(&self) -> String {
         format!("{}:dead", self.base)
+    }
+
+    /// The record of a job known only by its id's text (a member of an index).
+    pub fn job_key(&self, id: &str) -> String {
+        format!("{}:job:{id}", self.base)
+    }
+
+    /// Which process samples the queue's depth for the metrics (`store/sample.rs`).
+    pub fn sampler_lease(&self) -> String {
+        format!("{}:sampler", self.base)
     }
 
     pub fn idempotency(&self, scope: &str, key: &str) -> String {

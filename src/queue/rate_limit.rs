@@ -209,6 +209,9 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(store: Store, vendor: &str, budget: Budget) -> Self {
+        metrics::record_budget(vendor, budget.limit, None);
+        metrics::RATE_LIMIT_USED.with_label_values(&[vendor]);
+        metrics::RATE_LIMIT_WAIT.with_label_values(&[vendor]);
         Self {
             store,
             vendor: vendor.to_string(),
@@ -252,6 +255,13 @@ impl RateLimiter {
             }
         };
         metrics::record_rate_decision(&self.vendor, priority.as_str(), decision);
+        match &result {
+            Ok(grant) => metrics::record_budget(&self.vendor, self.budget.limit, Some(grant.used)),
+            Err(wait) => {
+                metrics::record_budget(&self.vendor, self.budget.limit, None);
+                metrics::record_rate_wait(&self.vendor, wait.after);
+            }
+        }
         result
     }
 

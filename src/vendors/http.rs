@@ -3,9 +3,50 @@
 //! failure with the cause an operator needs.
 //!
 //! The verdicts (retry or not) stay each vendor's (`vendors/<vendor>/classify.rs`): only the
-//! mechanics live here.
+//! mechanics live here, and the counting: every call of every client goes through
+//! [`observe`], which counts it by outcome and times it (`metrics/vendors.rs`).
+
+use std::time::Instant;
 
 use reqwest::Response;
+
+pub use crate::metrics::CallOutcome;
+use crate::metrics::vendors::record_call;
+
+/// A client's failure, as the metrics count it.
+pub trait CallFailure {
+    /// How the call ended; `None` when it was never sent (refused by our own checks).
+    fn outcome(&self) -> Option<CallOutcome>;
+}
+
+/// The usual reading of a client error: a network failure, a timeout, or an answer whose
+/// status (`None`: a 2xx the client could not use) gives the class.
+pub fn outcome_of(network: bool, timeout: bool, status: Option<u16>) -> CallOutcome {
+    match (network, timeout, status) {
+        (true, _, _) => CallOutcome::ConnectError,
+        (_, true, _) => CallOutcome::Timeout,
+        (_, _, Some(status)) => CallOutcome::of_status(status),
+        (_, _, None) => CallOutcome::Ok,
+    }
+}
+
+/// Runs one call of `vendor`'s `operation`, counting its outcome and duration.
+pub async fn observe<T, E: CallFailure>(
+    vendor: &str,
+    operation: &str,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = Instant::now();
+    let result = call.await;
+    let outcome = match &result {
+        Ok(_) => Some(CallOutcome::Ok),
+        Err(error) => error.outcome(),
+    };
+    if let Some(outcome) = outcome {
+        record_call(vendor, operation, outcome, started.elapsed().as_secs_f64());
+    }
+    result
+}
 
 /// A failed exchange that never produced an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

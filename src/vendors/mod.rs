@@ -112,6 +112,12 @@ pub trait Vendor: Send + Sync + 'static {
         Ok(Router::new())
     }
 
+    /// The operations its client counts in `underwrite_vendor_requests_total`: their series
+    /// exist from the start, at 0.
+    fn operations(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The names of its secrets, lowercase: `token` is `UNDERWRITE_<NAME>_TOKEN`.
     fn secrets(&self) -> &'static [&'static str] {
         &[]

@@ -37,7 +37,7 @@ use super::event::Event;
 use super::http::{AttemptOutcome, Verdict, WebhookHttp};
 use super::signing::signature_header;
 use crate::config::WebhookSettings;
-use crate::metrics;
+use crate::metrics::webhooks as webhook_metrics;
 use crate::queue::{
     ErrorDetail, JobContext, JobError, JobId, JobKind, JobOutput, JobState, Keys, RetryPolicy,
 };
@@ -168,6 +168,7 @@ pub async fn deliver(
         .ordered
         .then(|| order_key(&keys, &endpoint.id, &delivery.event.subject));
     if !endpoint.enabled {
+        give_up("disabled");
         release_turn(endpoints, order.as_deref(), &ctx).await;
         return Err(JobError::permanent(ErrorDetail::message(format!(
             "the endpoint is disabled: {}",
@@ -207,11 +208,13 @@ pub async fn deliver(
         "webhook-signature".into(),
         signature_header(&secrets, &delivery.event.id, now.timestamp(), &body),
     ));
+    if let Some(due) = ctx.due_at_ms {
+        let lag = (now.timestamp_millis() - due).max(0) as f64 / 1_000.0;
+        webhook_metrics::WEBHOOK_DELIVERY_LAG.observe(lag);
+    }
     let outcome = deliverer.http.post(&endpoint.url, &headers, body).await;
     record_attempt(endpoints, &ctx, now, &outcome).await;
-    metrics::WEBHOOK_ATTEMPTS
-        .with_label_values(&[verdict_label(&outcome.verdict)])
-        .inc();
+    webhook_metrics::record_attempt(&outcome);
 
     let last_attempt = ctx.attempt >= retry_policy(&deliverer.settings).max_attempts;
     let detail = |message: String| ErrorDetail {
@@ -228,6 +231,8 @@ pub async fn deliver(
                 tracing::warn!(endpoint = %endpoint.id, error = %e, "cannot record a delivery success");
             }
             release_turn(endpoints, order.as_deref(), &ctx).await;
+            let since_event = (Utc::now() - delivery.event.timestamp).num_milliseconds();
+            webhook_metrics::WEBHOOK_END_TO_END.observe(since_event.max(0) as f64 / 1_000.0);
             Ok(JobOutput::new(json!({
                 "endpoint_id": endpoint.id,
                 "event_id": delivery.event.id,
@@ -243,9 +248,7 @@ pub async fn deliver(
             {
                 tracing::error!(endpoint = %endpoint.id, error = %e, "cannot disable the endpoint");
             }
-            metrics::WEBHOOK_ENDPOINTS_DISABLED
-                .with_label_values(&["gone"])
-                .inc();
+            give_up("gone");
             release_turn(endpoints, order.as_deref(), &ctx).await;
             Err(JobError::permanent(detail(
                 "410 Gone: the endpoint is disabled".into(),
@@ -259,6 +262,7 @@ pub async fn deliver(
         }
         Verdict::RetryAfter(wait) => {
             if last_attempt {
+                give_up("exhausted");
                 release_turn(endpoints, order.as_deref(), &ctx).await;
             }
             Err(JobError::Retryable {
@@ -277,9 +281,6 @@ pub async fn deliver(
             {
                 Ok(true) => {
                     tracing::warn!(endpoint = %endpoint.id, "endpoint failed without a success for too long: disabled");
-                    metrics::WEBHOOK_ENDPOINTS_DISABLED
-                        .with_label_values(&["failing"])
-                        .inc();
                 }
                 Ok(false) => {}
                 Err(e) => {
@@ -287,6 +288,7 @@ pub async fn deliver(
                 }
             }
             if last_attempt {
+                give_up("exhausted");
                 release_turn(endpoints, order.as_deref(), &ctx).await;
             }
             Err(JobError::Retryable {
@@ -393,6 +395,13 @@ async fn record_attempt(
     }
 }
 
+fn give_up(reason: &str) {
+    webhook_metrics::WEBHOOK_GIVEN_UP
+        .with_label_values(&[reason])
+        .inc();
+}
+
+/// The verdict's word in a delivery's attempt log.
 fn verdict_label(verdict: &Verdict) -> &'static str {
     match verdict {
         Verdict::Delivered => "delivered",

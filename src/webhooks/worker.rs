@@ -69,6 +69,7 @@ pub fn register(monitor: Monitor, deps: &WorkerDeps, deliverer: Deliverer) -> Mo
     // Deliveries wait on receivers, not on our CPU: run more of them at once than vendor
     // jobs; the per-endpoint limit keeps one receiver from taking them all.
     let concurrency = deps.settings.worker.concurrency * 4;
+    crate::queue::metrics::set_concurrency(Delivery::KIND, concurrency);
     monitor.register(move |_| {
         let mut settings = deps.fetch_settings(Delivery::KIND);
         settings.hook = None;

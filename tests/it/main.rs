@@ -15,6 +15,7 @@ mod cli;
 mod crash;
 mod demo;
 mod helpers;
+mod metrics;
 mod openapi;
 mod proteger_answers;
 mod proteger_client;

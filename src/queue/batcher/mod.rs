@@ -75,6 +75,7 @@ impl Batcher {
     /// Forms batches until `shutdown` resolves, then hands back what it read but did not
     /// batch.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), QueueError> {
+        super::metrics::register_members(self.batch_kind, self.member_kind);
         let blocking = self.redis.blocking(IDLE_BLOCK)?;
         let reader = |block| {
             StreamReader::new(

@@ -3,7 +3,9 @@
 -- ARGV[1] now, ARGV[2] group, ARGV[3] worker, then 3 per job: stream entry id, token,
 -- '1' when the entry was reclaimed from a worker that stopped heart-beating.
 -- Returns one answer per job: {'skip'} for an entry whose job is gone or finished (the
--- entry is acknowledged), else {'run', payload, attempts, children, crashes, enqueued_at}.
+-- entry is acknowledged), else {'run', payload, attempts, children, crashes, enqueued_at,
+-- due (when it became due: its retry or snooze time, else ''), rescued ('1' when it was
+-- taken over from a worker that died running it)}.
 local now, group, worker = ARGV[1], ARGV[2], ARGV[3]
 local answers = {}
 for i = 0, #KEYS - OWN - 1 do
@@ -18,17 +20,19 @@ for i = 0, #KEYS - OWN - 1 do
     answers[#answers + 1] = {'skip'}
   else
     local crashes = tonumber(f[5]) or 0
+    local rescued = '0'
     -- A reclaimed job counts a crash only if it had been claimed (started) before: one
     -- that merely waited in a dead worker's read buffer did nothing wrong.
     if reclaimed == '1' and state == 'running' then
       crashes = bump(job, 'crashes')
+      rescued = '1'
     end
     if f[7] then
       redis.call('HDEL', job, 'next_attempt_at')
     end
     move_state(job, f[6], state, 'running', now, {'token', token, 'worker', worker, 'started_at', now})
     answers[#answers + 1] = {'run', f[2] or 'null', f[3] or '0', f[4] or '', tostring(crashes),
-      f[8] or ''}
+      f[8] or '', f[7] or '', rescued}
   end
 end
 return answers

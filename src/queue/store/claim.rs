@@ -41,6 +41,11 @@ pub struct Claimed {
     pub children: Vec<JobId>,
     /// Unix ms; `None` when the record lacks it.
     pub enqueued_at_ms: Option<i64>,
+    /// When it became due (unix ms): its retry's or snooze's time; `None` for a job due
+    /// since its enqueue.
+    pub due_at_ms: Option<i64>,
+    /// Taken over from a worker that died while running it.
+    pub rescued: bool,
 }
 
 impl Store {
@@ -107,6 +112,8 @@ impl Store {
                     crashes: field(4).parse().unwrap_or(0),
                     children,
                     enqueued_at_ms: field(5).parse().ok(),
+                    due_at_ms: field(6).parse().ok(),
+                    rescued: field(7) == "1",
                 }))
             })
             .collect()

@@ -38,6 +38,7 @@ mod promote;
 mod rate_limit;
 mod read;
 mod retention;
+mod sample;
 mod schedules;
 mod settle;
 
@@ -47,6 +48,7 @@ pub use enqueue::{Enqueued, IdempotencyClaim};
 pub use handle::{Retention, Store};
 pub use list::{ListFilter, Page};
 pub use rate_limit::Acquired;
+pub use sample::KindDepth;
 pub use schedules::{ScheduleStatus, Tick};
 
 // Paths callers used when all of this was one file: the clock and the settlement types

@@ -384,6 +384,19 @@ pub fn outcomes(sent: &[&str], answer: RegisterAnswer) -> Result<Registration, B
     Ok(Registration { outcomes })
 }
 
+impl crate::vendors::http::CallFailure for BillingRoboError {
+    fn outcome(&self) -> Option<crate::vendors::http::CallOutcome> {
+        match self {
+            Self::Config(_) | Self::InvalidRequest(_) => None,
+            other => Some(crate::vendors::http::outcome_of(
+                matches!(other, Self::Network(_)),
+                matches!(other, Self::Timeout(_)),
+                other.status(),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

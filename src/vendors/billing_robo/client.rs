@@ -36,6 +36,13 @@ use super::types::{
 use crate::config::Settings;
 use crate::vendors::http::{self, truncate};
 
+/// The operations of Billing-Robo's calls, as the metrics name them.
+pub const OP_REGISTER: &str = "bulk_register";
+pub const OP_SEARCH_APPLICATIONS: &str = "search_applications";
+pub const OP_SEARCH_CREDITS: &str = "search_credits";
+/// Every operation, for the metrics' series at 0.
+pub const OPERATIONS: [&str; 3] = [OP_REGISTER, OP_SEARCH_APPLICATIONS, OP_SEARCH_CREDITS];
+
 /// Longest response body kept in an error.
 pub const MAX_ERROR_BODY: usize = 4 * 1024;
 /// Longest success body we read (3000 answered applications are about 1.5 MiB).
@@ -201,7 +208,8 @@ impl BillingRoboClient {
             .map_err(|e| BillingRoboError::InvalidRequest(e.to_string()))?;
         let mut body = Map::new();
         body.insert(self.version.register_key().to_string(), items);
-        let (status, answer) = self.call("register", REGISTER_PATH, body).await?;
+        crate::metrics::vendors::record_batch(NAME, OP_REGISTER, applications.len());
+        let (status, answer) = self.call(OP_REGISTER, REGISTER_PATH, body).await?;
         let answer =
             RegisterAnswer::from_value(&answer).map_err(|message| BillingRoboError::Decode {
                 status: status.as_u16(),
@@ -226,7 +234,7 @@ impl BillingRoboClient {
         let body = search.to_wire().map_err(BillingRoboError::InvalidRequest)?;
         let page = self
             .search(
-                "search_applications",
+                OP_SEARCH_APPLICATIONS,
                 APPLICATION_SEARCH_PATH,
                 body,
                 APPLICATION_SEARCH_KEY,
@@ -249,7 +257,7 @@ impl BillingRoboClient {
             .map_err(BillingRoboError::InvalidRequest)?;
         let page = self
             .search(
-                "search_credits",
+                OP_SEARCH_CREDITS,
                 CREDIT_SEARCH_PATH,
                 body,
                 CREDIT_SEARCH_KEY,
@@ -296,20 +304,7 @@ impl BillingRoboClient {
         body.insert("user_id".into(), Value::from(user_id));
         body.insert("access_key".into(), Value::from(access_key));
         let url = format!("{}{path}", self.base_url);
-        let result = self.send(url, &Value::Object(body)).await;
-        let outcome = match &result {
-            Ok(_) => "ok".to_string(),
-            Err(BillingRoboError::Timeout(_)) => "timeout".into(),
-            Err(BillingRoboError::Network(_)) => "network".into(),
-            Err(BillingRoboError::Decode { .. }) => "unreadable".into(),
-            Err(error) => error
-                .status()
-                .map_or_else(|| "error".into(), |status| format!("http_{status}")),
-        };
-        crate::metrics::VENDOR_REQUESTS
-            .with_label_values(&[NAME, operation, &outcome])
-            .inc();
-        result
+        crate::vendors::http::observe(NAME, operation, self.send(url, &Value::Object(body))).await
     }
 
     async fn send(

@@ -111,6 +111,10 @@ impl Vendor for BillingRobo {
         Ok(sandbox::BillingRoboSandbox::new(config).router())
     }
 
+    fn operations(&self) -> &'static [&'static str] {
+        &client::OPERATIONS
+    }
+
     fn secrets(&self) -> &'static [&'static str] {
         &[USER_ID_SECRET, ACCESS_KEY_SECRET]
     }

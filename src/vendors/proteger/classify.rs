@@ -196,6 +196,19 @@ pub fn key_reused(error: &ProtegerError) -> bool {
     }
 }
 
+impl crate::vendors::http::CallFailure for ProtegerError {
+    fn outcome(&self) -> Option<crate::vendors::http::CallOutcome> {
+        match self {
+            Self::Config(_) | Self::InvalidRequest(_) => None,
+            other => Some(crate::vendors::http::outcome_of(
+                matches!(other, Self::Network(_)),
+                matches!(other, Self::Timeout(_)),
+                other.status(),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

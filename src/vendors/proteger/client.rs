@@ -31,9 +31,17 @@ use serde::de::DeserializeOwned;
 
 use super::classify::{ProtegerError, parse_retry_after};
 use super::idempotency_key::IdempotencyKey;
-use super::settings::ProtegerSettings;
+use super::settings::{NAME, ProtegerSettings};
 use super::types::{Contract, ContractRequest, ContractStatus, MAX_BULK_CONTRACTS, RefundQuote};
 use crate::vendors::http::{self, truncate};
+
+/// The operations of Proteger's calls, as the metrics name them.
+pub const OP_CREATE: &str = "create_contracts_bulk";
+pub const OP_QUOTE: &str = "refund_quote";
+pub const OP_CANCEL: &str = "refund_commit";
+pub const OP_GET: &str = "get_contract";
+/// Every operation, for the metrics' series at 0.
+pub const OPERATIONS: [&str; 4] = [OP_CREATE, OP_QUOTE, OP_CANCEL, OP_GET];
 
 /// The header that carries the API key.
 pub const AUTH_HEADER: &str = "X-Proteger-Auth-Token";
@@ -131,7 +139,8 @@ impl ProtegerClient {
             .request(Method::POST, &["v1", "contracts", "bulk"], None)
             .header(IDEMPOTENCY_HEADER, idempotency_key.header_value())
             .json(&Body { contracts });
-        self.send(request).await
+        crate::metrics::vendors::record_batch(NAME, OP_CREATE, contracts.len());
+        http::observe(NAME, OP_CREATE, self.send(request)).await
     }
 
     /// `PUT /v1/contracts/{id}/refund?commit=…`: `commit = false` quotes the refund and
@@ -168,7 +177,8 @@ impl ProtegerClient {
             )
             // Required by seed 001 although the `PUT` has no body.
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        match self.send::<RefundQuote>(request).await {
+        let operation = if commit { OP_CANCEL } else { OP_QUOTE };
+        match http::observe(NAME, operation, self.send::<RefundQuote>(request)).await {
             Err(
                 refusal @ ProtegerError::Status {
                     status: 400 | 409 | 422,
@@ -200,7 +210,7 @@ impl ProtegerClient {
     pub async fn get_contract(&self, contract_id: &str) -> Result<Contract, ProtegerError> {
         check_id(contract_id)?;
         let request = self.request(Method::GET, &["v1", "contracts", contract_id], None);
-        self.send(request).await
+        http::observe(NAME, OP_GET, self.send(request)).await
     }
 
     /// A request to `base_url` + the path segments (each percent-encoded) + `query`.

@@ -84,6 +84,10 @@ impl Vendor for Proteger {
         Ok(sandbox::ProtegerSandbox::new(config).router())
     }
 
+    fn operations(&self) -> &'static [&'static str] {
+        &client::OPERATIONS
+    }
+
     fn secrets(&self) -> &'static [&'static str] {
         &[TOKEN_SECRET]
     }

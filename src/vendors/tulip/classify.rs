@@ -199,6 +199,19 @@ pub fn vendor_detail(message: String, status: u16, body: String) -> ErrorDetail 
     }
 }
 
+impl crate::vendors::http::CallFailure for TulipError {
+    fn outcome(&self) -> Option<crate::vendors::http::CallOutcome> {
+        match self {
+            Self::Config(_) | Self::InvalidRequest(_) => None,
+            other => Some(crate::vendors::http::outcome_of(
+                matches!(other, Self::Network(_)),
+                matches!(other, Self::Timeout(_)),
+                other.status(),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,10 +21,19 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde_json::Value;
 
 use super::classify::TulipError;
-use super::settings::TulipSettings;
+use super::settings::{NAME, TulipSettings};
 use super::types::{Contract, ContractRequest, Termination, contract_of, contracts_of, error_of};
 use crate::retry_after::parse_retry_after;
 use crate::vendors::http::{self, truncate};
+
+/// The operations of Tulip's calls, as the metrics name them.
+pub const OP_CREATE: &str = "create_contract";
+pub const OP_QUOTE: &str = "quote_contract";
+pub const OP_GET: &str = "get_contract";
+pub const OP_LIST: &str = "list_contracts";
+pub const OP_TERMINATE: &str = "terminate_contract";
+/// Every operation, for the metrics' series at 0.
+pub const OPERATIONS: [&str; 5] = [OP_CREATE, OP_QUOTE, OP_GET, OP_LIST, OP_TERMINATE];
 
 /// The header that carries the API key.
 pub const KEY_HEADER: &str = "key";
@@ -111,7 +120,8 @@ impl TulipClient {
         let call = self
             .request(Method::POST, &["contracts"], query)
             .json(request);
-        let (status, body) = self.send(call).await?;
+        let operation = if preview { OP_QUOTE } else { OP_CREATE };
+        let (status, body) = http::observe(NAME, operation, self.send(call)).await?;
         contract_of(&body).ok_or_else(|| decode(status, "no contract in the answer", &body))
     }
 
@@ -119,7 +129,7 @@ impl TulipClient {
     pub async fn get(&self, cid: &str) -> Result<Contract, TulipError> {
         check_id(cid)?;
         let call = self.request(Method::GET, &["contracts", cid], &[]);
-        let (status, body) = self.send(call).await?;
+        let (status, body) = http::observe(NAME, OP_GET, self.send(call)).await?;
         contract_of(&body).ok_or_else(|| decode(status, "no contract in the answer", &body))
     }
 
@@ -142,7 +152,7 @@ impl TulipClient {
             query.push(("test", "true"));
         }
         let call = self.request(Method::GET, &["contracts"], &query);
-        let (status, body) = self.send(call).await?;
+        let (status, body) = http::observe(NAME, OP_LIST, self.send(call)).await?;
         contracts_of(&body).ok_or_else(|| decode(status, "no contract list in the answer", &body))
     }
 
@@ -157,7 +167,7 @@ impl TulipClient {
         let call = self
             .request(Method::DELETE, &["contracts", cid], &[])
             .json(termination);
-        let (status, body) = self.send(call).await?;
+        let (status, body) = http::observe(NAME, OP_TERMINATE, self.send(call)).await?;
         contract_of(&body).ok_or_else(|| decode(status, "no contract in the answer", &body))
     }
 

@@ -89,6 +89,10 @@ impl Vendor for Tulip {
         Ok(sandbox::TulipSandbox::new(config).router())
     }
 
+    fn operations(&self) -> &'static [&'static str] {
+        &client::OPERATIONS
+    }
+
     fn secrets(&self) -> &'static [&'static str] {
         &[API_KEY_SECRET]
     }

@@ -62,6 +62,12 @@ impl JobKind for AwaitDecision {
 pub const DECISION_STEP: &str = "decision";
 
 impl AwaitDecision {
+    /// How long since the application's job was made (its id carries the time).
+    fn waited_secs(&self) -> Option<f64> {
+        let made = self.applied_by.created_at_ms()?;
+        Some((Utc::now().timestamp_millis() - made) as f64 / 1_000.0)
+    }
+
     /// What a credit record is read against. Without the vendor's own `requested_date`,
     /// since our start less `skew`, on our clock.
     fn waiting(&self, started: Option<DateTime<Utc>>, skew: Duration) -> Waiting {
@@ -104,6 +110,7 @@ pub async fn await_decision(
             .unwatch(&job.billing_code, &ctx.id)
             .await
             .map_err(queue_error)?;
+        crate::metrics::credit::record_decision("expired", job.waited_secs());
         // Past the kind's deadline, a snooze ends the job `expired`.
         return Err(JobError::snooze(
             Duration::ZERO,
@@ -152,6 +159,7 @@ pub async fn await_decision(
 
 /// The job's result: the decision and the record that showed it.
 fn decided_output(job: &AwaitDecision, decided: &Decided) -> JobOutput {
+    crate::metrics::credit::record_decision(decided.decision.as_str(), job.waited_secs());
     JobOutput::new(json!({
         "billing_code": job.billing_code,
         "application_id": job.application_id,

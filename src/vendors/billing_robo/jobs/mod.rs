@@ -157,8 +157,10 @@ pub fn register(monitor: Monitor, deps: &WorkerDeps) -> Result<Monitor, BillingR
         })
         .register(move |_| {
             // One poll at a time per process is plenty (one per tick is enqueued).
+            let backend = poll_deps.backend::<PollCredits>();
+            crate::queue::metrics::set_concurrency(PollCredits::KIND, 1);
             WorkerBuilder::new(poll_deps.identity.consumer(PollCredits::KIND))
-                .backend(poll_deps.backend::<PollCredits>())
+                .backend(backend)
                 .catch_panic()
                 .concurrency(1)
                 .data(poll_data.clone())

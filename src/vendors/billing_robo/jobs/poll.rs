@@ -47,7 +47,7 @@ use crate::queue::{JobError, JobKind, JobOutput};
 use crate::vendors::billing_robo::decision;
 use crate::vendors::billing_robo::types::{
     ApiVersion, CreditRecord, CreditSearch, CreditStatus, DateBound, MAX_LIMIT_COUNT,
-    MAX_PAGE_COUNT, Page, to_jst,
+    MAX_PAGE_COUNT, Page, now_jst, to_jst,
 };
 
 /// A poll (the schedule's payload is empty).
@@ -89,6 +89,11 @@ pub async fn poll_credits(
 ) -> Result<JobOutput, JobError> {
     let report = poll(&deps).await?;
     tracing::debug!(?report, "Billing-Robo poll done");
+    let oldest = match deps.watchlist.earliest().await {
+        Ok(earliest) => earliest.map(|since| (now_jst() - since).num_seconds()),
+        Err(_) => None,
+    };
+    crate::metrics::credit::record_poll(report.calls, report.pending, oldest);
     Ok(JobOutput::new(json!(report)))
 }
 
