@@ -13,9 +13,15 @@ use reqwest::Response;
 pub use crate::metrics::CallOutcome;
 use crate::metrics::vendors::record_call;
 
-/// A client's failure, as the metrics count it.
-pub trait CallFailure {
-    /// How the call ended; `None` when it was never sent (refused by our own checks).
+/// What every vendor client's error says about a call, so that the mechanics here (and
+/// the counting) serve every client alike. Each client's `thiserror` enum implements it.
+pub trait VendorCallError: Sized {
+    /// No (complete) answer in time.
+    fn timed_out(message: String) -> Self;
+    /// No answer: refused, reset or dropped connection, DNS, TLS, a body cut short.
+    fn network_failed(message: String) -> Self;
+    /// How the call ended, as the metrics count it; `None` when it was never sent
+    /// (refused by our own checks, or the client could not be built).
     fn outcome(&self) -> Option<CallOutcome>;
 }
 
@@ -30,8 +36,42 @@ pub fn outcome_of(network: bool, timeout: bool, status: Option<u16>) -> CallOutc
     }
 }
 
+/// A reqwest failure as the client's own error (see [`transport`]).
+pub fn transport_error<E: VendorCallError>(error: reqwest::Error) -> E {
+    match transport(&error) {
+        Transport::Timeout(message) => E::timed_out(message),
+        Transport::Network(message) => E::network_failed(message),
+    }
+}
+
+/// [`read_limited`], a body that fails to arrive being the client's own error.
+pub async fn read_body<E: VendorCallError>(
+    response: Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), E> {
+    read_limited(response, limit).await.map_err(transport_error)
+}
+
+/// The HTTP client every vendor client is built on: `headers` on every call, our user
+/// agent, the two timeouts, and no redirects (a vendor that redirects is misconfigured, and
+/// following one would carry our credentials elsewhere). `Err` says why it cannot be built.
+pub fn client(
+    headers: reqwest::header::HeaderMap,
+    connect_timeout: std::time::Duration,
+    timeout: std::time::Duration,
+) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .user_agent(concat!("underwrite/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
 /// Runs one call of `vendor`'s `operation`, counting its outcome and duration.
-pub async fn observe<T, E: CallFailure>(
+pub async fn observe<T, E: VendorCallError>(
     vendor: &str,
     operation: &str,
     call: impl Future<Output = Result<T, E>>,

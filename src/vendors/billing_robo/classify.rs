@@ -384,7 +384,15 @@ pub fn outcomes(sent: &[&str], answer: RegisterAnswer) -> Result<Registration, B
     Ok(Registration { outcomes })
 }
 
-impl crate::vendors::http::CallFailure for BillingRoboError {
+impl crate::vendors::http::VendorCallError for BillingRoboError {
+    fn timed_out(message: String) -> Self {
+        Self::Timeout(message)
+    }
+
+    fn network_failed(message: String) -> Self {
+        Self::Network(message)
+    }
+
     fn outcome(&self) -> Option<crate::vendors::http::CallOutcome> {
         match self {
             Self::Config(_) | Self::InvalidRequest(_) => None,

@@ -21,8 +21,8 @@
 
 use std::fmt;
 
+use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-use reqwest::{Response, StatusCode};
 use serde_json::{Map, Value};
 
 use super::classify::{BillingRoboError, Registration, outcomes, parse_retry_after};
@@ -142,14 +142,8 @@ impl BillingRoboClient {
             reqwest::header::ACCEPT,
             HeaderValue::from_static("application/json"),
         );
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("underwrite/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(settings.connect_timeout())
-            .timeout(settings.timeout())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| BillingRoboError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let http = http::client(headers, settings.connect_timeout(), settings.timeout())
+            .map_err(BillingRoboError::Config)?;
         Ok(Self {
             http,
             base_url,
@@ -318,10 +312,10 @@ impl BillingRoboClient {
             .json(body)
             .send()
             .await
-            .map_err(transport_error)?;
+            .map_err(http::transport_error)?;
         let status = response.status();
         if status.is_success() {
-            let (bytes, cut) = read_limited(response, MAX_SUCCESS_BODY).await?;
+            let (bytes, cut) = http::read_body(response, MAX_SUCCESS_BODY).await?;
             if cut {
                 return Err(self.decode_error(status, "the answer is too large", &bytes));
             }
@@ -338,7 +332,7 @@ impl BillingRoboClient {
             // A body that fails to arrive must not hide the status. Read a credential's
             // length past the limit so one straddling the cut is scrubbed whole, then cut.
             let limit = MAX_ERROR_BODY + self.redactor.longest();
-            let bytes = read_limited(response, limit)
+            let bytes = http::read_limited(response, limit)
                 .await
                 .map_or_else(|_| Vec::new(), |(bytes, _)| bytes);
             let vendor = serde_json::from_slice::<Value>(&bytes)
@@ -390,24 +384,6 @@ fn refuse_error_items<T>(
         }
     }
     Ok(())
-}
-
-/// Reads at most `limit` bytes of the body; `true` when there was more.
-async fn read_limited(
-    response: Response,
-    limit: usize,
-) -> Result<(Vec<u8>, bool), BillingRoboError> {
-    http::read_limited(response, limit)
-        .await
-        .map_err(transport_error)
-}
-
-/// A failure without an answer, as the vendor's error (see `vendors/http.rs`).
-fn transport_error(error: reqwest::Error) -> BillingRoboError {
-    match http::transport(&error) {
-        http::Transport::Timeout(message) => BillingRoboError::Timeout(message),
-        http::Transport::Network(message) => BillingRoboError::Network(message),
-    }
 }
 
 #[cfg(test)]

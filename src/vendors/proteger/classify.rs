@@ -196,7 +196,15 @@ pub fn key_reused(error: &ProtegerError) -> bool {
     }
 }
 
-impl crate::vendors::http::CallFailure for ProtegerError {
+impl crate::vendors::http::VendorCallError for ProtegerError {
+    fn timed_out(message: String) -> Self {
+        Self::Timeout(message)
+    }
+
+    fn network_failed(message: String) -> Self {
+        Self::Network(message)
+    }
+
     fn outcome(&self) -> Option<crate::vendors::http::CallOutcome> {
         match self {
             Self::Config(_) | Self::InvalidRequest(_) => None,

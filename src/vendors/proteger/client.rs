@@ -25,7 +25,7 @@ use std::fmt;
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -100,14 +100,12 @@ impl ProtegerClient {
             reqwest::header::ACCEPT,
             HeaderValue::from_static("application/json"),
         );
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("underwrite/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-            .timeout(Duration::from_millis(settings.timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ProtegerError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let http = http::client(
+            headers,
+            Duration::from_millis(settings.connect_timeout_ms),
+            Duration::from_millis(settings.timeout_ms),
+        )
+        .map_err(ProtegerError::Config)?;
         Ok(Self {
             http,
             base_url,
@@ -231,10 +229,10 @@ impl ProtegerClient {
 
     /// Sends, then reads a 2xx as `T` or anything else as [`ProtegerError::Status`].
     async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ProtegerError> {
-        let response = request.send().await.map_err(transport_error)?;
+        let response = request.send().await.map_err(http::transport_error)?;
         let status = response.status();
         if status.is_success() {
-            let (body, cut) = read_limited(response, MAX_SUCCESS_BODY).await?;
+            let (body, cut) = http::read_body(response, MAX_SUCCESS_BODY).await?;
             if cut {
                 return Err(self.decode_error(status, "the answer is too large", &body));
             }
@@ -250,7 +248,7 @@ impl ProtegerClient {
             // Read a token's length more than we keep, so that a token straddling the
             // cut is still whole when scrubbed, then cut.
             let slack = self.token.as_ref().map_or(0, |(_, token)| token.len());
-            let body = match read_limited(response, MAX_ERROR_BODY + slack).await {
+            let body = match http::read_limited(response, MAX_ERROR_BODY + slack).await {
                 Ok((body, _)) => body,
                 Err(_) => Vec::new(),
             };
@@ -277,21 +275,6 @@ impl ProtegerClient {
             text = text.replace(token.as_str(), "<redacted>");
         }
         truncate(text, MAX_ERROR_BODY)
-    }
-}
-
-/// Reads at most `limit` bytes of the body; `true` when there was more.
-async fn read_limited(response: Response, limit: usize) -> Result<(Vec<u8>, bool), ProtegerError> {
-    http::read_limited(response, limit)
-        .await
-        .map_err(transport_error)
-}
-
-/// A failure without an answer, as the vendor's error (see `vendors/http.rs`).
-fn transport_error(error: reqwest::Error) -> ProtegerError {
-    match http::transport(&error) {
-        http::Transport::Timeout(message) => ProtegerError::Timeout(message),
-        http::Transport::Network(message) => ProtegerError::Network(message),
     }
 }
 

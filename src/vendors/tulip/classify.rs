@@ -199,7 +199,15 @@ pub fn vendor_detail(message: String, status: u16, body: String) -> ErrorDetail 
     }
 }
 
-impl crate::vendors::http::CallFailure for TulipError {
+impl crate::vendors::http::VendorCallError for TulipError {
+    fn timed_out(message: String) -> Self {
+        Self::Timeout(message)
+    }
+
+    fn network_failed(message: String) -> Self {
+        Self::Network(message)
+    }
+
     fn outcome(&self) -> Option<crate::vendors::http::CallOutcome> {
         match self {
             Self::Config(_) | Self::InvalidRequest(_) => None,

@@ -17,7 +17,7 @@ use std::fmt;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde_json::Value;
 
 use super::classify::TulipError;
@@ -94,14 +94,12 @@ impl TulipClient {
             reqwest::header::ACCEPT,
             HeaderValue::from_static("application/json"),
         );
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("underwrite/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-            .timeout(Duration::from_millis(settings.timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| TulipError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let http = http::client(
+            headers,
+            Duration::from_millis(settings.connect_timeout_ms),
+            Duration::from_millis(settings.timeout_ms),
+        )
+        .map_err(TulipError::Config)?;
         Ok(Self {
             http,
             base_url,
@@ -190,10 +188,10 @@ impl TulipClient {
 
     /// Sends; a 2xx answers its JSON body, anything else a [`TulipError::Status`].
     async fn send(&self, call: RequestBuilder) -> Result<(StatusCode, Value), TulipError> {
-        let response = call.send().await.map_err(transport_error)?;
+        let response = call.send().await.map_err(http::transport_error)?;
         let status = response.status();
         if status.is_success() {
-            let (body, cut) = read_limited(response, MAX_SUCCESS_BODY).await?;
+            let (body, cut) = http::read_body(response, MAX_SUCCESS_BODY).await?;
             if cut {
                 return Err(self.decode_error(status, "the answer is too large", &body));
             }
@@ -209,7 +207,7 @@ impl TulipClient {
         // A body that fails to arrive must not hide the status. Read a key's length more
         // than we keep, so that a key straddling the cut is still whole when scrubbed.
         let slack = self.key.as_ref().map_or(0, |(_, key)| key.len());
-        let body = match read_limited(response, MAX_ERROR_BODY + slack).await {
+        let body = match http::read_limited(response, MAX_ERROR_BODY + slack).await {
             Ok((body, _)) => self.scrub(&body),
             Err(_) => String::new(),
         };
@@ -251,20 +249,6 @@ fn decode(status: StatusCode, message: &str, body: &Value) -> TulipError {
         status: status.as_u16(),
         message: message.to_string(),
         body: truncate(body.to_string(), MAX_ERROR_BODY),
-    }
-}
-
-async fn read_limited(response: Response, limit: usize) -> Result<(Vec<u8>, bool), TulipError> {
-    http::read_limited(response, limit)
-        .await
-        .map_err(transport_error)
-}
-
-/// A failure without an answer (see `vendors/http.rs`).
-fn transport_error(error: reqwest::Error) -> TulipError {
-    match http::transport(&error) {
-        http::Transport::Timeout(message) => TulipError::Timeout(message),
-        http::Transport::Network(message) => TulipError::Network(message),
     }
 }
 
