@@ -70,6 +70,24 @@ pub fn client(
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
+/// A vendor credential sent as a header: `None` (with a warning naming `variable`) when
+/// it is not configured, so that a deployment without that vendor's work needs none; the
+/// value is marked sensitive (never shown by reqwest's `Debug`). `Err` never quotes it.
+pub fn credential_header(
+    secret: Option<String>,
+    what: &str,
+    variable: &str,
+) -> Result<Option<(reqwest::header::HeaderValue, String)>, String> {
+    let Some(text) = secret.filter(|s| !s.is_empty()) else {
+        tracing::warn!("no {what} configured ({variable})");
+        return Ok(None);
+    };
+    let mut value = reqwest::header::HeaderValue::from_str(&text)
+        .map_err(|_| format!("the {what} is not a valid header value"))?;
+    value.set_sensitive(true);
+    Ok(Some((value, text)))
+}
+
 /// Runs one call of `vendor`'s `operation`, counting its outcome and duration.
 pub async fn observe<T, E: VendorCallError>(
     vendor: &str,

@@ -81,20 +81,9 @@ impl ProtegerClient {
         reqwest::Url::parse(&base_url).map_err(|e| {
             ProtegerError::Config(format!("proteger.base_url `{base_url}` is not a URL: {e}"))
         })?;
-        let token = match token.filter(|t| !t.is_empty()) {
-            None => {
-                tracing::warn!("no Proteger API token configured (UNDERWRITE_PROTEGER_TOKEN)");
-                None
-            }
-            Some(text) => {
-                let mut value = HeaderValue::from_str(&text).map_err(|_| {
-                    // Never quote the token, not even a bad one.
-                    ProtegerError::Config("the Proteger token is not a valid header value".into())
-                })?;
-                value.set_sensitive(true);
-                Some((value, text))
-            }
-        };
+        let token =
+            http::credential_header(token, "Proteger API token", "UNDERWRITE_PROTEGER_TOKEN")
+                .map_err(ProtegerError::Config)?;
         let mut headers = HeaderMap::new();
         headers.insert(
             reqwest::header::ACCEPT,

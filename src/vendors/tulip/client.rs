@@ -75,20 +75,8 @@ impl TulipClient {
                 "vendors.tulip.base_url `{base}` cannot take a path"
             )));
         }
-        let key = match key.filter(|k| !k.is_empty()) {
-            None => {
-                tracing::warn!("no Tulip API key configured (UNDERWRITE_TULIP_API_KEY)");
-                None
-            }
-            Some(text) => {
-                let mut value = HeaderValue::from_str(&text).map_err(|_| {
-                    // Never quote the key, not even a bad one.
-                    TulipError::Config("the Tulip API key is not a valid header value".into())
-                })?;
-                value.set_sensitive(true);
-                Some((value, text))
-            }
-        };
+        let key = http::credential_header(key, "Tulip API key", "UNDERWRITE_TULIP_API_KEY")
+            .map_err(TulipError::Config)?;
         let mut headers = HeaderMap::new();
         headers.insert(
             reqwest::header::ACCEPT,
