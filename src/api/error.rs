@@ -13,9 +13,13 @@
 //! - `fields` lists *every* wrong field that could be found, not just the first, so a caller
 //!   fixes a request in one round trip. It is empty when the error is not about fields; an
 //!   empty `field` means the body as a whole.
-//! - Nothing internal leaks: a Redis error becomes `503 unavailable` (Redis is away) or
+//! - Nothing internal leaks: a Redis error becomes `503 unavailable` (Redis is away),
+//!   `503 store_full` (Redis is full: `maxmemory` under `noeviction`; `Retry-After: 30`,
+//!   logged at most once a minute, counted in `underwrite_store_full_refusals_total`) or
 //!   `500 internal` (anything else), and the details go to the log, once, here. Messages
 //!   never repeat what the caller sent in a header.
+
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -74,6 +78,10 @@ pub enum ApiError {
     /// 503: Redis does not answer; nothing was done, the caller may retry.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// 503: Redis is full (`maxmemory` under `noeviction`) and refused the write; nothing
+    /// was stored, the caller may retry once an operator made room.
+    #[error("the job store is full and refused the write; nothing was stored, try again later")]
+    StoreFull,
     /// 500: a bug or corrupt data; the details are in the log, not in the answer.
     #[error("internal error; the details are in the service's log")]
     Internal,
@@ -109,13 +117,13 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::StoreFull => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// Every [`ApiError::code`], for the document.
-    pub const CODES: [&'static str; 13] = [
+    pub const CODES: [&'static str; 14] = [
         "malformed_json",
         "bad_request",
         "unauthorized",
@@ -128,6 +136,7 @@ impl ApiError {
         "validation_failed",
         "idempotency_key_reused",
         "unavailable",
+        "store_full",
         "internal",
     ];
 
@@ -146,6 +155,7 @@ impl ApiError {
             Self::Invalid { .. } => "validation_failed",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::Unavailable(_) => "unavailable",
+            Self::StoreFull => "store_full",
             Self::Internal => "internal",
         }
     }
@@ -202,14 +212,41 @@ impl IntoResponse for ApiError {
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            // Room is made by an operator (or the janitor), not in a second.
+            Self::StoreFull => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(STORE_FULL_RETRY_AFTER),
+                );
+            }
             _ => {}
         }
         response
     }
 }
 
+/// `Retry-After` of a refusal because Redis is full, in seconds.
+const STORE_FULL_RETRY_AFTER: &str = "30";
+/// A full Redis is logged at most once per this many seconds: every request would
+/// otherwise log it, and the first line says it all.
+const STORE_FULL_LOG_EVERY_SECS: i64 = 60;
+static STORE_FULL_LOGGED_AT: AtomicI64 = AtomicI64::new(0);
+
 impl From<QueueError> for ApiError {
     fn from(error: QueueError) -> Self {
+        if error.is_out_of_memory() {
+            crate::metrics::STORE_FULL_REFUSALS.inc();
+            let now = chrono::Utc::now().timestamp();
+            let last = STORE_FULL_LOGGED_AT.load(Ordering::Relaxed);
+            if now - last >= STORE_FULL_LOG_EVERY_SECS
+                && STORE_FULL_LOGGED_AT
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                tracing::error!(%error, "redis is full (maxmemory under noeviction): refusing writes with 503 until it has room; see underwrite_store_full_refusals_total for how many");
+            }
+            return Self::StoreFull;
+        }
         if error.is_connection() {
             tracing::warn!(%error, "redis is unreachable; answering 503");
             return Self::Unavailable("the job store is unreachable; nothing was done, try again");
@@ -259,6 +296,7 @@ mod tests {
             ApiError::invalid(Vec::new()),
             ApiError::IdempotencyKeyReused,
             ApiError::Unavailable(""),
+            ApiError::StoreFull,
             ApiError::Internal,
         ];
         let codes = one_of_each.map(|error| match error {
@@ -276,6 +314,7 @@ mod tests {
             | ApiError::Invalid { .. }
             | ApiError::IdempotencyKeyReused
             | ApiError::Unavailable(_)
+            | ApiError::StoreFull
             | ApiError::Internal => error.code(),
         });
         assert_eq!(codes, ApiError::CODES);

@@ -209,6 +209,16 @@ pub static REDIS_ERRORS: LazyLock<IntCounter> = LazyLock::new(|| {
     }
 });
 
+pub static STORE_FULL_REFUSALS: LazyLock<IntCounter> = LazyLock::new(|| {
+    match IntCounter::new(
+        "underwrite_store_full_refusals_total",
+        "API requests refused with 503 because Redis was full (maxmemory under noeviction)",
+    ) {
+        Ok(c) => register(c),
+        Err(e) => panic!("metric underwrite_store_full_refusals_total is malformed: {e}"),
+    }
+});
+
 pub static BUILD_INFO: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     gauge(
         "underwrite_build_info",
@@ -233,6 +243,7 @@ pub fn init(kinds: &[&str], vendors: &[(&str, &[&str])]) {
         .with_label_values(&[env!("CARGO_PKG_VERSION")])
         .set(1);
     LazyLock::force(&REDIS_ERRORS);
+    LazyLock::force(&STORE_FULL_REFUSALS);
     LazyLock::force(&QUEUE_JOBS);
     LazyLock::force(&QUEUE_OLDEST_READY_AGE);
     PROCESS.call_once(|| {

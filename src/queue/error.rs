@@ -18,6 +18,12 @@ pub enum QueueError {
 
 impl QueueError {
     /// Whether the error says Redis is unreachable (as opposed to a bug or bad data).
+    /// Redis refused a write because it is full (`maxmemory` reached under the
+    /// `noeviction` policy: "OOM command not allowed"). Nothing was written.
+    pub fn is_out_of_memory(&self) -> bool {
+        matches!(self, Self::Redis(e) if e.code() == Some("OOM"))
+    }
+
     pub fn is_connection(&self) -> bool {
         match self {
             Self::Redis(e) => {

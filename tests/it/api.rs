@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use underwrite::queue::{JobKind, JobState, NewJob};
 
 use crate::helpers::api::{OTHER_TOKEN, TestApi};
+use crate::helpers::redis::TestRedis;
 use crate::helpers::worker::{Scripted, TestWorker, WorkerOptions, wait_for_state};
 
 const WITHIN: Duration = Duration::from_secs(20);
@@ -903,6 +904,63 @@ async fn without_redis_the_api_says_unavailable_not_internal() {
     );
     let read = answer(api.get(&format!("/v1/jobs/{}", uuid::Uuid::now_v7()))).await;
     assert_eq!(read.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn a_full_redis_answers_503_with_retry_after_and_loses_nothing() {
+    let redis = TestRedis::start(&["--maxmemory-policy", "noeviction"]);
+    let api = TestApi::spawn_on(&redis).await;
+    let first = answer(api.post("/v1/proteger/contracts").json(&contract("full-1"))).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{:?}", first.body);
+    let mut admin = redis::Client::open(redis.url())
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let set_maxmemory = |bytes: &'static str| {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg(bytes)
+            .to_owned()
+    };
+    // One byte: every write is refused ("OOM command not allowed"), reads still work.
+    let _: () = set_maxmemory("1")
+        .query_async(&mut admin)
+        .await
+        .expect("config set");
+    let refusals = || underwrite::metrics::STORE_FULL_REFUSALS.get();
+    let before = refusals();
+    let full = answer(api.post("/v1/proteger/contracts").json(&contract("full-2"))).await;
+    assert_eq!(
+        full.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        full.body
+    );
+    assert_eq!(full.code(), "store_full");
+    assert_eq!(
+        full.headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("30")
+    );
+    assert!(refusals() > before, "the refusal is counted");
+    let job = first.body["job_id"].as_str().expect("job id");
+    let read = answer(api.get(&format!("/v1/jobs/{job}"))).await;
+    assert_eq!(
+        read.status,
+        StatusCode::OK,
+        "reads go on while Redis is full"
+    );
+    // Room again: the same request goes through, and nothing of the refused one was kept.
+    let _: () = set_maxmemory("0")
+        .query_async(&mut admin)
+        .await
+        .expect("config set");
+    let again = answer(api.post("/v1/proteger/contracts").json(&contract("full-2"))).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{:?}", again.body);
+    assert_eq!(api.all_jobs().await.len(), 2);
 }
 
 #[tokio::test]

@@ -57,6 +57,16 @@ impl TestApi {
         Self::serve(store, conn, &settings).await
     }
 
+    /// The API on a redis-server of the test's own (one it reconfigures or kills).
+    pub async fn spawn_on(redis: &TestRedis) -> Self {
+        let queue = unique_queue();
+        let mut settings = settings(&format!("{TOKEN},{OTHER_TOKEN}"));
+        settings.redis.url = redis.url();
+        settings.redis.queue = queue.clone();
+        let (store, conn) = store_on(redis, &queue, Retention::default());
+        Self::serve(store, conn, &settings).await
+    }
+
     /// The API pointed at a Redis port nobody listens on.
     pub async fn spawn_without_redis() -> Self {
         let url = format!("redis://127.0.0.1:{}/", free_port());
