@@ -17,6 +17,7 @@ mod demo;
 mod helpers;
 mod metrics;
 mod openapi;
+mod prometheus;
 mod proteger_answers;
 mod proteger_client;
 mod proteger_dead_retry;
