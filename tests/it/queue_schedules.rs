@@ -325,3 +325,10 @@ async fn the_next_run_of_every_schedule_is_shown_by_the_api_and_the_cli() {
     assert!(table.stdout.contains(schedule.name()), "{}", table.stdout);
     assert!(table.stdout.contains("5m"), "{}", table.stdout);
 }
+
+#[tokio::test]
+async fn a_queue_without_schedules_lists_none_rather_than_failing() {
+    let redis = TestRedis::shared();
+    let (store, _) = store_on(redis, &unique_queue(), Retention::default());
+    assert!(store.schedules().await.expect("listed").is_empty());
+}

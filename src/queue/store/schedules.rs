@@ -147,6 +147,10 @@ impl Store {
             .query_async(&mut conn)
             .await?;
         names.sort();
+        // redis-rs refuses an empty pipeline ("empty command"): no schedule, nothing to read.
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for name in &names {
             pipe.hgetall(self.keys.schedule(name));
