@@ -230,6 +230,18 @@ impl fmt::Debug for Secrets {
     }
 }
 
+/// A Redis URL without its password, for messages and logs (also one written without its
+/// scheme: everything before an `@` goes).
+pub fn redacted_redis_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        (None, Some(at)) => format!("***@{}", &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
 impl Settings {
     /// Defaults, then `file` if given, then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -281,9 +293,12 @@ impl Settings {
                 },
             }
         }
-        let mut settings: Settings = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        let mut settings: Settings =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    ConfigError::Invalid(crate::config_hints::explain(&e.to_string()))
+                })?;
         settings.secrets = secrets;
         settings.validate()?;
         Ok(settings)
@@ -302,6 +317,21 @@ impl Settings {
         }
         if self.redis.queue.contains(['{', '}']) {
             return invalid("redis.queue must not contain braces");
+        }
+        let scheme = self.redis.url.split_once("://").map(|(scheme, _)| scheme);
+        if !matches!(scheme, Some("redis" | "rediss" | "unix" | "redis+unix")) {
+            return Err(ConfigError::Invalid(format!(
+                "redis.url `{}` is not a Redis URL: write it with its scheme, such as \
+                 `redis://127.0.0.1:6379` (`rediss://` for TLS, `redis://:password@host:6379/0` \
+                 with a password and a database)",
+                redacted_redis_url(&self.redis.url)
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.webhooks.jitter) {
+            return Err(ConfigError::Invalid(format!(
+                "webhooks.jitter must be between 0 and 1 (a share of each wait), not {}",
+                self.webhooks.jitter
+            )));
         }
         for (kind, policy) in &self.retry {
             if policy.max_attempts == 0 {
@@ -410,8 +440,12 @@ fn apply_env(
     let (section, key) = lower
         .split_once('_')
         .ok_or_else(|| env_error("expected UNDERWRITE_<SECTION>_<KEY>".into()))?;
+    let sections: Vec<String> = table.keys().cloned().collect();
     let Some(toml::Value::Table(section_table)) = table.get_mut(section) else {
-        return Err(env_error(format!("unknown section `{section}`")));
+        return Err(env_error(format!(
+            "unknown section `{section}`{}",
+            crate::config_hints::suggestion(section, sections.iter().map(String::as_str))
+        )));
     };
     let (section_table, path, key) = if section == "vendors" {
         // `VENDORS_<VENDOR>_<KEY>`: one level deeper.
@@ -429,7 +463,10 @@ fn apply_env(
         (section_table, section.to_string(), key)
     };
     let Some(current) = section_table.get(key) else {
-        return Err(env_error(format!("unknown key `{path}.{key}`")));
+        return Err(env_error(format!(
+            "unknown key `{path}.{key}`{}",
+            crate::config_hints::suggestion(key, section_table.keys().map(String::as_str))
+        )));
     };
     // Parse the value as the type the default has, so `8080` stays a string for a URL and
     // becomes an integer for a count.

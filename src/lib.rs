@@ -55,6 +55,7 @@ pub mod api;
 pub mod bench;
 pub mod chaos;
 pub mod config;
+pub mod config_hints;
 pub mod demo;
 pub mod local_redis;
 pub mod metrics;

@@ -157,15 +157,7 @@ pub fn open_store(settings: &Settings) -> Result<(Redis, Store), QueueError> {
     Ok((redis, store))
 }
 
-/// A Redis URL without its password, for messages and logs.
-pub fn redacted_redis_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}://***@{}", &url[..scheme_end], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
-}
+pub use crate::config::redacted_redis_url;
 
 /// A started application: its roles run in the background until [`RunningApp::stop`] (or
 /// the shutdown future given to [`serve`]).

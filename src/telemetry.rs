@@ -22,13 +22,20 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
-    /// `UNDERWRITE_LOG_FORMAT`, else `pretty` on a terminal and `json` elsewhere.
-    pub fn from_env() -> Self {
+    /// `UNDERWRITE_LOG_FORMAT`, else `pretty` on a terminal and `json` elsewhere. Another
+    /// value is refused with the two that exist: a typo would otherwise switch the format
+    /// silently and break a log shipper.
+    pub fn from_env() -> Result<Self, String> {
         match std::env::var(FORMAT_VAR).ok().as_deref().map(str::trim) {
-            Some("json") => Self::Json,
-            Some("pretty") => Self::Pretty,
-            _ if std::io::stderr().is_terminal() => Self::Pretty,
-            _ => Self::Json,
+            Some("json") => Ok(Self::Json),
+            Some("pretty") => Ok(Self::Pretty),
+            None | Some("") if std::io::stderr().is_terminal() => Ok(Self::Pretty),
+            None | Some("") => Ok(Self::Json),
+            Some(other) => Err(format!(
+                "{FORMAT_VAR}=`{}` is not a log format: use `json` or `pretty` (or leave it \
+                 unset: pretty on a terminal, json elsewhere)",
+                other.escape_debug()
+            )),
         }
     }
 }
@@ -37,7 +44,8 @@ impl LogFormat {
 ///
 /// Calling it again (tests, or a command that starts the app twice) does nothing: the first
 /// subscriber stays. A malformed `UNDERWRITE_LOG` falls back to the default and says so.
-pub fn init(default_filter: &str) {
+pub fn init(default_filter: &str) -> Result<(), String> {
+    let format = LogFormat::from_env()?;
     let (filter, bad_directive) = match std::env::var(FILTER_VAR) {
         Ok(directives) if !directives.trim().is_empty() => match EnvFilter::try_new(&directives) {
             Ok(filter) => (filter, None),
@@ -48,7 +56,7 @@ pub fn init(default_filter: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let installed = match LogFormat::from_env() {
+    let installed = match format {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
@@ -63,4 +71,5 @@ pub fn init(default_filter: &str) {
     {
         tracing::warn!(%directives, %error, "{FILTER_VAR} is not a valid filter; using `{default_filter}`");
     }
+    Ok(())
 }

@@ -100,7 +100,7 @@ impl Cli {
     }
 
     pub async fn run(self) -> CliResult {
-        telemetry::init(self.log_filter());
+        telemetry::init(self.log_filter()).map_err(CliError)?;
         let settings = Settings::load(self.config.as_deref())?;
         match self.command {
             Command::Serve(args) => serve::run(settings, args).await,

@@ -538,3 +538,37 @@ async fn dead_commands_show_retry_and_purge_a_failed_job() {
 
     app.stop().await.expect("clean stop");
 }
+
+/// A setting that cannot work stops every command at once, and the message says what to
+/// write instead (issue 14's list).
+#[test]
+fn a_wrong_setting_is_refused_with_what_to_write_instead() {
+    let redis = TestRedis::shared();
+    let cases: [(&str, &str, &str); 6] = [
+        ("UNDERWRITE_WEBHOOKS_JITER", "0.5", "did you mean `jitter`?"),
+        (
+            "UNDERWRITE_WEBHOOK_JITTER",
+            "0.5",
+            "did you mean `webhooks`?",
+        ),
+        ("UNDERWRITE_WEBHOOKS_JITTER", "3", "between 0 and 1"),
+        (
+            "UNDERWRITE_API_LISTEN",
+            "localhost:8181",
+            "`127.0.0.1:8181`",
+        ),
+        ("UNDERWRITE_LOG_FORMAT", "xml", "use `json` or `pretty`"),
+        (
+            "UNDERWRITE_REDIS_URL",
+            "127.0.0.1:6379",
+            "`redis://127.0.0.1:6379`",
+        ),
+    ];
+    for (var, value, hint) in cases {
+        let mut cmd = underwrite(&redis.url(), &unique_queue());
+        cmd.env(var, value).arg("schedules");
+        let out = run(cmd);
+        assert!(!out.status.success(), "{var}={value} was accepted");
+        assert!(out.stderr.contains(hint), "{var}={value}: {}", out.stderr);
+    }
+}
