@@ -18,6 +18,7 @@ mod helpers;
 mod metrics;
 mod openapi;
 mod prometheus;
+mod prometheus_proof;
 mod proteger_answers;
 mod proteger_client;
 mod proteger_dead_retry;
