@@ -12,6 +12,7 @@ mod chaos;
 mod chaos_faults;
 mod chaos_redis;
 mod cli;
+mod compose;
 mod crash;
 mod demo;
 mod helpers;
