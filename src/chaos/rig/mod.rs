@@ -25,13 +25,13 @@ use crate::config::Settings;
 use crate::producer::{Producer, Submission};
 use crate::queue::{JobId, JobState, ListFilter, Store};
 use crate::startup;
+use crate::vendors::billing_robo::sandbox::ServedBillingRobo;
 use crate::vendors::proteger::client::ProtegerClient;
 use crate::vendors::proteger::idempotency_key::IdempotencyKey;
 use crate::vendors::proteger::jobs::{CancelContract, CreateContract};
 use crate::vendors::proteger::sandbox::sample_contract;
 use crate::vendors::proteger::sandbox::{ProtegerSandboxConfig, ServedProteger};
 use crate::vendors::proteger::settings::ProtegerSettings;
-use crate::vendors::billing_robo::sandbox::ServedBillingRobo;
 use crate::vendors::proteger::types::MAX_BULK_CONTRACTS;
 use crate::vendors::tulip::sandbox::ServedTulip;
 use crate::webhooks::sink::{self, Sink};
@@ -127,7 +127,8 @@ impl Rig {
         let (_, store) = startup::open_store(&settings).map_err(err)?;
         let (sink, _) = sink::spawn_as_endpoint(&store).await.map_err(err)?;
         let mut env = worker_env(&settings, &sandbox);
-        let (billing_robo, tulip) = vendors::serve(config.billing_robo, config.tulip, &mut env).await?;
+        let (billing_robo, tulip) =
+            vendors::serve(config.billing_robo, config.tulip, &mut env).await?;
         env.extend(config.env);
         let fleet = Fleet::start(config.workers, env)?;
         let producer = Producer::new(store.clone(), Duration::from_secs(3600));

@@ -96,8 +96,14 @@ pub(super) async fn serve(
             let served = crate::vendors::billing_robo::sandbox::serve(loopback, run.sandbox)
                 .await
                 .map_err(err)?;
-            var("UNDERWRITE_BILLING_ROBO_USER_ID", "chaos@example.com".into());
-            var("UNDERWRITE_BILLING_ROBO_ACCESS_KEY", "chaos-access-key".into());
+            var(
+                "UNDERWRITE_BILLING_ROBO_USER_ID",
+                "chaos@example.com".into(),
+            );
+            var(
+                "UNDERWRITE_BILLING_ROBO_ACCESS_KEY",
+                "chaosAccessKey0123".into(),
+            );
             // Decisions found within a second or two, batches sent without waiting.
             let ours = [
                 ("BASE_URL", served.url()),
