@@ -39,20 +39,20 @@ async fn chaos_vendor_faults_short_form_is_clean() {
     let stdout = chaos(&[
         "vendor-faults",
         "--jobs",
-        "400",
+        "240",
         "--vendor-latency-ms",
         "200",
         "--patience-secs",
         "60",
     ])
     .await;
-    // 340 Proteger contracts, 40 Tulip contracts, 20 applications and their 20 decisions.
+    // 204 Proteger contracts, 24 Tulip contracts, 12 applications and their 12 decisions.
     assert!(
-        stdout.contains("420 jobs, 0 lost, 0 duplicated, 0 webhooks missing"),
+        stdout.contains("252 jobs, 0 lost, 0 duplicated, 0 webhooks missing"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("340 Proteger contracts, 40 Tulip contracts, 20 Billing-Robo applications"),
+        stdout.contains("204 Proteger contracts, 24 Tulip contracts, 12 Billing-Robo applications"),
         "{stdout}"
     );
     assert!(count_before(&stdout, "faults injected") > 0, "{stdout}");

@@ -160,7 +160,7 @@ mod tests {
         // `[vendors.billing_robo]` allows at most one call a second on average.
         assert!(u64::from(BUDGET) <= BUDGET_WINDOW.as_secs());
         // The smallest run's batches, all ready at once, pass one window's limit.
-        assert!(applications(400).div_ceil(BATCH_SIZE) > SANDBOX_LIMIT as usize);
+        assert!(applications(240).div_ceil(BATCH_SIZE) > SANDBOX_LIMIT as usize);
         assert!(TIMEOUT < STALL);
     }
 
