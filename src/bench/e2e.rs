@@ -28,6 +28,11 @@
 //!   must be 0;
 //! - **peak RSS** of the worker process and of the API process (`VmHWM`).
 //!
+//! With `--vendor tulip` the same path carries Tulip contracts instead, one per request
+//! (Tulip's API has no bulk) and one `POST /contracts` each at the vendor, confirmed by
+//! `tulip.contract.created`; duplicates are contracts the sandbox stored twice for one
+//! renter (`e2e_target.rs`). Tulip's shared budget is lifted for the run (`stack.rs`).
+//!
 //! It never hangs: when no webhook has arrived for [`STALL`], it reports what did.
 
 use std::collections::HashMap;
@@ -38,42 +43,46 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::task::JoinSet;
 
+use super::e2e_target::Target;
 use super::process::{mib, mib_json};
-use super::stack::{Api, STALL, Stack, arrivals, latencies, wait_for_webhooks};
+use super::stack::{Api, STALL, Stack, arrivals_of, latencies, wait_for_webhooks};
 use super::{BenchError, BenchOptions, Report, bench_store, drop_queue, ms, percentile, rate};
 use crate::queue::Store;
-use crate::vendors::proteger::sandbox::sample_contract;
-use crate::vendors::proteger::types::ContractRequest;
 use crate::webhooks::sink::Sink;
 
 /// Producer clients posting at once.
 const CLIENTS: usize = 12;
-/// Contracts per bulk request: half the API's ceiling (`MAX_BULK`, 100), a size a shop's
-/// checkout batch might have.
-const PER_REQUEST: usize = 50;
 /// Contracts sent one at a time, after the backlog, for the idle latency.
 const IDLE_SAMPLES: usize = 20;
 
-pub async fn proteger(options: &BenchOptions) -> Result<Report, BenchError> {
+/// Runs the benchmark for `options.vendor` (`e2e_target.rs`).
+pub async fn run(options: &BenchOptions) -> Result<Report, BenchError> {
+    let target = Target::parse(&options.vendor)?;
     let (store, _, queue) = bench_store(options)?;
-    let result = measure(options, &store, &queue).await;
+    let result = measure(options, target, &store, &queue).await;
     drop_queue(&store).await;
     result
 }
 
-async fn measure(options: &BenchOptions, store: &Store, queue: &str) -> Result<Report, BenchError> {
+async fn measure(
+    options: &BenchOptions,
+    target: Target,
+    store: &Store,
+    queue: &str,
+) -> Result<Report, BenchError> {
     let Stack {
         sandbox,
+        tulip,
         sink,
         api,
         api_process,
         worker,
     } = Stack::start(options, store, queue, &[]).await?;
-    let sent = flood(&api, options.jobs).await?;
+    let sent = flood(&api, target, options.jobs).await?;
     let settled = wait_for_webhooks(&sink, sent.at.len()).await;
-    let vendor_calls = sandbox.proteger.effects().requests_seen;
+    let vendor_calls = target.vendor_calls(&sandbox, &tulip);
     let idle = if settled {
-        idle_latencies(&api, &sink).await?
+        idle_latencies(&api, target, &sink).await?
     } else {
         Vec::new()
     };
@@ -81,13 +90,14 @@ async fn measure(options: &BenchOptions, store: &Store, queue: &str) -> Result<R
         worker: worker.kill().await,
         api: api_process.kill().await,
     };
-    let arrivals = arrivals(&sink.received(), &sent.at);
+    let arrivals = arrivals_of(target.created(), &sink.received(), &sent.at);
     let figures = Figures {
+        target,
         sent,
         arrivals,
         idle,
         vendor_calls,
-        duplicates: sandbox.proteger.effects().duplicate_transaction_ids,
+        duplicates: target.duplicates(&sandbox, &tulip),
         rejected: sink.counts().rejected,
         settled,
         rss,
@@ -95,17 +105,18 @@ async fn measure(options: &BenchOptions, store: &Store, queue: &str) -> Result<R
     Ok(report(options, figures))
 }
 
-/// What was sent: each contract's `transactionId` and when its request left.
+/// What was sent: each contract's key (`e2e_target.rs`) and when its request left.
 struct Sent {
     at: HashMap<String, Instant>,
     started: Instant,
     took: Duration,
 }
 
-/// Posts `jobs` contracts from [`CLIENTS`] clients at once, in bulk requests of
-/// [`PER_REQUEST`]; each client takes the next request number until none is left.
-async fn flood(api: &Api, jobs: usize) -> Result<Sent, BenchError> {
-    let requests = jobs.div_ceil(PER_REQUEST);
+/// Posts `jobs` contracts from [`CLIENTS`] clients at once, in requests of the target's
+/// size; each client takes the next request number until none is left.
+async fn flood(api: &Api, target: Target, jobs: usize) -> Result<Sent, BenchError> {
+    let per_request = target.per_request();
+    let requests = jobs.div_ceil(per_request);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut clients = JoinSet::new();
@@ -118,13 +129,13 @@ async fn flood(api: &Api, jobs: usize) -> Result<Sent, BenchError> {
                 if request >= requests {
                     return Ok::<_, BenchError>(sent);
                 }
-                let first = request * PER_REQUEST;
-                let contracts: Vec<ContractRequest> = (first..(first + PER_REQUEST).min(jobs))
-                    .map(|i| sample_contract(&format!("e2e-{i}")))
+                let first = request * per_request;
+                let names: Vec<String> = (first..(first + per_request).min(jobs))
+                    .map(|i| format!("e2e-{i}"))
                     .collect();
                 let at = Instant::now();
-                api.create_bulk(&contracts).await?;
-                sent.extend(contracts.into_iter().map(|c| (c.transaction_id, at)));
+                let keys = target.post(&api, &names).await?;
+                sent.extend(keys.into_iter().map(|key| (key, at)));
             }
         });
     }
@@ -140,21 +151,25 @@ async fn flood(api: &Api, jobs: usize) -> Result<Sent, BenchError> {
 }
 
 /// One contract at a time into idle workers: request sent → webhook verified.
-async fn idle_latencies(api: &Api, sink: &Sink) -> Result<Vec<Duration>, BenchError> {
+async fn idle_latencies(
+    api: &Api,
+    target: Target,
+    sink: &Sink,
+) -> Result<Vec<Duration>, BenchError> {
     // Let the workers finish their last acknowledgements and go back to blocking reads.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut sent = HashMap::with_capacity(IDLE_SAMPLES);
     for i in 0..IDLE_SAMPLES {
         let before = sink.counts().distinct_ids;
-        let contract = sample_contract(&format!("e2e-idle-{i}"));
         let at = Instant::now();
-        api.create_one(&contract).await?;
-        sent.insert(contract.transaction_id, at);
+        for key in target.post(api, &[format!("e2e-idle-{i}")]).await? {
+            sent.insert(key, at);
+        }
         if !sink.wait_until(STALL, |c| c.distinct_ids > before).await {
             break;
         }
     }
-    let arrived = arrivals(&sink.received(), &sent);
+    let arrived = arrivals_of(target.created(), &sink.received(), &sent);
     Ok(latencies(&sent, &arrived))
 }
 
@@ -165,6 +180,7 @@ struct PeakRss {
 }
 
 struct Figures {
+    target: Target,
     sent: Sent,
     arrivals: HashMap<String, Instant>,
     idle: Vec<Duration>,
@@ -207,8 +223,9 @@ fn report(options: &BenchOptions, f: Figures) -> Report {
     let e2e_rate = rate(verified, f.span());
     let per_1000 = f.vendor_calls as f64 * 1000.0 / contracts.max(1) as f64;
     let c = options.concurrency;
+    let vendor = f.target.name();
     let mut rows = vec![
-        ("vendor".into(), "proteger (sandbox, over HTTP)".into()),
+        ("vendor".into(), format!("{vendor} (sandbox, over HTTP)")),
         ("contracts".into(), contracts.to_string()),
         (
             "processes".into(),
@@ -216,7 +233,7 @@ fn report(options: &BenchOptions, f: Figures) -> Report {
         ),
         (
             "producer clients".into(),
-            format!("{CLIENTS}, bulk requests of {PER_REQUEST}"),
+            format!("{CLIENTS}, {}", f.target.requests()),
         ),
         (
             "HTTP enqueue (contracts/s)".into(),
@@ -236,7 +253,7 @@ fn report(options: &BenchOptions, f: Figures) -> Report {
         ),
         (
             "vendor calls per 1,000 contracts".into(),
-            format!("{per_1000:.0}"),
+            format!("{per_1000:.0} (floor {})", f.target.calls_floor()),
         ),
         ("duplicate contracts".into(), f.duplicates.to_string()),
         (
@@ -262,8 +279,8 @@ fn report(options: &BenchOptions, f: Figures) -> Report {
         name: "e2e",
         rows,
         json: json!({
-            "bench": "e2e", "vendor": "proteger", "contracts": contracts, "concurrency": c,
-            "clients": CLIENTS, "contracts_per_request": PER_REQUEST,
+            "bench": "e2e", "vendor": vendor, "contracts": contracts, "concurrency": c,
+            "clients": CLIENTS, "contracts_per_request": f.target.per_request(),
             "enqueue_per_s": enqueue_rate.round(), "contracts_per_s": e2e_rate.round(),
             "p50_ms": ms(p50), "p99_ms": ms(p99), "max_ms": ms(max),
             "idle_samples": f.idle.len(), "idle_p50_ms": ms(idle_p50), "idle_max_ms": ms(idle_max),

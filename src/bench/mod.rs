@@ -9,10 +9,10 @@
 //! - `latency`: idle pick-up latency, from `XADD` to the handler starting, over jobs pushed
 //!   one at a time.
 //! - `backlog`: a large backlog enqueued then drained (1,000,000 by default).
-//! - `e2e`: Proteger contracts over HTTP through separate API and worker processes to the
-//!   sandbox, each confirmed by a verified webhook: rates, latency, vendor calls, peak RSS
-//!   of each process (see `e2e.rs`; the deployed path is `stack.rs`, its child processes
-//!   `process.rs`).
+//! - `e2e`: Proteger (or, `--vendor tulip`, Tulip) contracts over HTTP through separate API
+//!   and worker processes to the sandbox, each confirmed by a verified webhook: rates,
+//!   latency, vendor calls, peak RSS of each process (see `e2e.rs`, the vendors in
+//!   `e2e_target.rs`; the deployed path is `stack.rs`, its child processes `process.rs`).
 //! - `trickle`: the same path fed one contract at a time at 50/s, with the batcher's linger
 //!   and without: vendor calls per 1,000 contracts and latency, side by side (`trickle.rs`).
 //! - `credit-poll`: Billing-Robo vendor calls per poll cycle with 100, 1,000 and 10,000
@@ -24,6 +24,7 @@
 mod baseline;
 mod credit_poll;
 mod e2e;
+mod e2e_target;
 mod noop;
 mod process;
 mod retention;
@@ -46,6 +47,8 @@ pub struct BenchOptions {
     pub redis_url: String,
     /// `noop` also runs the `apalis-redis` baseline (skipped with `--no-baseline`).
     pub baseline: bool,
+    /// `e2e`: whose contracts (`proteger` or `tulip`).
+    pub vendor: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +83,7 @@ pub async fn run(name: &str, options: &BenchOptions) -> Result<Report, BenchErro
         "noop" => noop::throughput(options).await,
         "latency" => noop::latency(options).await,
         "backlog" => noop::backlog(options).await,
-        "e2e" => e2e::proteger(options).await,
+        "e2e" => e2e::run(options).await,
         "trickle" => trickle::proteger(options).await,
         "credit-poll" => credit_poll::credit_poll(options).await,
         "webhooks" => webhooks::deliveries(options).await,

@@ -12,7 +12,9 @@
 //! endpoint), and starts the real binary twice, as an operator would: an API-only and a
 //! worker-only `underwrite serve`, configured through `UNDERWRITE_*` variables alone (see
 //! `process.rs`). A contract's latency is its request sent to its first verified, accepted
-//! `proteger.contract.created` webhook, matched by `transactionId`.
+//! `created` webhook, matched by its own key ([`Created`]: Proteger's `transactionId`,
+//! Tulip's renter `uid`). Tulip's sandbox is served beside Proteger's, so `bench e2e
+//! --vendor tulip` runs on the same stack.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -25,6 +27,8 @@ use crate::queue::{JobKind, Store};
 use crate::vendors::proteger::jobs::{ContractBatch, CreateContract};
 use crate::vendors::proteger::sandbox::{ProtegerSandboxConfig, ServedProteger};
 use crate::vendors::proteger::types::ContractRequest;
+use crate::vendors::tulip::jobs::CreateContract as CreateTulipContract;
+use crate::vendors::tulip::sandbox::{ServedTulip, TulipSandboxConfig};
 use crate::webhooks::delivery::Delivery;
 use crate::webhooks::sink::{self, Received, Sink};
 
@@ -32,11 +36,42 @@ use crate::webhooks::sink::{self, Received, Sink};
 const READY_WITHIN: Duration = Duration::from_secs(30);
 /// Gives up waiting when no webhook arrived for this long.
 pub(super) const STALL: Duration = Duration::from_secs(30);
-const CREATED: &str = "proteger.contract.created";
+/// Tulip's budget for the children: Tulip publishes no limit and the sandbox enforces none,
+/// and the shipped 600 per minute would cap the path at 10 contracts/s: the benchmark
+/// measures the path, with the limiter's Redis script still in it on every call.
+pub(super) const TULIP_BENCH_RATE_LIMIT: u32 = 1_000_000;
+
+/// Which webhook confirms a contract, and where its body names the contract.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Created {
+    pub(super) event: &'static str,
+    pub(super) key: fn(&serde_json::Value) -> Option<&str>,
+}
+
+/// Proteger's: `data.transaction_id`.
+pub(super) const PROTEGER_CREATED: Created = Created {
+    event: "proteger.contract.created",
+    key: proteger_key,
+};
+
+fn proteger_key(body: &serde_json::Value) -> Option<&str> {
+    body["data"]["transaction_id"].as_str()
+}
+
+/// Tulip's: the renter of the contract in the job's result.
+pub(super) const TULIP_CREATED: Created = Created {
+    event: "tulip.contract.created",
+    key: tulip_key,
+};
+
+fn tulip_key(body: &serde_json::Value) -> Option<&str> {
+    body["data"]["result"]["contract"]["uid"].as_str()
+}
 
 /// The sandbox, the sink, the API client and both children, ready to take contracts.
 pub(super) struct Stack {
     pub(super) sandbox: ServedProteger,
+    pub(super) tulip: ServedTulip,
     pub(super) sink: Sink,
     pub(super) api: Api,
     pub(super) api_process: ServeProcess,
@@ -52,16 +87,25 @@ impl Stack {
         queue: &str,
         extra: &[(&'static str, String)],
     ) -> Result<Self, BenchError> {
-        let (sandbox, sink) = receivers(store).await?;
+        let (sandbox, tulip, sink) = receivers(store).await?;
         let port = free_port()?;
         let api = Api::new(port)?;
         let mut env = child_env(options, queue, &sandbox, port, &api.token);
+        env.extend([
+            ("UNDERWRITE_VENDORS_TULIP_BASE_URL", tulip.url()),
+            ("UNDERWRITE_TULIP_API_KEY", "bench".to_string()),
+            (
+                "UNDERWRITE_VENDORS_TULIP_RATE_LIMIT",
+                TULIP_BENCH_RATE_LIMIT.to_string(),
+            ),
+        ]);
         env.extend(extra.iter().cloned());
         let mut api_process = ServeProcess::spawn("API", &["--no-worker"], &env)?;
         let mut worker = ServeProcess::spawn("worker", &["--no-api"], &env)?;
         wait_ready(&api, store, &mut api_process, &mut worker).await?;
         Ok(Self {
             sandbox,
+            tulip,
             sink,
             api,
             api_process,
@@ -70,8 +114,8 @@ impl Stack {
     }
 }
 
-/// The sandbox, and a verifying sink registered as the queue's only webhook endpoint.
-async fn receivers(store: &Store) -> Result<(ServedProteger, Sink), BenchError> {
+/// The sandboxes, and a verifying sink registered as the queue's only webhook endpoint.
+async fn receivers(store: &Store) -> Result<(ServedProteger, ServedTulip, Sink), BenchError> {
     let loopback = "127.0.0.1:0"
         .parse()
         .map_err(|_| BenchError::Setup("loopback address".into()))?;
@@ -79,10 +123,13 @@ async fn receivers(store: &Store) -> Result<(ServedProteger, Sink), BenchError> 
         crate::vendors::proteger::sandbox::serve(loopback, ProtegerSandboxConfig::default())
             .await
             .map_err(|e| BenchError::Setup(format!("sandbox: {e}")))?;
+    let tulip = crate::vendors::tulip::sandbox::serve(loopback, TulipSandboxConfig::default())
+        .await
+        .map_err(|e| BenchError::Setup(format!("Tulip sandbox: {e}")))?;
     let (sink, _) = sink::spawn_as_endpoint(store)
         .await
         .map_err(|e| BenchError::Setup(e.to_string()))?;
-    Ok((sandbox, sink))
+    Ok((sandbox, tulip, sink))
 }
 
 /// The children's whole configuration. Everything that could come from the operator's
@@ -155,6 +202,12 @@ impl Api {
         self.post(&url, &json!(contract)).await
     }
 
+    /// One Tulip contract: Tulip's create body (its API takes no bulk).
+    pub(super) async fn create_tulip(&self, body: &serde_json::Value) -> Result<(), BenchError> {
+        let url = format!("{}/v1/tulip/contracts", self.base);
+        self.post(&url, body).await
+    }
+
     /// Any answer but `202` ends the benchmark: figures over contracts that were never
     /// enqueued would mean nothing.
     async fn post(&self, url: &str, body: &serde_json::Value) -> Result<(), BenchError> {
@@ -187,7 +240,12 @@ async fn wait_ready(
     worker: &mut ServeProcess,
 ) -> Result<(), BenchError> {
     let deadline = Instant::now() + READY_WITHIN;
-    let kinds = [CreateContract::KIND, ContractBatch::KIND, Delivery::KIND];
+    let kinds = [
+        CreateContract::KIND,
+        ContractBatch::KIND,
+        CreateTulipContract::KIND,
+        Delivery::KIND,
+    ];
     loop {
         api_process.check_alive()?;
         worker.check_alive()?;
@@ -248,9 +306,18 @@ pub(super) async fn wait_for_webhooks(sink: &Sink, count: usize) -> bool {
     }
 }
 
-/// When each sent contract's first verified, accepted `created` webhook arrived. The body
-/// names the contract by its `transactionId` (`data.transaction_id`).
+/// When each sent Proteger contract's first verified, accepted `created` webhook arrived.
 pub(super) fn arrivals(
+    received: &[Received],
+    sent: &HashMap<String, Instant>,
+) -> HashMap<String, Instant> {
+    arrivals_of(PROTEGER_CREATED, received, sent)
+}
+
+/// When each sent contract's first verified, accepted `created` webhook arrived, the
+/// contract named as `created` says.
+pub(super) fn arrivals_of(
+    created: Created,
     received: &[Received],
     sent: &HashMap<String, Instant>,
 ) -> HashMap<String, Instant> {
@@ -259,10 +326,10 @@ pub(super) fn arrivals(
         if !r.verified || !(200..300).contains(&r.status) {
             continue;
         }
-        if r.event_type.as_deref() != Some(CREATED) {
+        if r.event_type.as_deref() != Some(created.event) {
             continue;
         }
-        let Some(id) = r.body["data"]["transaction_id"].as_str() else {
+        let Some(id) = (created.key)(&r.body) else {
             continue;
         };
         if sent.contains_key(id) {

@@ -35,7 +35,7 @@ use std::time::Duration;
 use crate::config::Settings;
 use crate::local_redis::LocalRedis;
 
-pub use rig::{Attempts, Fleet, Rig, RigConfig};
+pub use rig::{Attempts, BillingRoboRun, Fleet, Rig, RigConfig, TulipRun, decisions};
 
 /// The scenarios, by their command-line names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,9 @@ pub struct BenchArgs {
     /// noop: skip the apalis-redis 1.0.0 baseline run after ours.
     #[arg(long)]
     no_baseline: bool,
+    /// e2e: whose contracts, proteger or tulip.
+    #[arg(long, default_value = "proteger")]
+    vendor: String,
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> CliResult {
@@ -41,6 +44,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> CliResult {
         concurrency: args.concurrency.max(1),
         redis_url: redis.url(),
         baseline: !args.no_baseline,
+        vendor: args.vendor,
     };
     let report = bench::run(&args.name, &options).await;
     redis.stop().await;

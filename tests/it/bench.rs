@@ -52,6 +52,44 @@ async fn bench_e2e_short_form_loses_and_duplicates_nothing() {
     }
 }
 
+/// `bench e2e --vendor tulip`: Tulip contracts, one per request, each confirmed by a
+/// verified `tulip.contract.created` webhook, none stored twice, one vendor call each.
+#[tokio::test]
+async fn bench_e2e_tulip_short_form_loses_and_duplicates_nothing() {
+    let redis = TestRedis::shared();
+    let report = bench(&redis.url(), &["e2e", "--vendor", "tulip", "--jobs", "100"]).await;
+    assert_eq!(report["bench"], "e2e", "{report}");
+    assert_eq!(report["vendor"], "tulip", "{report}");
+    assert_eq!(report["contracts"], 100, "{report}");
+    assert_eq!(report["contracts_per_request"], 1, "{report}");
+    assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(report["duplicates"], 0, "{report}");
+    assert_eq!(report["webhooks_verified"], 100, "{report}");
+    assert_eq!(report["webhooks_missing"], 0, "{report}");
+    assert_eq!(report["webhooks_rejected"], 0, "{report}");
+    // No faults: exactly one `POST /contracts` per contract.
+    assert_eq!(report["vendor_calls_per_1000"], 1000.0, "{report}");
+    assert!(
+        report["contracts_per_s"].as_f64().is_some_and(|r| r > 0.0),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn bench_e2e_refuses_an_unknown_vendor() {
+    let redis = TestRedis::shared();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_underwrite"))
+        .args(["bench", "e2e", "--vendor", "nobody", "--jobs", "1"])
+        .env("UNDERWRITE_REDIS_URL", redis.url())
+        .env_remove("UNDERWRITE_CONFIG")
+        .output()
+        .await
+        .expect("run underwrite");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown vendor `nobody`"), "{stderr}");
+}
+
 #[tokio::test]
 async fn bench_retention_short_form_gives_the_memory_back() {
     // A server of its own: `used_memory` is server-wide, and other tests write to the

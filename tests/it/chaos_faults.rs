@@ -1,6 +1,7 @@
-//! `underwrite chaos vendor-faults` and `chaos receiver-down`, short forms: a vendor that
-//! fails half its calls, and a receiver that is gone for a few seconds, lose nothing,
-//! duplicate nothing and miss no webhook. Plus the sink's outage itself.
+//! `underwrite chaos vendor-faults` and `chaos receiver-down`, short forms: vendors that
+//! fail a third to half of their calls (Proteger, Tulip and Billing-Robo at once, the last
+//! behind a real rate limit), and a receiver that is gone for a few seconds, lose nothing,
+//! duplicate nothing, miss no webhook and breach no limit. Plus the sink's outage itself.
 
 use std::time::Duration;
 
@@ -38,20 +39,44 @@ async fn chaos_vendor_faults_short_form_is_clean() {
     let stdout = chaos(&[
         "vendor-faults",
         "--jobs",
-        "400",
+        "240",
         "--vendor-latency-ms",
         "200",
         "--patience-secs",
         "60",
     ])
     .await;
+    // 204 Proteger contracts, 24 Tulip contracts, 12 applications and their 12 decisions.
     assert!(
-        stdout.contains("400 jobs, 0 lost, 0 duplicated, 0 webhooks missing"),
+        stdout.contains("252 jobs, 0 lost, 0 duplicated, 0 webhooks missing"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("204 Proteger contracts, 24 Tulip contracts, 12 Billing-Robo applications"),
         "{stdout}"
     );
     assert!(count_before(&stdout, "faults injected") > 0, "{stdout}");
     // The faults cost attempts, which were retried.
     assert!(count_before(&stdout, "retries") > 0, "{stdout}");
+    // Each vendor drew faults; Billing-Robo's limit held, over more calls than it allows.
+    let after = |label: &str| {
+        &stdout[stdout
+            .find(label)
+            .unwrap_or_else(|| panic!("no {label}: {stdout}"))..]
+    };
+    assert!(
+        count_before(after("Tulip: "), "faults injected") > 0,
+        "{stdout}"
+    );
+    assert!(
+        count_before(after("Billing-Robo: "), "faults injected") > 0,
+        "{stdout}"
+    );
+    assert!(
+        count_before(after("Billing-Robo: "), "calls,") > 5,
+        "{stdout}"
+    );
+    assert_eq!(count_before(&stdout, "breaches"), 0, "{stdout}");
 }
 
 #[tokio::test]

@@ -4,21 +4,28 @@
 //!
 //! Workers are separate processes (the binary runs itself) so that a scenario can SIGKILL
 //! them: nothing in the run's own process survives a kill of a worker, as in production.
+//!
+//! Proteger's sandbox is always there; Billing-Robo's and Tulip's join when the scenario
+//! asks for them ([`RigConfig::billing_robo`], [`RigConfig::tulip`]), each on a port of
+//! its own, with their jobs, counts and settings in `vendors.rs`.
 
 mod fleet;
 mod submitter;
+mod vendors;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 pub use fleet::Fleet;
 pub use submitter::{Submitted, Submitter};
+pub use vendors::{BillingRoboRun, TulipRun, decisions};
 
 use super::{ChaosError, ChaosReport, err};
 use crate::config::Settings;
 use crate::producer::{Producer, Submission};
 use crate::queue::{JobId, JobState, ListFilter, Store};
 use crate::startup;
+use crate::vendors::billing_robo::sandbox::ServedBillingRobo;
 use crate::vendors::proteger::client::ProtegerClient;
 use crate::vendors::proteger::idempotency_key::IdempotencyKey;
 use crate::vendors::proteger::jobs::{CancelContract, CreateContract};
@@ -26,6 +33,7 @@ use crate::vendors::proteger::sandbox::sample_contract;
 use crate::vendors::proteger::sandbox::{ProtegerSandboxConfig, ServedProteger};
 use crate::vendors::proteger::settings::ProtegerSettings;
 use crate::vendors::proteger::types::MAX_BULK_CONTRACTS;
+use crate::vendors::tulip::sandbox::ServedTulip;
 use crate::webhooks::sink::{self, Sink};
 
 /// How a rig is set up.
@@ -33,6 +41,10 @@ use crate::webhooks::sink::{self, Sink};
 pub struct RigConfig {
     pub workers: usize,
     pub sandbox: ProtegerSandboxConfig,
+    /// Billing-Robo's sandbox and how the workers use it (none: not in this run).
+    pub billing_robo: Option<BillingRoboRun>,
+    /// Tulip's sandbox (none: not in this run).
+    pub tulip: Option<TulipRun>,
     /// Environment for the worker processes, on top of the rig's own (later wins).
     pub env: Vec<(String, String)>,
 }
@@ -42,8 +54,22 @@ impl RigConfig {
         Self {
             workers,
             sandbox,
+            billing_robo: None,
+            tulip: None,
             env: Vec::new(),
         }
+    }
+
+    /// Adds Billing-Robo to the run.
+    pub fn with_billing_robo(mut self, run: BillingRoboRun) -> Self {
+        self.billing_robo = Some(run);
+        self
+    }
+
+    /// Adds Tulip to the run.
+    pub fn with_tulip(mut self, run: TulipRun) -> Self {
+        self.tulip = Some(run);
+        self
     }
 
     /// Sets one more environment variable of the workers.
@@ -75,6 +101,9 @@ pub struct Rig {
     pub settings: Settings,
     pub store: Store,
     pub sandbox: ServedProteger,
+    /// Billing-Robo's and Tulip's sandboxes, when the run has them.
+    pub billing_robo: Option<ServedBillingRobo>,
+    pub tulip: Option<ServedTulip>,
     pub sink: Sink,
     pub fleet: Fleet,
     producer: Producer,
@@ -98,6 +127,8 @@ impl Rig {
         let (_, store) = startup::open_store(&settings).map_err(err)?;
         let (sink, _) = sink::spawn_as_endpoint(&store).await.map_err(err)?;
         let mut env = worker_env(&settings, &sandbox);
+        let (billing_robo, tulip) =
+            vendors::serve(config.billing_robo, config.tulip, &mut env).await?;
         env.extend(config.env);
         let fleet = Fleet::start(config.workers, env)?;
         let producer = Producer::new(store.clone(), Duration::from_secs(3600));
@@ -105,6 +136,8 @@ impl Rig {
             settings,
             store,
             sandbox,
+            billing_robo,
+            tulip,
             sink,
             fleet,
             producer,
@@ -225,6 +258,7 @@ impl Rig {
             }
         }
         report.duplicated += self.sandbox.proteger.effects().duplicate_transaction_ids;
+        report.duplicated += self.duplicated_elsewhere();
         let notified = self.notified_jobs();
         report.webhooks_missing += ids
             .iter()

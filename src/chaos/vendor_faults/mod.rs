@@ -1,6 +1,13 @@
-//! `chaos vendor-faults`: the vendor misbehaves on a third of its calls and more.
+//! `chaos vendor-faults`: every vendor misbehaves on a third of its calls and more.
 //!
-//! ## What breaks
+//! One run sends Proteger contracts (most of `--jobs`), Tulip contract creations (a tenth,
+//! `tulip.rs`) and Billing-Robo credit applications (a twentieth, 12 to 60, `billing_robo.rs`)
+//! at once, each vendor's sandbox drawing its own faults. Proteger's are below; the other
+//! two follow the same pattern (5xx before executing, stalls after executing that beat the
+//! client's timeout, 429 with `Retry-After` where the vendor has one), and Billing-Robo's
+//! sandbox also enforces a real rate limit that the run must never breach.
+//!
+//! ## What breaks at Proteger
 //!
 //! The sandbox draws one fault per Proteger call (see `vendors/proteger/sandbox/faults.rs`):
 //!
@@ -35,13 +42,20 @@
 //!
 //! ## What is promised
 //!
-//! Every job completes within its retry budget: L = 0 (every contract succeeded), D = 0
-//! (none created twice), W = 0 (every contract's webhook arrived, verified).
+//! Every job completes within its retry budget: L = 0, D = 0, W = 0, and Billing-Robo's
+//! rate limit is never breached.
 //!
-//! "Billing-Robo's limit is never exceeded" is part of the issue's promise, but Billing-Robo
-//! has no client, job kind or sandbox yet: its rate-limit check (the sandbox counting calls
-//! per window and failing the run past the vendor's limit) joins this scenario when the
-//! vendor does.
+//! - **L**: every Proteger contract, Tulip contract and Billing-Robo application succeeded,
+//!   and so did every application's decision job (the sandbox decides within a second and
+//!   the workers poll every second, so the run waits for the decisions too).
+//! - **D**, the sandboxes' own records: Proteger's `duplicate_transaction_ids`, Billing-Robo's
+//!   applications stored more than once per billing code, Tulip's contracts stored more
+//!   than once per renter (each job's renter is its own).
+//! - **W**: a verified webhook for every job counted (`proteger.contract.created`,
+//!   `tulip.contract.created`, `billing_robo.credit.applied` and `.approved`).
+//! - **Breaches**: the 429s Billing-Robo's sandbox sent for its limit (`rate_limited`; no
+//!   429 is injected there, so the figure is the limit's alone). Tulip's 429s are injected
+//!   faults and are reported with its faults.
 //!
 //! ## Why the budget it gets
 //!
@@ -66,22 +80,38 @@
 //! here (full jitter under 250 ms doubling to a cap of 4 s; a 429's `Retry-After` is a
 //! floor) so the run ends in seconds, not the production policy's minutes.
 //!
+//! **Tulip and Billing-Robo** need no recurrence: their retries do not race the vendor (the
+//! contract or application is stored before a stall begins, and the retry searches for it
+//! before sending again), so each attempt fails independently, with the chance that any of
+//! its calls drew a fault. A Tulip attempt makes at most 2 calls (list, create) at a fault
+//! rate of 0.3: `p = 1 − 0.7² = 0.51`; a Billing-Robo batch at most 3 (two search pages,
+//! register) at 0.25: `p = 1 − 0.75³ = 0.58`. The budget is the smallest `n` with
+//! `units · pⁿ < 10⁻⁶` ([`budget_for`]): 26 attempts for 40 Tulip contracts, 30 for 10
+//! Billing-Robo batches. Billing-Robo's polls get 3 attempts with a short backoff: a poll
+//! that fails is replaced by the next tick's, a second later, and a long-retrying one would
+//! only keep the run from settling.
+//!
 //! Retry policies are per job kind (`[retry."proteger.contract.batch"]`), and an
 //! environment variable cannot reach a key that deep (`UNDERWRITE_RETRY_…` names a key of
 //! the `[retry]` table itself, and kinds contain dots). So the run writes a small config
-//! file with that one table and points the workers at it with `UNDERWRITE_CONFIG`; the rest
+//! file with those tables and points the workers at it with `UNDERWRITE_CONFIG`; the rest
 //! of their settings come from the environment as usual. A caller's own `UNDERWRITE_CONFIG`
 //! does not reach the workers of this scenario.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, err};
+mod billing_robo;
+mod tulip;
+
+use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, decisions, err};
 use crate::config::Settings;
 use crate::queue::JobKind;
+use crate::vendors::billing_robo::jobs::{CreditBatch, PollCredits};
 use crate::vendors::proteger::jobs::ContractBatch;
 use crate::vendors::proteger::sandbox::ProtegerSandboxConfig;
 use crate::vendors::proteger::sandbox::{Faults, StallThen};
+use crate::vendors::tulip::jobs::CreateContract as CreateTulipContract;
 
 /// Share of calls answered 500/502/503 by a gateway, before the vendor runs.
 pub const ERROR_RATE: f64 = 0.3;
@@ -102,6 +132,9 @@ const MAX_BUDGET: u32 = 100;
 /// The backoff of the run's batches: full jitter under `BASE_MS · 2ⁿ`, capped.
 const BASE_MS: u64 = 250;
 const CAP_MS: u64 = 4_000;
+/// Billing-Robo's polls: a few quick attempts (module docs).
+const POLL_ATTEMPTS: u32 = 3;
+const POLL_CAP_MS: u64 = 1_000;
 
 /// The chance that one batch fails every one of `attempts` attempts: `f(n)` of the module
 /// docs, a stall counted as two failed attempts.
@@ -125,15 +158,51 @@ pub fn retry_budget(jobs: usize) -> u32 {
         .unwrap_or(MAX_BUDGET)
 }
 
+/// The smallest number of attempts that keeps the chance that any of `units` jobs fails
+/// every attempt, each failing with probability `attempt_failure`, under [`LOSS_ODDS`].
+pub fn budget_for(attempt_failure: f64, units: usize) -> u32 {
+    (1..=MAX_BUDGET)
+        .find(|&n| units.max(1) as f64 * attempt_failure.powi(n as i32) < LOSS_ODDS)
+        .unwrap_or(MAX_BUDGET)
+}
+
+/// How `--jobs` is shared out, and each kind's retry budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Split {
+    proteger: usize,
+    tulip: usize,
+    applications: usize,
+    proteger_budget: u32,
+    tulip_budget: u32,
+    billing_robo_budget: u32,
+}
+
+impl Split {
+    fn of(jobs: usize) -> Self {
+        let tulip = tulip::contracts(jobs);
+        let applications = billing_robo::applications(jobs);
+        let proteger = jobs.saturating_sub(tulip + applications);
+        let batches = applications.div_ceil(billing_robo::BATCH_SIZE);
+        Self {
+            proteger,
+            tulip,
+            applications,
+            proteger_budget: retry_budget(proteger),
+            tulip_budget: budget_for(tulip::attempt_failure(), tulip),
+            billing_robo_budget: budget_for(billing_robo::attempt_failure(), batches),
+        }
+    }
+}
+
 /// Runs the scenario on the Redis at `settings.redis.url`.
 pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosReport, ChaosError> {
-    let budget = retry_budget(options.jobs);
+    let split = Split::of(options.jobs);
     let config_file = std::env::temp_dir().join(format!(
         "underwrite-chaos-vendor-faults-{}.toml",
         uuid::Uuid::now_v7().simple()
     ));
-    let result = match std::fs::write(&config_file, retry_config(budget)) {
-        Ok(()) => faulty_vendor(settings, options, budget, &config_file).await,
+    let result = match std::fs::write(&config_file, retry_config(&split)) {
+        Ok(()) => faulty_vendors(settings, options, split, &config_file).await,
         Err(e) => Err(err(format!(
             "cannot write the workers' config file {}: {e}",
             config_file.display()
@@ -143,22 +212,28 @@ pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosRep
     result
 }
 
-/// The one table the workers need from a file: the batches' retry policy for this run.
-fn retry_config(budget: u32) -> String {
-    format!(
-        "# Written by `underwrite chaos vendor-faults` for its workers; deleted after the run.\n\
-         [retry.\"{kind}\"]\n\
-         max_attempts = {budget}\n\
-         base_ms = {BASE_MS}\n\
-         cap_ms = {CAP_MS}\n",
-        kind = ContractBatch::KIND
-    )
+/// The tables the workers need from a file: this run's retry policies.
+fn retry_config(split: &Split) -> String {
+    let table = |kind: &str, budget: u32, cap_ms: u64| {
+        format!(
+            "[retry.\"{kind}\"]\nmax_attempts = {budget}\nbase_ms = {BASE_MS}\ncap_ms = {cap_ms}\n"
+        )
+    };
+    [
+        "# Written by `underwrite chaos vendor-faults` for its workers; deleted after the run.\n"
+            .to_string(),
+        table(ContractBatch::KIND, split.proteger_budget, CAP_MS),
+        table(CreateTulipContract::KIND, split.tulip_budget, CAP_MS),
+        table(CreditBatch::KIND, split.billing_robo_budget, CAP_MS),
+        table(PollCredits::KIND, POLL_ATTEMPTS, POLL_CAP_MS),
+    ]
+    .join("\n")
 }
 
-async fn faulty_vendor(
+async fn faulty_vendors(
     settings: &Settings,
     options: &ChaosOptions,
-    budget: u32,
+    split: Split,
     config_file: &Path,
 ) -> Result<ChaosReport, ChaosError> {
     let latency = options.vendor_latency.max(MIN_LATENCY);
@@ -180,6 +255,8 @@ async fn faulty_vendor(
         ..ProtegerSandboxConfig::default()
     };
     let config = RigConfig::new(options.workers, sandbox)
+        .with_billing_robo(billing_robo::run(split.applications))
+        .with_tulip(tulip::run(split.tulip))
         .env("UNDERWRITE_CONFIG", config_file.display().to_string())
         .env(
             "UNDERWRITE_VENDORS_PROTEGER_TIMEOUT_MS",
@@ -187,39 +264,68 @@ async fn faulty_vendor(
         );
     let mut rig = Rig::start(settings, config).await?;
     let started = Instant::now();
-    let ids = rig.submit_contracts(0, options.jobs).await?;
+    // Applications first: they are the slowest, at about a call a second.
+    let applications = rig.submit_applications(split.applications).await?;
+    let mut ids = rig.submit_tulip_contracts(split.tulip).await?;
+    ids.extend(rig.submit_contracts(0, split.proteger).await?);
+    let decisions = decisions(&applications);
+    ids.extend(applications);
+    ids.extend(decisions);
+    // One event per job: `applied` for an application, `approved` for its decision.
     let settled = rig.wait_settled(ids.len(), options.patience).await;
     let took = started.elapsed();
 
     let mut report = ChaosReport::new(Scenario::VendorFaults);
     rig.tally(&mut report, &ids).await?;
+    report.details.push(format!(
+        "{} Proteger contracts, {} Tulip contracts, {} Billing-Robo applications and their decisions",
+        split.proteger, split.tulip, split.applications
+    ));
     let effects = rig.sandbox.proteger.effects();
     let batches = rig.attempts(ContractBatch::KIND).await?;
     report.details.push(format!(
-        "{} faults injected in {} vendor calls",
+        "Proteger: {} faults injected in {} vendor calls",
         effects.faults_injected, effects.requests_seen
     ));
     report
         .details
         .push(format!("{} idempotent replays", effects.idempotent_replays));
     report.details.push(format!(
-        "{} batches, {} retries, at most {} of {budget} attempts",
+        "{} batches, {} retries, at most {} of {} attempts",
         batches.jobs,
         batches.retries(),
-        batches.max
+        batches.max,
+        split.proteger_budget
     ));
     report.details.push(format!(
         "timeout {} ms, stall {} ms",
         timeout.as_millis(),
         STALL.as_millis()
     ));
+    let mut injected = effects.faults_injected;
+    if let Some(served) = &rig.tulip {
+        let effects = served.tulip.effects();
+        injected += effects.faults_injected;
+        let creates = rig.attempts(CreateTulipContract::KIND).await?;
+        report
+            .details
+            .push(tulip::details(&effects, creates, split.tulip_budget));
+    }
+    if let Some(served) = &rig.billing_robo {
+        let effects = served.billing_robo.effects();
+        injected += effects.faults_injected;
+        let batches = rig.attempts(CreditBatch::KIND).await?;
+        let (details, broken) = billing_robo::judge(&effects, batches, split.billing_robo_budget);
+        report.details.extend(details);
+        report.broken.extend(broken);
+    }
     report
         .details
         .push(format!("settled in {:.1} s", took.as_secs_f64()));
     if !settled {
         report.details.push("did not settle in time".into());
     }
-    if effects.faults_injected == 0 {
+    if injected == 0 {
         report
             .broken
             .push("no fault was injected: the run proved nothing".into());
@@ -265,13 +371,45 @@ mod tests {
             "underwrite-test-vendor-faults-{}.toml",
             uuid::Uuid::now_v7().simple()
         ));
-        std::fs::write(&path, retry_config(42)).expect("write the file");
+        let split = Split::of(400);
+        std::fs::write(&path, retry_config(&split)).expect("write the file");
         let settings = Settings::load_from(Some(&path), Vec::new());
         let _ = std::fs::remove_file(&path);
-        let policy = settings
-            .expect("settings load")
-            .retry_policy(ContractBatch::KIND);
-        assert_eq!(policy.max_attempts, 42);
-        assert_eq!((policy.base_ms, policy.cap_ms), (BASE_MS, CAP_MS));
+        let settings = settings.expect("settings load");
+        for (kind, budget) in [
+            (ContractBatch::KIND, split.proteger_budget),
+            (CreateTulipContract::KIND, split.tulip_budget),
+            (CreditBatch::KIND, split.billing_robo_budget),
+        ] {
+            let policy = settings.retry_policy(kind);
+            assert_eq!(policy.max_attempts, budget, "{kind}");
+            assert_eq!((policy.base_ms, policy.cap_ms), (BASE_MS, CAP_MS), "{kind}");
+        }
+        assert_eq!(
+            settings.retry_policy(PollCredits::KIND).max_attempts,
+            POLL_ATTEMPTS
+        );
+    }
+
+    #[test]
+    fn the_jobs_are_shared_out_and_each_kind_gets_a_budget() {
+        let split = Split::of(400);
+        assert_eq!(
+            (split.proteger, split.tulip, split.applications),
+            (340, 40, 20)
+        );
+        assert_eq!(split.tulip_budget, 26);
+        assert_eq!(split.billing_robo_budget, 30);
+        for (p, units, budget) in [
+            (tulip::attempt_failure(), 40, split.tulip_budget),
+            (
+                billing_robo::attempt_failure(),
+                10,
+                split.billing_robo_budget,
+            ),
+        ] {
+            assert!(units as f64 * p.powi(budget as i32) < LOSS_ODDS);
+            assert!(units as f64 * p.powi(budget as i32 - 1) >= LOSS_ODDS);
+        }
     }
 }
