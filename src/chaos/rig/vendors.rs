@@ -4,7 +4,7 @@
 //!
 //! - **Billing-Robo**: credit applications (`billing_robo.credit.apply`), batched by the
 //!   workers. The sandbox decides each one [`DECIDE_AFTER`] after it was made and the
-//!   workers poll every second, so an application's decision job (`.credit.decision`)
+//!   workers poll every 5 s, so an application's decision job (`.credit.decision`)
 //!   ends within seconds too and the run waits for both. Twice = two applications stored
 //!   for one billing code.
 //! - **Tulip**: contract creations (`tulip.contract.create`), one renter (`uid`) each. Twice
@@ -104,10 +104,12 @@ pub(super) async fn serve(
                 "UNDERWRITE_BILLING_ROBO_ACCESS_KEY",
                 "chaosAccessKey0123".into(),
             );
-            // Decisions found within a second or two, batches sent without waiting.
+            // Decisions found within seconds, batches sent without waiting. A poll costs
+            // two calls (the seed's two final statuses): every 5 s that is 120 of the 200
+            // calls per 5 minutes polls may use, so a long run never starves its polls.
             let ours = [
                 ("BASE_URL", served.url()),
-                ("POLL_INTERVAL_SECS", "1".into()),
+                ("POLL_INTERVAL_SECS", "5".into()),
                 ("LINGER_MS", "100".into()),
             ];
             for (key, value) in ours.into_iter().chain(run.settings) {

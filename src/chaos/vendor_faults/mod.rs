@@ -47,7 +47,7 @@
 //!
 //! - **L**: every Proteger contract, Tulip contract and Billing-Robo application succeeded,
 //!   and so did every application's decision job (the sandbox decides within a second and
-//!   the workers poll every second, so the run waits for the decisions too).
+//!   the workers poll every 5 s, so the run waits for the decisions too).
 //! - **D**, the sandboxes' own records: Proteger's `duplicate_transaction_ids`, Billing-Robo's
 //!   applications stored more than once per billing code, Tulip's contracts stored more
 //!   than once per renter (each job's renter is its own).
