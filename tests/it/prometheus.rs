@@ -1,6 +1,6 @@
 //! Proof against a real Prometheus: Debian's `prometheus` package (`promtool` and the
 //! server), which `.ci/run` installs. On a machine without it these tests say so and pass,
-//! unless `UNDERWRITE_REQUIRE_PROMETHEUS` is set (`.ci/run` sets it), when its absence fails.
+//! unless `REQUIRE_PROMETHEUS_TESTS` is set (`.ci/run` sets it), when its absence fails.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -18,8 +18,8 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     });
     if found.is_none() {
         assert!(
-            std::env::var_os("UNDERWRITE_REQUIRE_PROMETHEUS").is_none(),
-            "`{name}` is required (UNDERWRITE_REQUIRE_PROMETHEUS is set): install Debian's \
+            std::env::var_os("REQUIRE_PROMETHEUS_TESTS").is_none(),
+            "`{name}` is required (REQUIRE_PROMETHEUS_TESTS is set): install Debian's \
              `prometheus` package"
         );
         eprintln!("skipped: `{name}` is not installed (Debian's `prometheus` package)");
