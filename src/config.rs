@@ -102,9 +102,28 @@ pub struct WorkerSettings {
     /// A job whose worker died this many times while running it is a poison job.
     pub max_crashes: u32,
     /// Where a process without the API (`serve --no-api`) serves `GET /metrics`, for
-    /// Prometheus; unset: it serves none (a process with the API serves them there).
-    #[serde(default)]
+    /// Prometheus; empty: it serves none (a process with the API serves them there).
+    #[serde(default, deserialize_with = "empty_is_none")]
     pub metrics_listen: Option<SocketAddr>,
+}
+
+/// An optional setting read from a string where `""` means unset. Every key has a value in
+/// `config/default.toml`, because the environment can only override keys that exist there
+/// (that is how it knows a value's type); an optional one's default is the empty string.
+fn empty_is_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text = String::deserialize(deserializer)?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}")))
 }
 
 #[derive(Debug, Clone, Deserialize)]

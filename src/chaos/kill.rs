@@ -1,12 +1,15 @@
 //! `chaos kill`: worker processes are SIGKILLed while they work.
 //!
-//! The jobs are mixed across what the vendors built offer: 80 % contract creations
-//! (batched by ten), 10 % refund quotes and 10 % cancellations of contracts created at the
-//! sandbox beforehand. Besides the sandbox's count of contracts created twice, a
+//! The jobs are mixed across the vendors: 70 % Proteger contract creations (batched by
+//! ten), 10 % Proteger refund quotes and 10 % cancellations of contracts created at the
+//! sandbox beforehand, and 10 % Tulip contract creations. Besides the sandboxes' counts of
+//! contracts created twice (per `transactionId` at Proteger, per renter at Tulip), a
 //! cancellation committed more than once per contract breaks the run.
 //!
-//! Three workers run the jobs against a sandbox that takes `vendor_latency` per call,
-//! so kills land mid-call. Every `every`, one of them is SIGKILLed (no shutdown, no
+//! Three workers run the jobs against sandboxes that take `vendor_latency` per call, so
+//! kills land mid-call. Tulip's latency comes after the contract is stored, its most
+//! dangerous moment: Tulip has no idempotency key, so a creation killed there is found
+//! again by its reference (`vendors/tulip/jobs/adopt.rs`) instead of being sent twice. Every `every`, one of them is SIGKILLed (no shutdown, no
 //! hand-back) and a new one started. What the dead worker held comes back to the others
 //! when its lease runs out (2 s here); a batch whose vendor call had executed is sent again
 //! under the same idempotency key, so the sandbox replays its answer instead of creating
@@ -19,23 +22,28 @@
 
 use std::time::{Duration, Instant};
 
-use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario};
+use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, TulipRun};
 use crate::config::Settings;
+use crate::queue::JobId;
 use crate::vendors::proteger::sandbox::ProtegerSandboxConfig;
+use crate::vendors::tulip::sandbox::{Fault, StallThen, TulipSandboxConfig};
 
 /// Runs the scenario on the Redis at `settings.redis.url`.
 pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosReport, ChaosError> {
     let mut sandbox = ProtegerSandboxConfig::default();
     sandbox.faults.latency_ms = options.vendor_latency.as_millis() as u64;
-    let config =
-        RigConfig::new(options.workers, sandbox).env("UNDERWRITE_WORKER_MAX_CRASHES", "10");
-    let mut rig = Rig::start(settings, config).await?;
     let mix = Mix::of(options.jobs);
+    let config = RigConfig::new(options.workers, sandbox)
+        .with_tulip(tulip_run(mix.tulip, options.vendor_latency))
+        .env("UNDERWRITE_WORKER_MAX_CRASHES", "10");
+    let mut rig = Rig::start(settings, config).await?;
     let seeded = rig.seed_contracts(mix.quotes + mix.cancels).await?;
     let (to_quote, to_cancel) = seeded.split_at(mix.quotes.min(seeded.len()));
     let mut ids = rig.submit_contracts(0, mix.creates).await?;
     ids.extend(rig.submit_cancels(to_quote, true).await?);
     ids.extend(rig.submit_cancels(to_cancel, false).await?);
+    let tulip_ids = rig.submit_tulip_contracts(mix.tulip).await?;
+    ids.extend(tulip_ids.iter().cloned());
 
     let started = Instant::now();
     let mut kills = 0;
@@ -65,11 +73,17 @@ pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosRep
             to_cancel.len()
         ));
     }
+    let tulip_stored = rig
+        .tulip
+        .as_ref()
+        .map_or(0, |served| served.tulip.effects().contracts_created);
+    let tulip_adopted = adopted(&rig, &tulip_ids).await?;
     report.details.push(format!(
-        "{} creates, {} quotes, {} cancels; {kills} SIGKILLs",
+        "{} creates, {} quotes, {} cancels, {} Tulip contracts ({tulip_stored} stored, {tulip_adopted} adopted after a kill); {kills} SIGKILLs",
         mix.creates,
         to_quote.len(),
-        to_cancel.len()
+        to_cancel.len(),
+        mix.tulip
     ));
     if !settled {
         report.details.push("did not settle in time".into());
@@ -78,21 +92,55 @@ pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosRep
     Ok(report)
 }
 
-/// The run's jobs: mostly contract creations (batched), a tenth refund quotes and a tenth
-/// cancellations, of contracts created at the vendor beforehand.
+/// How many of the Tulip creations `ids` ended by adopting the contract a killed attempt
+/// had made: the "never twice" rule at work.
+async fn adopted(rig: &Rig, ids: &[JobId]) -> Result<usize, ChaosError> {
+    let mut adopted = 0;
+    for id in ids {
+        let record = rig.store.job(id).await.map_err(super::err)?;
+        if record
+            .and_then(|r| r.result)
+            .is_some_and(|r| r["adopted"] == true)
+        {
+            adopted += 1;
+        }
+    }
+    Ok(adopted)
+}
+
+/// Tulip's sandbox for the run: every call (a creation, or an adoption's list) is stored
+/// first and answered `latency` later, for as many calls as the run can make.
+fn tulip_run(contracts: usize, latency: std::time::Duration) -> TulipRun {
+    let stall = Fault::Stall {
+        ms: latency.as_millis() as u64,
+        then: StallThen::Answer,
+    };
+    // A creation makes one call; one killed makes a list and maybe a creation more. Kills
+    // are few beside the jobs, so three calls a contract leave a wide margin.
+    TulipRun::new(TulipSandboxConfig {
+        faults: vec![stall; contracts * 3],
+        ..TulipSandboxConfig::default()
+    })
+}
+
+/// The run's jobs: mostly Proteger contract creations (batched), a tenth refund quotes, a
+/// tenth cancellations (of contracts created at the vendor beforehand) and a tenth Tulip
+/// contract creations.
 struct Mix {
     creates: usize,
     quotes: usize,
     cancels: usize,
+    tulip: usize,
 }
 
 impl Mix {
     fn of(jobs: usize) -> Self {
-        let (quotes, cancels) = (jobs / 10, jobs / 10);
+        let tenth = jobs / 10;
         Self {
-            creates: jobs - quotes - cancels,
-            quotes,
-            cancels,
+            creates: jobs - 3 * tenth,
+            quotes: tenth,
+            cancels: tenth,
+            tulip: tenth,
         }
     }
 }

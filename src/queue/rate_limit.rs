@@ -273,6 +273,15 @@ impl RateLimiter {
         tracing::warn!(vendor = %self.vendor, ?pause, "calls to the vendor paused for everyone");
         Ok(until)
     }
+
+    /// [`RateLimiter::pause`] from a handler that goes on with its own verdict whatever
+    /// happens: a pause Redis did not take is logged, and this job's own delay (its
+    /// verdict) still holds.
+    pub async fn pause_or_log(&self, pause: Duration) {
+        if let Err(e) = self.pause(pause).await {
+            tracing::warn!(vendor = %self.vendor, error = %e, "cannot pause calls to the vendor for everyone");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ async fn chaos_kill_short_form_is_clean() {
         .and_then(|n| n.parse().ok())
         .expect("kill count");
     assert!(
-        stdout.contains("1600 creates, 200 quotes, 200 cancels"),
+        stdout.contains("1400 creates, 200 quotes, 200 cancels, 200 Tulip contracts (200 stored, "),
         "{stdout}"
     );
     assert!(kills >= 1, "no worker was killed: {stdout}");

@@ -241,3 +241,64 @@ fn every_dashboard_has_a_uid_and_every_panel_a_unit_and_a_description() {
         Some("/var/lib/grafana/dashboards")
     );
 }
+
+/// A service's environment as the container sees it: `<<:` merges expanded, and
+/// `${VAR:-default}` / `${VAR:?message}` given their default or a stand-in value.
+fn environment(service: &Yaml) -> Vec<(String, String)> {
+    fn collect(env: &Yaml, into: &mut BTreeMap<String, String>) {
+        let Some(hash) = env.as_hash() else { return };
+        for (key, value) in hash {
+            let Some(key) = key.as_str() else { continue };
+            if key == "<<" {
+                collect(value, into);
+                continue;
+            }
+            let value = match value {
+                Yaml::String(s) => s.clone(),
+                Yaml::Integer(i) => i.to_string(),
+                Yaml::Boolean(b) => b.to_string(),
+                _ => continue,
+            };
+            into.insert(key.to_string(), substitute(&value));
+        }
+    }
+    fn substitute(value: &str) -> String {
+        let Some(inner) = value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) else {
+            return value.to_string();
+        };
+        match inner.split_once(":-") {
+            Some((_, default)) => default.to_string(),
+            // `${VAR:?...}`: required from the user; any plausible value will do here.
+            None => "stand-in-value".to_string(),
+        }
+    }
+    let mut env = BTreeMap::new();
+    collect(&service["environment"], &mut env);
+    env.into_iter().collect()
+}
+
+#[test]
+fn every_serving_service_loads_its_settings_from_its_environment() {
+    let compose = load_yaml("docker-compose.yml");
+    let mut checked = 0;
+    for (name, service) in services(&compose) {
+        let command = strings(&service["command"]);
+        if !matches!(
+            command.first().map(String::as_str),
+            Some("serve" | "sandbox")
+        ) {
+            continue;
+        }
+        let env = environment(&service);
+        let settings = underwrite::config::Settings::load_from(None, env.clone())
+            .unwrap_or_else(|e| panic!("service {name} would not start: {e}\n{env:#?}"));
+        if name == "worker" {
+            assert!(
+                settings.worker.metrics_listen.is_some(),
+                "a worker-only process without metrics_listen serves no metrics"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} serving services found");
+}

@@ -32,6 +32,7 @@ mod queue_rate_limit;
 mod queue_schedules;
 mod queue_snooze;
 mod registry;
+mod settings_env;
 mod tulip_api;
 mod tulip_jobs;
 mod tulip_sandbox;

@@ -13,7 +13,7 @@ mod fleet;
 mod submitter;
 mod vendors;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 pub use fleet::Fleet;
@@ -251,11 +251,32 @@ impl Rig {
     /// contracts, and events not received verified.
     pub async fn tally(&self, report: &mut ChaosReport, ids: &[JobId]) -> Result<(), ChaosError> {
         report.jobs += ids.len();
+        // What became of the jobs that did not succeed, by kind and state: the first thing
+        // to read when a run loses any.
+        let mut unsuccessful: BTreeMap<String, usize> = BTreeMap::new();
         for id in ids {
             match self.store.job(id).await.map_err(err)? {
                 Some(record) if record.state == JobState::Succeeded => {}
-                _ => report.lost += 1,
+                Some(record) => {
+                    report.lost += 1;
+                    *unsuccessful
+                        .entry(format!("{} {:?}", record.kind, record.state).to_lowercase())
+                        .or_default() += 1;
+                }
+                None => {
+                    report.lost += 1;
+                    *unsuccessful.entry("no record".into()).or_default() += 1;
+                }
             }
+        }
+        if !unsuccessful.is_empty() {
+            let list: Vec<String> = unsuccessful
+                .iter()
+                .map(|(what, n)| format!("{n} {what}"))
+                .collect();
+            report
+                .details
+                .push(format!("not succeeded: {}", list.join(", ")));
         }
         report.duplicated += self.sandbox.proteger.effects().duplicate_transaction_ids;
         report.duplicated += self.duplicated_elsewhere();

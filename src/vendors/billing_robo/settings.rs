@@ -63,9 +63,9 @@ pub struct BillingRoboSettings {
     /// (`expired`).
     #[serde(default = "default_expiry_days")]
     pub expiry_days: u64,
-    /// The same in seconds, when set (tests and demos that cannot wait days).
+    /// The same in seconds, when not 0 (tests and demos that cannot wait days).
     #[serde(default)]
-    pub expiry_secs: Option<u64>,
+    pub expiry_secs: u64,
     /// Each poll reads the changes since the previous one began, less this margin: for
     /// clock skew between us and the vendor, and for the vendor's lag before a change
     /// shows in its search.
@@ -185,7 +185,7 @@ impl Default for BillingRoboSettings {
             pause_on_429_secs: default_pause_on_429_secs(),
             poll_interval_secs: default_poll_interval_secs(),
             expiry_days: default_expiry_days(),
-            expiry_secs: None,
+            expiry_secs: 0,
             poll_margin_secs: default_poll_margin_secs(),
             clock_skew_secs: default_clock_skew_secs(),
             straggler_check_secs: default_straggler_check_secs(),
@@ -240,14 +240,10 @@ impl BillingRoboSettings {
                 self.rate_limit_window_secs
             ));
         }
-        if self.poll_interval_secs == 0
-            || self.expiry_days == 0
-            || self.expiry_secs == Some(0)
-            || self.straggler_check_secs == 0
-        {
+        if self.poll_interval_secs == 0 || self.expiry_days == 0 || self.straggler_check_secs == 0 {
             return invalid(
-                "vendors.billing_robo.poll_interval_secs, expiry_days, expiry_secs and \
-                 straggler_check_secs must be above 0"
+                "vendors.billing_robo.poll_interval_secs, expiry_days and straggler_check_secs \
+                 must be above 0"
                     .into(),
             );
         }
@@ -293,10 +289,10 @@ impl BillingRoboSettings {
     }
 
     pub fn expiry(&self) -> Duration {
-        Duration::from_secs(
-            self.expiry_secs
-                .unwrap_or(self.expiry_days.saturating_mul(24 * 3600)),
-        )
+        Duration::from_secs(match self.expiry_secs {
+            0 => self.expiry_days.saturating_mul(24 * 3600),
+            secs => secs,
+        })
     }
 
     pub fn poll_margin(&self) -> Duration {

@@ -92,10 +92,8 @@ impl BillingRoboDeps {
         };
         let pause = self.settings.pause_on_429();
         // Paused before the job is settled: no other process calls meanwhile.
-        if error.status() == Some(429)
-            && let Err(e) = self.limiter.pause(pause).await
-        {
-            tracing::warn!(error = %e, "cannot pause calls to Billing-Robo after a 429");
+        if error.status() == Some(429) {
+            self.limiter.pause_or_log(pause).await;
         }
         Err(classify(error, pause))
     }

@@ -19,6 +19,7 @@
 //! code together, and a job woken late (or never: the process died between the two) still
 //! finds its decision when it next looks.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -46,14 +47,18 @@ pub struct Decided {
 /// text: `yyyy/mm/dd hh:mm:ss`).
 /// KEYS: pending hash, watchers set. ARGV: billing code, watched JSON, its since, job id.
 /// Returns 1 when the job was not watching yet.
-const WATCH: &str = r"
+static WATCH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 local ok, stored = pcall(cjson.decode, old or '')
 if (not old) or (not ok) or type(stored) ~= 'table' or ARGV[3] < tostring(stored.since) then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 end
 return redis.call('SADD', KEYS[2], ARGV[4])
-";
+",
+    )
+});
 
 /// A watched billing code as `credit:pending` keeps it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -66,7 +71,9 @@ struct Watched {
 /// Writes the decision for every watcher of a billing code and forgets the code.
 /// KEYS: pending hash, watchers set. ARGV: billing code, decided JSON, TTL seconds,
 /// the decided keys' prefix. Returns the watchers.
-const RESOLVE: &str = r"
+static RESOLVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 local watchers = redis.call('SMEMBERS', KEYS[2])
 for _, job in ipairs(watchers) do
   redis.call('SET', ARGV[4] .. job, ARGV[2], 'EX', ARGV[3])
@@ -74,17 +81,35 @@ end
 redis.call('DEL', KEYS[2])
 redis.call('HDEL', KEYS[1], ARGV[1])
 return watchers
-";
+",
+    )
+});
 
 /// Stops a job's watch (it expired); forgets the billing code when nobody else waits.
 /// KEYS: pending hash, watchers set. ARGV: billing code, job id.
-const UNWATCH: &str = r"
+static UNWATCH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 redis.call('SREM', KEYS[2], ARGV[2])
 if redis.call('SCARD', KEYS[2]) == 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
 end
 return 1
-";
+",
+    )
+});
+
+/// Moves the cursor forward only (a slow poll that ends after a faster, later one must
+/// not undo it). KEYS: the cursor. ARGV: the poll's start (unix ms).
+static ADVANCE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local old = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > old then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+",
+    )
+});
 
 /// The watch list of one queue.
 #[derive(Debug, Clone)]
@@ -130,7 +155,7 @@ impl Watchlist {
             since: since.clone(),
             claim_type: waiting.claim_type,
         };
-        let added: i64 = Script::new(WATCH)
+        let added: i64 = WATCH
             .key(self.pending_key())
             .key(self.watchers_key(billing_code))
             .arg(billing_code)
@@ -149,7 +174,7 @@ impl Watchlist {
         billing_code: &str,
         decided: &Decided,
     ) -> Result<Vec<JobId>, QueueError> {
-        let watchers: Vec<String> = Script::new(RESOLVE)
+        let watchers: Vec<String> = RESOLVE
             .key(self.pending_key())
             .key(self.watchers_key(billing_code))
             .arg(billing_code)
@@ -163,7 +188,7 @@ impl Watchlist {
 
     /// `job` stops waiting (it expired).
     pub async fn unwatch(&self, billing_code: &str, job: &JobId) -> Result<(), QueueError> {
-        let _: i64 = Script::new(UNWATCH)
+        let _: i64 = UNWATCH
             .key(self.pending_key())
             .key(self.watchers_key(billing_code))
             .arg(billing_code)
@@ -243,15 +268,11 @@ impl Watchlist {
     /// Moves the cursor forward to `started_ms` (never back: a slow poll that ends after
     /// a faster, later one must not undo it).
     pub async fn advance_cursor(&self, started_ms: i64) -> Result<(), QueueError> {
-        let _: i64 = Script::new(
-            r"local old = tonumber(redis.call('GET', KEYS[1]) or '0')
-              if tonumber(ARGV[1]) > old then redis.call('SET', KEYS[1], ARGV[1]) end
-              return 1",
-        )
-        .key(self.key("credit:cursor"))
-        .arg(started_ms)
-        .invoke_async(&mut self.conn())
-        .await?;
+        let _: i64 = ADVANCE
+            .key(self.key("credit:cursor"))
+            .arg(started_ms)
+            .invoke_async(&mut self.conn())
+            .await?;
         Ok(())
     }
 }

@@ -152,10 +152,8 @@ pub fn register(monitor: Monitor, deps: &WorkerDeps) -> Result<Monitor, TulipErr
 pub(crate) async fn failed(deps: &TulipDeps, error: TulipError) -> JobError {
     let pause = error.pause(deps.settings.pause_on_429(), deps.settings.quota_pause());
     // The pause is for every other job; this one's own delay is in its verdict.
-    if let Some(pause) = pause
-        && let Err(e) = deps.limiter.pause(pause).await
-    {
-        tracing::warn!(error = %e, "cannot pause calls to Tulip");
+    if let Some(pause) = pause {
+        deps.limiter.pause_or_log(pause).await;
     }
     classify(error, pause)
 }
