@@ -1,6 +1,7 @@
 //! One integration test binary (it links once, so the suite stays fast): one module per
 //! surface, with shared helpers that start real `redis-server`s and real HTTP servers.
 
+mod alert_rules;
 mod api;
 mod batcher;
 mod bench;
