@@ -29,8 +29,9 @@
 //! - [`queue`]: our Redis backend under apalis's worker runtime: key layout, Lua scripts,
 //!   job records, leases, retries (`queue/retry.rs` is where a retry is decided), dead set,
 //!   and what vendors build on: snoozes (`snooze.rs`), periodic jobs (`schedule.rs`) and a
-//!   request budget shared by every process (`rate_limit.rs`). It imports nothing else of
-//!   the crate.
+//!   request budget shared by every process (`rate_limit.rs`), and the W3C trace a job
+//!   carries to its vendor calls and webhooks (`trace_context.rs`). It imports nothing else
+//!   of the crate.
 //! - [`worker_deps`]: what every worker is built from; below vendors and webhooks alike.
 //! - [`workers`]: the worker role: every vendor's workers and chores, and the deliveries.
 //! - [`producer`]: the Rust producer API; the HTTP handlers call it.

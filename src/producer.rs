@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::metrics;
+use crate::queue::trace_context;
 use crate::queue::{Enqueued, IdempotencyClaim, JobId, JobKind, NewJob, QueueError, Store};
 
 /// One piece of work, with the producer's own reference and metadata (echoed in results
@@ -82,11 +83,14 @@ impl Producer {
         submissions: Vec<Submission<T>>,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Accepted, ProduceError> {
+        // The trace of the request being handled, if its producer sent one.
+        let traceparent = trace_context::current();
         let jobs = submissions
             .iter()
             .map(|s| {
                 Ok(NewJob::new(T::KIND, serde_json::to_value(&s.payload)?)
-                    .with_reference(s.reference.clone(), s.metadata.clone()))
+                    .with_reference(s.reference.clone(), s.metadata.clone())
+                    .with_traceparent(traceparent))
             })
             .collect::<Result<Vec<_>, serde_json::Error>>()?;
         let claim = match idempotency {

@@ -35,6 +35,7 @@ use super::retry::{RetryDecision, RetryPolicy};
 use super::settlement::{ChildSettlement, FollowUp, Settlement};
 use super::snooze::{self, SnoozeDecision};
 use super::store::Store;
+use super::trace_context;
 
 /// What settling needs: the store, the kind's retry policy, the leases to let go of, and
 /// the hook that turns finished jobs into follow-up jobs (webhook deliveries).
@@ -96,6 +97,10 @@ where
         }
         // Every log line of the attempt carries the job, its kind, its vendor (the kind's
         // first word) and the attempt.
+        let trace_id = ctx
+            .as_ref()
+            .and_then(|ctx| ctx.traceparent)
+            .map(|t| t.trace_id());
         let span = match &ctx {
             Some(ctx) => tracing::info_span!(
                 "job",
@@ -103,10 +108,13 @@ where
                 kind = %ctx.kind,
                 vendor = ctx.kind.split('.').next().unwrap_or_default(),
                 attempt = ctx.attempt,
+                trace_id = trace_id.as_deref(),
             ),
             None => tracing::Span::none(),
         };
-        let future = self.inner.call(task);
+        // Vendor calls and webhooks made by the attempt carry the job's trace.
+        let traceparent = ctx.as_ref().and_then(|ctx| ctx.traceparent);
+        let future = trace_context::scope(traceparent, self.inner.call(task));
         let acker = self.acker.clone();
         Box::pin(
             async move {
@@ -349,6 +357,7 @@ impl Acker {
                     reference: record.reference.clone(),
                     metadata: record.metadata.clone(),
                     payload: record.payload.clone(),
+                    traceparent: record.traceparent.as_deref().and_then(|t| t.parse().ok()),
                 })
             })
             .collect();

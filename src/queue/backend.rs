@@ -372,6 +372,7 @@ impl<T: JobKind> FetchLoop<T> {
                     .enqueued_at_ms
                     .and_then(chrono::DateTime::from_timestamp_millis),
                 due_at_ms: claimed.due_at_ms.or(claimed.enqueued_at_ms),
+                traceparent: claimed.traceparent,
                 entry: take.entry,
                 token: take.token,
             };

@@ -56,6 +56,7 @@ impl Chains {
                     .into_iter()
                     .flatten()
                     .filter_map(move |link| link(job))
+                    .map(move |next| next.with_traceparent(job.traceparent))
             })
             .collect()
     }
@@ -98,6 +99,7 @@ mod tests {
             reference: None,
             metadata: None,
             payload: json!({}),
+            traceparent: None,
         }
     }
 

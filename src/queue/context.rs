@@ -5,6 +5,7 @@ use apalis_core::task::from_request::FromRequest;
 use chrono::{DateTime, Utc};
 
 use super::id::JobId;
+use super::trace_context::TraceParent;
 
 /// Handed to every handler (take it as an argument: `ctx: JobContext`).
 #[derive(Debug, Clone)]
@@ -18,6 +19,9 @@ pub struct JobContext {
     /// When the job was enqueued (a snooze deadline counts from here); `None` for a record
     /// written by something else without it.
     pub enqueued_at: Option<DateTime<Utc>>,
+    /// The W3C trace it belongs to: every vendor call and webhook of the attempt carries
+    /// it (`trace_context.rs`).
+    pub traceparent: Option<TraceParent>,
     /// When it became due (unix ms): its enqueue, or the retry or snooze it waited for.
     pub(crate) due_at_ms: Option<i64>,
     pub(crate) entry: String,

@@ -17,6 +17,7 @@ use super::id::JobId;
 use super::job::JobState;
 use super::outcome::ErrorDetail;
 use super::settlement::FollowUp;
+use super::trace_context::TraceParent;
 
 /// A job that has just reached a final state, as the hook sees it.
 #[derive(Debug, Clone)]
@@ -30,6 +31,9 @@ pub struct Finished {
     pub reference: Option<String>,
     pub metadata: Option<Value>,
     pub payload: Value,
+    /// The W3C trace it belongs to: what it causes (webhook deliveries, a chained job)
+    /// carries it on.
+    pub traceparent: Option<TraceParent>,
 }
 
 pub trait FinalHook: Send + Sync + Debug + 'static {

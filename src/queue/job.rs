@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 pub use super::id::JobId;
 use super::outcome::ErrorDetail;
+use super::trace_context::TraceParent;
 
 /// The life of a job:
 ///
@@ -120,6 +121,10 @@ pub struct NewJob {
     /// Member jobs this job carries (a vendor batch); empty for ordinary jobs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<JobId>,
+    /// The W3C trace it belongs to (`trace_context.rs`): its producer's, or the job's that
+    /// caused it.
+    #[serde(skip)]
+    pub traceparent: Option<TraceParent>,
 }
 
 impl NewJob {
@@ -131,7 +136,13 @@ impl NewJob {
             reference: None,
             metadata: None,
             children: Vec::new(),
+            traceparent: None,
         }
+    }
+
+    pub fn with_traceparent(mut self, traceparent: Option<TraceParent>) -> Self {
+        self.traceparent = traceparent;
+        self
     }
 
     pub fn with_reference(mut self, reference: Option<String>, metadata: Option<Value>) -> Self {
@@ -175,6 +186,10 @@ pub struct JobRecord {
     /// The batch job that carries this job to the vendor, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<JobId>,
+    /// The W3C `traceparent` its producer sent with the enqueue (or the job that caused it
+    /// carried): its vendor calls and webhooks carry the same trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
     /// The vendor acted but its answer could not be read (`result` holds it raw): an
     /// operator should look. Why, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,6 +283,7 @@ impl JobRecord {
                 .map(|v| v.parse().map_err(|e| corrupt("batch")(&e)))
                 .transpose()?,
             attention: get("attention").filter(|v| !v.is_empty()).cloned(),
+            traceparent: get("traceparent").cloned(),
             payload: producer_json("payload").unwrap_or(Value::Null),
         })
     }

@@ -492,6 +492,7 @@ mod tests {
             attempt: 1,
             children: Vec::new(),
             enqueued_at: None,
+            traceparent: None,
             due_at_ms: None,
             entry: String::new(),
             token: String::new(),

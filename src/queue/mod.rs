@@ -70,6 +70,7 @@ mod scripts;
 pub mod settlement;
 pub mod snooze;
 pub mod store;
+pub mod trace_context;
 
 pub use backend::{FetchSettings, RedisBackend};
 pub use chain::Chains;

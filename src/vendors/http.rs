@@ -106,6 +106,15 @@ pub async fn observe<T, E: VendorCallError>(
     result
 }
 
+/// Adds the W3C `traceparent` of the job being run (`queue/trace_context.rs`) to a vendor
+/// request, when its producer sent one.
+pub fn traced(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match crate::queue::trace_context::outgoing() {
+        Some(value) => request.header("traceparent", value),
+        None => request,
+    }
+}
+
 /// A failed exchange that never produced an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {

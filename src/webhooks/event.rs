@@ -112,6 +112,7 @@ mod tests {
             reference: Some("order-7".into()),
             metadata: Some(json!({"shop": 1})),
             payload: Value::Null,
+            traceparent: None,
         }
     }
 

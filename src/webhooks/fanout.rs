@@ -33,11 +33,12 @@ impl Fanout {
     }
 
     async fn deliveries(&self, finished: &[Finished]) -> Result<Vec<FollowUp>, QueueError> {
-        let events: Vec<Event> = finished
+        // Each event with the trace of the job it tells of.
+        let events: Vec<(Event, _)> = finished
             .iter()
             .filter_map(|job| {
                 let spec = self.catalogue.event_for(job)?;
-                Some(Event::new(spec, job, Utc::now()))
+                Some((Event::new(spec, job, Utc::now()), job.traceparent))
             })
             .collect();
         if events.is_empty() {
@@ -51,7 +52,7 @@ impl Fanout {
             other => QueueError::Unexpected(format!("webhook endpoints: {other}")),
         })?;
         let mut follow_ups = Vec::new();
-        for event in &events {
+        for (event, traceparent) in &events {
             for endpoint in endpoints
                 .iter()
                 .filter(|e| e.enabled && e.accepts(&event.event_type))
@@ -61,7 +62,8 @@ impl Fanout {
                     endpoint_id: endpoint.id.clone(),
                     ordered: endpoint.ordered,
                 };
-                let job = NewJob::new(Delivery::KIND, serde_json::to_value(&delivery)?);
+                let job = NewJob::new(Delivery::KIND, serde_json::to_value(&delivery)?)
+                    .with_traceparent(*traceparent);
                 let index = endpoint.ordered.then(|| {
                     (
                         order_key(self.endpoints.keys(), &endpoint.id, &event.subject),

@@ -206,13 +206,13 @@ impl WebhookHttp {
             }
         };
 
-        let sent = self
-            .client
-            .post(url)
-            .headers(headers)
-            .body(body)
-            .send()
-            .await;
+        // The trace of the job the event tells of (`trace_context.rs`), if its producer
+        // sent one.
+        let mut request = self.client.post(url).headers(headers).body(body);
+        if let Some(traceparent) = crate::queue::trace_context::outgoing() {
+            request = request.header("traceparent", traceparent);
+        }
+        let sent = request.send().await;
         let response = match sent {
             Ok(response) => response,
             Err(error) => {

@@ -40,7 +40,8 @@ pub async fn resend(store: &Store, id: &JobId) -> Result<JobId, ReplayError> {
         // Delivered, or (a delivery is never snoozed, but should one expire) ended without
         // being retried: a new delivery of the same event.
         JobState::Succeeded | JobState::Expired => {
-            let again = NewJob::new(Delivery::KIND, record.payload);
+            let again = NewJob::new(Delivery::KIND, record.payload)
+                .with_traceparent(record.traceparent.as_deref().and_then(|t| t.parse().ok()));
             let new_id = again.id;
             match store.enqueue(&[again], None).await? {
                 Enqueued::Created(_) | Enqueued::Replayed(_) | Enqueued::KeyReused => Ok(new_id),

@@ -34,6 +34,7 @@ mod queue_schedules;
 mod queue_snooze;
 mod registry;
 mod settings_env;
+mod trace_context;
 mod tulip_api;
 mod tulip_jobs;
 mod tulip_sandbox;

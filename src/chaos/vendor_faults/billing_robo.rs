@@ -69,11 +69,19 @@ pub fn attempt_failure() -> f64 {
     1.0 - (1.0 - ERROR_RATE - STALL_RATE).powi(CALLS_PER_ATTEMPT)
 }
 
-/// One fault (or none) drawn for each of the first `requests` requests.
+/// One fault (or none) drawn for each of the first `requests` requests. The first request
+/// always stalls after storing: every run meets the dangerous case at least once, and a
+/// short run cannot draw no fault at all by luck (its check that faults struck would fail).
 pub fn script(requests: usize) -> Vec<Fault> {
     let mut rng = rand::rng();
     (0..requests)
-        .map(|_| {
+        .map(|i| {
+            if i == 0 {
+                return Fault::Stall {
+                    ms: STALL.as_millis() as u64,
+                    then: StallThen::Answer,
+                };
+            }
             let roll: f64 = rng.random();
             if roll < ERROR_RATE {
                 Fault::Error {

@@ -110,7 +110,7 @@ use crate::queue::JobKind;
 use crate::vendors::billing_robo::jobs::{CreditBatch, PollCredits};
 use crate::vendors::proteger::jobs::ContractBatch;
 use crate::vendors::proteger::sandbox::ProtegerSandboxConfig;
-use crate::vendors::proteger::sandbox::{Faults, StallThen};
+use crate::vendors::proteger::sandbox::{Fault, Faults, StallThen};
 use crate::vendors::tulip::jobs::CreateContract as CreateTulipContract;
 
 /// Share of calls answered 500/502/503 by a gateway, before the vendor runs.
@@ -248,6 +248,12 @@ async fn faulty_vendors(
         stall_ms: STALL.as_millis() as u64,
         stall_then: StallThen::Answer,
         latency_ms: latency.as_millis() as u64,
+        // The first call always stalls after storing: every run meets the dangerous case,
+        // and a short run cannot draw no fault at all by luck.
+        next: vec![Fault::Stall {
+            ms: STALL.as_millis() as u64,
+            then: StallThen::Answer,
+        }],
         ..Faults::none()
     };
     let sandbox = ProtegerSandboxConfig {

@@ -53,14 +53,19 @@ local function forget(job_key, id)
 end
 
 -- Creates a job record and queues it, unless a record with that key exists already
--- (replaying a step creates nothing). Returns whether it created the job.
-local function create_job(job_key, stream, kinds, now, id, kind, payload, reference, metadata, children)
+-- (replaying a step creates nothing). Returns whether it created the job. `traceparent`
+-- ('' or nil: none) is the W3C trace the job belongs to (src/trace_context.rs).
+local function create_job(job_key, stream, kinds, now, id, kind, payload, reference, metadata,
+    children, traceparent)
   if redis.call('EXISTS', job_key) == 1 then
     return false
   end
   redis.call('HSET', job_key, 'id', id, 'kind', kind, 'payload', payload,
     'reference', reference, 'metadata', metadata, 'children', children,
     'attempts', 0, 'crashes', 0, 'enqueued_at', now)
+  if traceparent and traceparent ~= '' then
+    redis.call('HSET', job_key, 'traceparent', traceparent)
+  end
   redis.call('ZADD', KEYS[IDX_ALL], now, id)
   move_state(job_key, id, nil, 'queued', now)
   redis.call('XADD', stream, '*', 'id', id)

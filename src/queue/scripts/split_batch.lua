@@ -10,9 +10,12 @@ local moved = 0
 for i = 0, (#ARGV - 3) / 2 - 1 do
   local batch_key, member_key = KEYS[OWN + 2 + 2 * i], KEYS[OWN + 3 + 2 * i]
   local batch_id, member_id = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
-  if redis.call('HGET', member_key, 'batch') == parent then
+  local m = redis.call('HMGET', member_key, 'batch', 'traceparent')
+  if m[1] == parent then
     local list = cjson.encode({member_id})
-    create_job(batch_key, KEYS[OWN + 1], KEYS[OWN], now, batch_id, ARGV[3], list, '', '', list)
+    -- Alone in its batch, the member's vendor call carries its own trace.
+    create_job(batch_key, KEYS[OWN + 1], KEYS[OWN], now, batch_id, ARGV[3], list, '', '', list,
+      m[2] or '')
     redis.call('HSET', member_key, 'batch', batch_id)
     moved = moved + 1
   end

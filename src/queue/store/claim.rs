@@ -15,6 +15,7 @@ use crate::queue::error::QueueError;
 use crate::queue::id::JobId;
 use crate::queue::keys::GROUP;
 use crate::queue::scripts::SCRIPTS;
+use crate::queue::trace_context::TraceParent;
 
 /// One delivery to claim.
 #[derive(Debug, Clone)]
@@ -46,6 +47,8 @@ pub struct Claimed {
     pub due_at_ms: Option<i64>,
     /// Taken over from a worker that died while running it.
     pub rescued: bool,
+    /// The W3C trace it belongs to (a malformed one, written by something else, is none).
+    pub traceparent: Option<TraceParent>,
 }
 
 impl Store {
@@ -114,6 +117,7 @@ impl Store {
                     enqueued_at_ms: field(5).parse().ok(),
                     due_at_ms: field(6).parse().ok(),
                     rescued: field(7) == "1",
+                    traceparent: field(8).parse().ok(),
                 }))
             })
             .collect()

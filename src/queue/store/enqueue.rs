@@ -104,8 +104,8 @@ impl Store {
     }
 }
 
-/// The six arguments `create_job` (prelude.lua) takes for a job: id, kind, payload,
-/// reference, metadata, children.
+/// The seven arguments `create_job` (prelude.lua) takes for a job: id, kind, payload,
+/// reference, metadata, children, traceparent.
 pub(super) fn job_args(
     invocation: &mut redis::ScriptInvocation<'_>,
     job: &NewJob,
@@ -120,7 +120,8 @@ pub(super) fn job_args(
             String::new()
         } else {
             serde_json::to_string(&job.children)?
-        });
+        })
+        .arg(job.traceparent.map(|t| t.to_string()).unwrap_or_default());
     Ok(())
 }
 

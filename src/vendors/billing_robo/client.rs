@@ -306,10 +306,8 @@ impl BillingRoboClient {
         url: String,
         body: &Value,
     ) -> Result<(StatusCode, Value), BillingRoboError> {
-        let response = self
-            .http
-            .post(url)
-            .json(body)
+        let request = self.http.post(url).json(body);
+        let response = http::traced(request)
             .send()
             .await
             .map_err(http::transport_error)?;

@@ -131,6 +131,7 @@ mod tests {
             reference: None,
             metadata: None,
             payload: json!({"billing_code": "cust-1"}),
+            traceparent: None,
         }
     }
 
@@ -165,6 +166,7 @@ mod tests {
             reference: None,
             metadata: None,
             payload: json!({"billing_code": "cust-1", "applied_by": applied_by, "application_id": 9}),
+            traceparent: None,
         };
         let approved = decided(&decision(
             JobState::Succeeded,

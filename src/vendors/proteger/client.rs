@@ -218,7 +218,10 @@ impl ProtegerClient {
 
     /// Sends, then reads a 2xx as `T` or anything else as [`ProtegerError::Status`].
     async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ProtegerError> {
-        let response = request.send().await.map_err(http::transport_error)?;
+        let response = http::traced(request)
+            .send()
+            .await
+            .map_err(http::transport_error)?;
         let status = response.status();
         if status.is_success() {
             let (body, cut) = http::read_body(response, MAX_SUCCESS_BODY).await?;

@@ -176,7 +176,10 @@ impl TulipClient {
 
     /// Sends; a 2xx answers its JSON body, anything else a [`TulipError::Status`].
     async fn send(&self, call: RequestBuilder) -> Result<(StatusCode, Value), TulipError> {
-        let response = call.send().await.map_err(http::transport_error)?;
+        let response = http::traced(call)
+            .send()
+            .await
+            .map_err(http::transport_error)?;
         let status = response.status();
         if status.is_success() {
             let (body, cut) = http::read_body(response, MAX_SUCCESS_BODY).await?;

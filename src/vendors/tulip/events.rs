@@ -104,6 +104,7 @@ mod tests {
             reference: None,
             metadata: None,
             payload,
+            traceparent: None,
         }
     }
 

@@ -21,6 +21,8 @@ pub struct Received {
     pub id: String,
     pub timestamp: String,
     pub signature: String,
+    /// The W3C `traceparent` header, `""` when absent.
+    pub traceparent: String,
     pub body: Bytes,
 }
 
@@ -66,6 +68,7 @@ async fn hook(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> 
             id: header("webhook-id"),
             timestamp: header("webhook-timestamp"),
             signature: header("webhook-signature"),
+            traceparent: header("traceparent"),
             body,
         });
     }

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::errors::error;
-use super::state::Shared;
+use super::state::{Shared, TRACES_KEPT};
 use crate::vendors::tulip::client::KEY_HEADER;
 use crate::vendors::tulip::types::codes::{INVALID_KEY, MISSING_KEY, NO_PERMISSION, QUOTA_REACHED};
 
@@ -30,9 +30,20 @@ pub async fn layer(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .filter(|k| !k.is_empty());
+    let traceparent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let refusal = {
         let mut inner = shared.lock();
         inner.effects.requests += 1;
+        if let Some(traceparent) = traceparent {
+            if inner.traceparents.len() == TRACES_KEPT {
+                inner.traceparents.pop_front();
+            }
+            inner.traceparents.push_back(traceparent);
+        }
         let switches = inner.switches.clone();
         let known = |key: &str| {
             shared.config.keys.is_empty() || shared.config.keys.iter().any(|k| k == key)

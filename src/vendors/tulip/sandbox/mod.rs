@@ -96,6 +96,11 @@ impl TulipSandbox {
     }
 
     /// Every contract, as stored.
+    /// The `traceparent` headers of the latest requests that carried one, oldest first.
+    pub fn traceparents(&self) -> Vec<String> {
+        self.shared.lock().traceparents.iter().cloned().collect()
+    }
+
     pub fn contracts(&self) -> Vec<StoredContract> {
         self.shared.lock().contracts.clone()
     }

@@ -109,7 +109,13 @@ pub struct Inner {
     pub faults: Vec<Fault>,
     /// For ids: every contract and product line gets a fresh one.
     pub next_id: u64,
+    /// The W3C `traceparent` headers of the latest requests that carried one (at most
+    /// [`TRACES_KEPT`]), for tests of trace propagation.
+    pub traceparents: std::collections::VecDeque<String>,
 }
+
+/// How many `traceparent` headers the sandbox remembers.
+pub const TRACES_KEPT: usize = 100;
 
 impl Inner {
     fn new(config: &TulipSandboxConfig) -> Self {
@@ -119,6 +125,7 @@ impl Inner {
             switches: config.switches.clone(),
             faults: config.faults.clone(),
             next_id: 1,
+            traceparents: std::collections::VecDeque::new(),
         }
     }
 
