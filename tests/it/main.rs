@@ -2,6 +2,7 @@
 //! surface, with shared helpers that start real `redis-server`s and real HTTP servers.
 
 mod api;
+mod api_hardening;
 mod batcher;
 mod bench;
 mod billing_robo_client;

@@ -222,7 +222,9 @@ impl NewEndpoint {
         if let Some(id) = &self.id {
             check_id(id, &mut errors);
         }
-        check_url(&self.url, policy, &mut errors);
+        if let Some(normalized) = check_url(&self.url, policy, &mut errors) {
+            self.url = normalized;
+        }
         check_events(&self.events, &mut errors);
         self.headers = check_headers(&self.headers, &mut errors);
         if errors.is_empty() {
@@ -271,8 +273,10 @@ impl EndpointPatch {
 
     fn check(&mut self, policy: Option<&SsrfPolicy>) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        if let Some(url) = &self.url {
-            check_url(url, policy, &mut errors);
+        if let Some(url) = &self.url
+            && let Some(normalized) = check_url(url, policy, &mut errors)
+        {
+            self.url = Some(normalized);
         }
         if let Some(events) = &self.events {
             check_events(events, &mut errors);
@@ -299,8 +303,20 @@ fn check_id(id: &str, errors: &mut Vec<FieldError>) {
 }
 
 /// The URL's form and, given a policy, whether webhooks may reach it: one error at most.
-fn check_url(url: &str, policy: Option<&SsrfPolicy>, errors: &mut Vec<FieldError>) {
-    let mut fail = |reason: &str| errors.push(FieldError::new("url", reason));
+///
+/// A good URL comes back *as parsed*: scheme and host lowercase, an IP literal in its
+/// usual form (`http://2130706433/` is `http://127.0.0.1/`, `http://0x7f.1/` too), the
+/// default port dropped, an empty path as `/`. That is what is stored and shown, so what
+/// an endpoint reads back is the address deliveries go to, not a disguise of it.
+fn check_url(
+    url: &str,
+    policy: Option<&SsrfPolicy>,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let mut fail = |reason: &str| {
+        errors.push(FieldError::new("url", reason));
+        None
+    };
     if url.len() > MAX_URL_LEN {
         return fail(&format!("must be at most {MAX_URL_LEN} characters"));
     }
@@ -318,10 +334,15 @@ fn check_url(url: &str, policy: Option<&SsrfPolicy>, errors: &mut Vec<FieldError
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return fail("must not carry credentials (send them in a header, such as `authorization`)");
     }
-    // The refusal names the range and the setting that would admit it.
-    if let Some(Err(refusal)) = policy.map(|policy| policy.check_endpoint_url(url)) {
-        fail(&refusal.to_string());
+    let normalized = parsed.as_str();
+    if normalized.len() > MAX_URL_LEN {
+        return fail(&format!("must be at most {MAX_URL_LEN} characters"));
     }
+    // The refusal names the range and the setting that would admit it.
+    if let Some(Err(refusal)) = policy.map(|policy| policy.check_endpoint_url(normalized)) {
+        return fail(&refusal.to_string());
+    }
+    Some(normalized.to_string())
 }
 
 fn check_events(events: &[String], errors: &mut Vec<FieldError>) {
@@ -597,6 +618,23 @@ mod tests {
                 "headers.bad name",
                 "headers.x-ok"
             ]
+        );
+    }
+
+    #[test]
+    fn urls_come_back_as_parsed() {
+        let normalized = |url: &str| check_url(url, None, &mut Vec::new());
+        assert_eq!(
+            normalized("http://2130706433/").as_deref(),
+            Some("http://127.0.0.1/")
+        );
+        assert_eq!(
+            normalized("HTTPS://Receiver.EXAMPLE:443/Hook?a=1").as_deref(),
+            Some("https://receiver.example/Hook?a=1")
+        );
+        assert_eq!(
+            normalized("http://0x7f.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080/")
         );
     }
 
