@@ -136,8 +136,13 @@ pub struct WebhookSettings {
     pub endpoint_concurrency: usize,
     /// An endpoint failing without a single success for this long is disabled.
     pub disable_after_secs: u64,
-    /// After a rotation, the old secret keeps signing this long.
+    /// After a rotation, the old secret keeps signing this long (one old secret at most:
+    /// a rotation during a grace period replaces it).
     pub rotation_grace_secs: u64,
+    /// The API rotates an endpoint's secret at most this many times per
+    /// `rotation_limit_window_secs` (429 past it); 0: no limit.
+    pub rotation_limit: u32,
+    pub rotation_limit_window_secs: u64,
     /// CIDRs the SSRF guard admits although they are private or loopback.
     pub allow_cidrs: Vec<String>,
     pub https_only: bool,
@@ -147,8 +152,9 @@ pub struct WebhookSettings {
 }
 
 /// An endpoint declared in the config file. Its secret comes from the environment variable
-/// named by `secret_env`, never from the file.
-#[derive(Debug, Clone, Deserialize)]
+/// named by `secret_env`, never from the file. Its `Debug` shows the names of `headers`,
+/// not their values (receiver credentials).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfiguredEndpoint {
     pub id: String,
@@ -160,6 +166,19 @@ pub struct ConfiguredEndpoint {
     pub ordered: bool,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for ConfiguredEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfiguredEndpoint")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("secret_env", &self.secret_env)
+            .field("events", &self.events)
+            .field("ordered", &self.ordered)
+            .field("header_names", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 fn all_events() -> Vec<String> {

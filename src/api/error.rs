@@ -75,6 +75,13 @@ pub enum ApiError {
     /// 422: the `Idempotency-Key` answered another request before.
     #[error("the Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
+    /// 429, with `Retry-After`: done too often (a webhook secret rotated past its limit);
+    /// nothing was done.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 503: Redis does not answer; nothing was done, the caller may retry.
     #[error("{0}")]
     Unavailable(&'static str),
@@ -117,13 +124,14 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::StoreFull => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// Every [`ApiError::code`], for the document.
-    pub const CODES: [&'static str; 14] = [
+    pub const CODES: [&'static str; 15] = [
         "malformed_json",
         "bad_request",
         "unauthorized",
@@ -135,6 +143,7 @@ impl ApiError {
         "unsupported_media_type",
         "validation_failed",
         "idempotency_key_reused",
+        "too_many_requests",
         "unavailable",
         "store_full",
         "internal",
@@ -154,6 +163,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Invalid { .. } => "validation_failed",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
             Self::StoreFull => "store_full",
             Self::Internal => "internal",
@@ -205,6 +215,11 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), Json(body)).into_response();
         let headers = response.headers_mut();
         match self {
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
             Self::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
@@ -295,6 +310,10 @@ mod tests {
             ApiError::UnsupportedMediaType,
             ApiError::invalid(Vec::new()),
             ApiError::IdempotencyKeyReused,
+            ApiError::TooManyRequests {
+                message: String::new(),
+                retry_after_secs: 1,
+            },
             ApiError::Unavailable(""),
             ApiError::StoreFull,
             ApiError::Internal,
@@ -313,6 +332,7 @@ mod tests {
             | ApiError::UnsupportedMediaType
             | ApiError::Invalid { .. }
             | ApiError::IdempotencyKeyReused
+            | ApiError::TooManyRequests { .. }
             | ApiError::Unavailable(_)
             | ApiError::StoreFull
             | ApiError::Internal => error.code(),

@@ -73,6 +73,7 @@ use self::auth::Tokens;
 use self::error::ApiError;
 use crate::config::Settings;
 use crate::producer::Producer;
+use crate::webhooks::endpoints::RotationLimit;
 use crate::webhooks::ssrf::SsrfPolicy;
 
 /// What every handler can reach. Cheap to clone (one `Arc`).
@@ -88,6 +89,8 @@ struct Inner {
     body_limit: usize,
     /// How long a rotated-out webhook secret keeps signing.
     rotation_grace: Duration,
+    /// How often an endpoint's secret may be rotated.
+    rotation_limit: RotationLimit,
     /// What webhook endpoint URLs may reach, judged when they are written.
     ssrf: SsrfPolicy,
 }
@@ -104,6 +107,10 @@ impl ApiState {
                 tokens: Tokens::new(&settings.secrets.api_tokens),
                 body_limit: settings.api.body_limit_bytes,
                 rotation_grace: Duration::from_secs(settings.webhooks.rotation_grace_secs),
+                rotation_limit: RotationLimit {
+                    limit: settings.webhooks.rotation_limit,
+                    window: Duration::from_secs(settings.webhooks.rotation_limit_window_secs),
+                },
                 ssrf: ssrf_policy(settings),
             }),
         }
@@ -124,6 +131,11 @@ impl ApiState {
     /// `webhooks.rotation_grace_secs`.
     pub fn rotation_grace(&self) -> Duration {
         self.inner.rotation_grace
+    }
+
+    /// `webhooks.rotation_limit` per `webhooks.rotation_limit_window_secs`.
+    pub fn rotation_limit(&self) -> RotationLimit {
+        self.inner.rotation_limit
     }
 
     /// What webhook endpoint URLs may reach (`webhooks.allow_cidrs`, `webhooks.https_only`).

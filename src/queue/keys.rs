@@ -41,6 +41,9 @@
 //! | `webhook:endpoints`                  | set    | every webhook endpoint's id                  |
 //! | `webhook:endpoint:<id>`              | hash   | one endpoint: URL, filters, health, secrets  |
 //! |                                      |        | (fields in `webhooks/endpoints/mod.rs`)      |
+//! | `webhook:rotations:<endpoint>`       | string | rotations of an endpoint's secret in the     |
+//! |                                      |        | current window (the API's rate limit);       |
+//! |                                      |        | expires with the window                      |
 //! | `webhook:order:<endpoint>:<subject>` | zset   | an ordered endpoint's pending deliveries of  |
 //! |                                      |        | one subject: delivery job ids scored by      |
 //! |                                      |        | event time (ms); the first one's turn is now |
@@ -140,6 +143,11 @@ impl Keys {
         format!("{}:webhook:endpoint:{id}", self.base)
     }
 
+    /// How many times an endpoint's secret was rotated in the current window.
+    pub fn webhook_rotations(&self, endpoint: &str) -> String {
+        format!("{}:webhook:rotations:{endpoint}", self.base)
+    }
+
     pub fn webhook_order(&self, endpoint: &str, subject: &str) -> String {
         format!("{}:webhook:order:{endpoint}:{subject}", self.base)
     }
@@ -187,6 +195,7 @@ mod tests {
             .chain([keys.rate_grants("v"), keys.rate_pause("v")])
             .chain([keys.webhook_endpoints(), keys.webhook_endpoint("e")])
             .chain([keys.webhook_order("e", "s"), keys.webhook_attempts("d")])
+            .chain([keys.webhook_rotations("e")])
             .chain([keys.vendor("v", "n")])
         {
             assert!(key.starts_with("uw:{main}:"), "{key}");

@@ -21,6 +21,9 @@ pub struct Received {
     pub id: String,
     pub timestamp: String,
     pub signature: String,
+    /// The `authorization` header, as the receiver's credentials arrive (an endpoint's
+    /// `headers`).
+    pub authorization: String,
     pub body: Bytes,
 }
 
@@ -66,6 +69,7 @@ async fn hook(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> 
             id: header("webhook-id"),
             timestamp: header("webhook-timestamp"),
             signature: header("webhook-signature"),
+            authorization: header("authorization"),
             body,
         });
     }
