@@ -13,7 +13,8 @@
 //! time taken says neither which token matched nor how close a guess came.
 //!
 //! The same hash identifies the caller afterwards ([`Caller`]): idempotency keys are scoped
-//! by it, so two callers can never see each other's jobs through a shared key.
+//! by a keyed hash of it (`scope_key.rs`), so two callers can never see each other's jobs
+//! through a shared key, and the stored key names do not give the token's SHA-256 away.
 //!
 //! Two `Authorization` headers are refused with 400, whatever they hold: a request must say
 //! once who it is.
@@ -72,9 +73,10 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// A stable name for the caller that reveals nothing of its token: the hex SHA-256.
-    pub fn scope(&self) -> String {
-        hex::encode(self.token_digest)
+    /// The SHA-256 of the caller's token. Never stored or shown as it is: idempotency
+    /// scopes are a keyed hash of it (`scope_key.rs`).
+    pub(crate) fn token_digest(&self) -> &[u8; 32] {
+        &self.token_digest
     }
 }
 

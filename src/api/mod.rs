@@ -45,6 +45,7 @@
 //! - `extract.rs`: JSON body, path and query extractors that answer in that shape.
 //! - `auth.rs`: bearer tokens, compared in constant time.
 //! - `idempotency.rs`: the `Idempotency-Key` header.
+//! - `scope_key.rs`: the deployment's secret that idempotency scopes are keyed with.
 //! - `submission.rs`: `reference` and `metadata`, beside any payload.
 //! - `accepted.rs`: the 202 answer.
 //! - `observe.rs`: tracing and metrics per request.
@@ -60,6 +61,7 @@ pub mod idempotency;
 pub mod observe;
 pub mod openapi;
 pub mod routes;
+pub mod scope_key;
 pub mod submission;
 
 use std::sync::Arc;

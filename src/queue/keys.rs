@@ -27,6 +27,8 @@
 //! | `sampler`                            | string | which process samples the queue's depth now  |
 //! | `idem:<scope>:<key>`                 | string | an `Idempotency-Key`'s body hash and job ids |
 //! |                                      |        | (24 h TTL by default)                        |
+//! | `idem_secret`                        | string | the deployment's key for idempotency scopes  |
+//! |                                      |        | (32 random bytes, hex; `api/scope_key.rs`)   |
 //! | `kinds`                              | set    | job kinds that have a stream (for the        |
 //! |                                      |        | janitor and metrics)                         |
 //! | `schedules`                          | set    | the names of every declared schedule         |
@@ -113,6 +115,11 @@ impl Keys {
         format!("{}:idem:{scope}:{key}", self.base)
     }
 
+    /// The deployment's secret for idempotency scopes (`api/scope_key.rs`).
+    pub fn idempotency_secret(&self) -> String {
+        format!("{}:idem_secret", self.base)
+    }
+
     pub fn kinds(&self) -> String {
         format!("{}:kinds", self.base)
     }
@@ -191,6 +198,7 @@ mod tests {
             .into_iter()
             .chain([keys.job(&id), keys.stream("a.b"), keys.scheduled("a.b")])
             .chain([keys.idempotency("s", "k"), keys.kinds()])
+            .chain([keys.idempotency_secret()])
             .chain([keys.schedules(), keys.schedule("v.poll")])
             .chain([keys.rate_grants("v"), keys.rate_pause("v")])
             .chain([keys.webhook_endpoints(), keys.webhook_endpoint("e")])

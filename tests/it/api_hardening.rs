@@ -9,6 +9,7 @@ use chrono::Utc;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use underwrite::producer::Submission;
 use underwrite::queue::{JobKind, ListFilter};
 use underwrite::vendors::proteger::jobs::CreateContract;
@@ -393,4 +394,60 @@ async fn rotations_past_the_limit_are_a_429_with_retry_after() {
     // The limit is per endpoint.
     let other = call(rotate(&ids[1])).await;
     assert_eq!(other.status, StatusCode::OK, "{}", other.text);
+}
+
+/// A contract as seed 000 shows it.
+fn contract(transaction_id: &str) -> Value {
+    json!({
+        "transactionId": transaction_id,
+        "transactionTotal": 12000,
+        "transactionDate": "2021-01-31T13:16:06.239289+09:00",
+        "customer": {"name": "山田 太郎", "email": "user@example.com"},
+        "product": {"referenceId": "c10a0882-2b11-633d-7de6-0563bbf9dbed", "purchasePrice": 10000},
+        "plan": {"purchasePrice": 2000, "planId": "c10a0882-2b11-633d-7de6-0563bbf9dbed"}
+    })
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_stored_under_a_keyed_hash_of_the_token() {
+    let api = TestApi::spawn().await;
+    let send = |token: &str, key: &str| {
+        api.anonymous(Method::POST, "/v1/proteger/contracts")
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&contract("order-1"))
+    };
+    let first = call(send(TOKEN, "order-1")).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.text);
+    let other = call(send(OTHER_TOKEN, "order-1")).await;
+    assert_eq!(other.status, StatusCode::ACCEPTED, "{}", other.text);
+
+    let mut conn = api.store.connection();
+    let pattern = format!(
+        "{}:*",
+        api.store.keys().idempotency("", "").trim_end_matches(':')
+    );
+    let stored: Vec<String> = redis::AsyncCommands::keys(&mut conn, &pattern)
+        .await
+        .expect("keys");
+    assert_eq!(stored.len(), 2, "one record per caller: {stored:?}");
+    for token in [TOKEN, OTHER_TOKEN] {
+        let plain = hex::encode(Sha256::digest(token.as_bytes()));
+        assert!(
+            stored.iter().all(|key| !key.contains(&plain)),
+            "a key holds the bare SHA-256 of a token: {stored:?}"
+        );
+    }
+    // The deployment's secret is there, once, and the scheme still replays: same key, same
+    // caller, same job.
+    let secret: Option<String> =
+        redis::AsyncCommands::get(&mut conn, api.store.keys().idempotency_secret())
+            .await
+            .expect("get");
+    assert_eq!(secret.map(|s| s.len()), Some(64));
+    let again = call(send(TOKEN, "order-1")).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(again.body["job_id"], first.body["job_id"]);
+    assert_ne!(other.body["job_id"], first.body["job_id"]);
+    assert_eq!(api.all_jobs().await.len(), 2);
 }
