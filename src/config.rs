@@ -88,6 +88,16 @@ pub struct ApiSettings {
     pub body_limit_bytes: usize,
     /// How long an `Idempotency-Key` answers with the first job.
     pub idempotency_secs: u64,
+    /// A request's head must be complete this long after its first byte.
+    pub header_read_timeout_secs: u64,
+    /// A request's body must arrive this long after its reading began (408 past it).
+    pub body_timeout_secs: u64,
+    /// A connection without a request under way is closed after this long.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// The largest request line and headers answered (431 past it).
+    pub max_header_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -325,6 +335,24 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.into()));
+        for (name, value) in [
+            (
+                "api.header_read_timeout_secs",
+                self.api.header_read_timeout_secs,
+            ),
+            ("api.body_timeout_secs", self.api.body_timeout_secs),
+            ("api.idle_timeout_secs", self.api.idle_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
+            }
+        }
+        if self.api.max_connections == 0 {
+            return invalid("api.max_connections must be at least 1");
+        }
+        if self.api.max_header_bytes < 1024 {
+            return invalid("api.max_header_bytes must be at least 1024");
+        }
         if self.worker.concurrency == 0 {
             return invalid("worker.concurrency must be at least 1");
         }

@@ -1,7 +1,8 @@
 //! The one error shape of the API, and how every failure becomes it.
 //!
 //! Whatever refuses a request (a handler, an extractor, the auth layer, the router's own
-//! 404 and 405, the body limit), the caller gets the same body:
+//! 404 and 405, the body limit and timeout, the head limit), the caller gets the same body
+//! (only heads past hyper's own cap get hyper's bare 431, see `serve/mod.rs`):
 //!
 //! ```json
 //! {"error": {"code": "validation_failed",
@@ -60,9 +61,19 @@ pub enum ApiError {
     /// idempotency key: check at the vendor, then retry with `vendor_checked=true`.
     #[error("{0}")]
     VendorCheckRequired(String),
+    /// 408: the body did not arrive in full within `api.body_timeout_secs`; the connection
+    /// is closed after the answer.
+    #[error("the body did not arrive within {secs} s; nothing was done")]
+    RequestTimeout { secs: u64 },
     /// 413: the body is larger than `api.body_limit_bytes`.
     #[error("the body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 431: the request line and headers are larger than `api.max_header_bytes`, or more
+    /// than `count` headers.
+    #[error(
+        "the request line and headers are larger than {limit} bytes, or more than {count} headers"
+    )]
+    HeadersTooLarge { limit: usize, count: usize },
     /// 415: the body is not declared as JSON.
     #[error("the body must be JSON, sent with `Content-Type: application/json`")]
     UnsupportedMediaType,
@@ -121,7 +132,9 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::VendorCheckRequired(_) => StatusCode::CONFLICT,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -131,7 +144,7 @@ impl ApiError {
     }
 
     /// Every [`ApiError::code`], for the document.
-    pub const CODES: [&'static str; 15] = [
+    pub const CODES: [&'static str; 17] = [
         "malformed_json",
         "bad_request",
         "unauthorized",
@@ -139,7 +152,9 @@ impl ApiError {
         "method_not_allowed",
         "conflict",
         "vendor_check_required",
+        "request_timeout",
         "payload_too_large",
+        "headers_too_large",
         "unsupported_media_type",
         "validation_failed",
         "idempotency_key_reused",
@@ -159,7 +174,9 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
             Self::VendorCheckRequired(_) => "vendor_check_required",
+            Self::RequestTimeout { .. } => "request_timeout",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::HeadersTooLarge { .. } => "headers_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Invalid { .. } => "validation_failed",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
@@ -222,6 +239,10 @@ impl IntoResponse for ApiError {
             }
             Self::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            // The rest of a late body may still be coming: the connection cannot be reused.
+            Self::RequestTimeout { .. } => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             // Redis usually comes back within seconds; a hint keeps clients from hammering.
             Self::Unavailable(_) => {
@@ -306,7 +327,9 @@ mod tests {
             ApiError::MethodNotAllowed,
             ApiError::Conflict(String::new()),
             ApiError::VendorCheckRequired(String::new()),
+            ApiError::RequestTimeout { secs: 1 },
             ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::HeadersTooLarge { limit: 1, count: 1 },
             ApiError::UnsupportedMediaType,
             ApiError::invalid(Vec::new()),
             ApiError::IdempotencyKeyReused,
@@ -328,7 +351,9 @@ mod tests {
             | ApiError::MethodNotAllowed
             | ApiError::Conflict(_)
             | ApiError::VendorCheckRequired(_)
+            | ApiError::RequestTimeout { .. }
             | ApiError::PayloadTooLarge { .. }
+            | ApiError::HeadersTooLarge { .. }
             | ApiError::UnsupportedMediaType
             | ApiError::Invalid { .. }
             | ApiError::IdempotencyKeyReused

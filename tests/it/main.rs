@@ -33,6 +33,7 @@ mod queue_rate_limit;
 mod queue_schedules;
 mod queue_snooze;
 mod registry;
+mod slow_clients;
 mod tulip_api;
 mod tulip_jobs;
 mod tulip_sandbox;
