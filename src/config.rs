@@ -88,6 +88,16 @@ pub struct ApiSettings {
     pub body_limit_bytes: usize,
     /// How long an `Idempotency-Key` answers with the first job.
     pub idempotency_secs: u64,
+    /// A request's head must be complete this long after its first byte.
+    pub header_read_timeout_secs: u64,
+    /// A request's body must arrive this long after its reading began (408 past it).
+    pub body_timeout_secs: u64,
+    /// A connection without a request under way is closed after this long.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// The largest request line and headers answered (431 past it).
+    pub max_header_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,8 +165,13 @@ pub struct WebhookSettings {
     pub endpoint_concurrency: usize,
     /// An endpoint failing without a single success for this long is disabled.
     pub disable_after_secs: u64,
-    /// After a rotation, the old secret keeps signing this long.
+    /// After a rotation, the old secret keeps signing this long (one old secret at most:
+    /// a rotation during a grace period replaces it).
     pub rotation_grace_secs: u64,
+    /// The API rotates an endpoint's secret at most this many times per
+    /// `rotation_limit_window_secs` (429 past it); 0: no limit.
+    pub rotation_limit: u32,
+    pub rotation_limit_window_secs: u64,
     /// CIDRs the SSRF guard admits although they are private or loopback.
     pub allow_cidrs: Vec<String>,
     pub https_only: bool,
@@ -166,8 +181,9 @@ pub struct WebhookSettings {
 }
 
 /// An endpoint declared in the config file. Its secret comes from the environment variable
-/// named by `secret_env`, never from the file.
-#[derive(Debug, Clone, Deserialize)]
+/// named by `secret_env`, never from the file. Its `Debug` shows the names of `headers`,
+/// not their values (receiver credentials).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfiguredEndpoint {
     pub id: String,
@@ -179,6 +195,19 @@ pub struct ConfiguredEndpoint {
     pub ordered: bool,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for ConfiguredEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfiguredEndpoint")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("secret_env", &self.secret_env)
+            .field("events", &self.events)
+            .field("ordered", &self.ordered)
+            .field("header_names", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 fn all_events() -> Vec<String> {
@@ -325,6 +354,24 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.into()));
+        for (name, value) in [
+            (
+                "api.header_read_timeout_secs",
+                self.api.header_read_timeout_secs,
+            ),
+            ("api.body_timeout_secs", self.api.body_timeout_secs),
+            ("api.idle_timeout_secs", self.api.idle_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
+            }
+        }
+        if self.api.max_connections == 0 {
+            return invalid("api.max_connections must be at least 1");
+        }
+        if self.api.max_header_bytes < 1024 {
+            return invalid("api.max_header_bytes must be at least 1024");
+        }
         if self.worker.concurrency == 0 {
             return invalid("worker.concurrency must be at least 1");
         }

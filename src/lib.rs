@@ -35,7 +35,8 @@
 //! - [`worker_deps`]: what every worker is built from; below vendors and webhooks alike.
 //! - [`workers`]: the worker role: every vendor's workers and chores, and the deliveries.
 //! - [`producer`]: the Rust producer API; the HTTP handlers call it.
-//! - [`api`]: the producer HTTP API (axum): routes, auth, error shape, validation, and the
+//! - [`api`]: the producer HTTP API (axum) and its server (`api/serve/`: timeouts and a
+//!   connection bound against slow clients): routes, auth, error shape, validation, and the
 //!   OpenAPI document (`api/openapi.rs`) assembled with the vendors' routes.
 //! - [`vendors`]: the registry (`vendors/mod.rs`) and one folder per vendor with its
 //!   client, job handlers, routes, events, settings, sandbox and types.

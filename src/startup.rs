@@ -392,11 +392,19 @@ async fn run(
             "/metrics",
             axum::routing::get(|| async { metrics::render() }),
         );
-        tokio::spawn(serve_api(listener, router, shutdown.clone(), grace))
+        let limits = api::serve::Limits::from_settings(&app.settings.api);
+        tokio::spawn(serve_api(listener, router, limits, shutdown.clone(), grace))
     });
     let api = listener.map(|listener| {
         let grace = Duration::from_secs(app.settings.worker.shutdown_timeout_secs);
-        tokio::spawn(serve_api(listener, app.router(), shutdown.clone(), grace))
+        let limits = api::serve::Limits::from_settings(&app.settings.api);
+        tokio::spawn(serve_api(
+            listener,
+            app.router(),
+            limits,
+            shutdown.clone(),
+            grace,
+        ))
     });
     let workers = worker.then(|| {
         let deps = app.worker_deps();
@@ -457,15 +465,16 @@ fn joined(
 }
 
 /// Serves the API until `shutdown`, then lets requests in flight finish for up to `grace`.
+/// The server's limits against slow clients are `[api]`'s (`api/serve/`), for the
+/// worker-only `/metrics` listener too.
 async fn serve_api(
     listener: TcpListener,
     router: axum::Router,
+    limits: api::serve::Limits,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> Result<(), StartupError> {
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
+    let server = api::serve::serve(listener, router, limits, shutdown.clone());
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => return result.map_err(StartupError::Serve),

@@ -13,7 +13,11 @@
 //! time taken says neither which token matched nor how close a guess came.
 //!
 //! The same hash identifies the caller afterwards ([`Caller`]): idempotency keys are scoped
-//! by it, so two callers can never see each other's jobs through a shared key.
+//! by a keyed hash of it (`scope_key.rs`), so two callers can never see each other's jobs
+//! through a shared key, and the stored key names do not give the token's SHA-256 away.
+//!
+//! Two `Authorization` headers are refused with 400, whatever they hold: a request must say
+//! once who it is.
 //!
 //! With no tokens configured, every `/v1` request is refused (and the message says why):
 //! an API that opens up when a variable is missing would be a worse failure.
@@ -69,9 +73,10 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// A stable name for the caller that reveals nothing of its token: the hex SHA-256.
-    pub fn scope(&self) -> String {
-        hex::encode(self.token_digest)
+    /// The SHA-256 of the caller's token. Never stored or shown as it is: idempotency
+    /// scopes are a keyed hash of it (`scope_key.rs`).
+    pub(crate) fn token_digest(&self) -> &[u8; 32] {
+        &self.token_digest
     }
 }
 
@@ -100,14 +105,21 @@ pub async fn require_bearer(
 
 const MALFORMED: &str = "the Authorization header must be `Bearer <token>`";
 
-/// The token of `Authorization: Bearer <token>` (the scheme is case-insensitive).
+/// The token of `Authorization: Bearer <token>` (the scheme is case-insensitive). Two
+/// `Authorization` headers are a 400: which one a proxy in front of us and which one we
+/// would read may differ, so "first wins" is a guess we do not make.
 fn bearer_token(request: &Request) -> Result<&str, ApiError> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized(
-            "send `Authorization: Bearer <token>`",
-        ))?
+    let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
+    let value = values.next().ok_or(ApiError::Unauthorized(
+        "send `Authorization: Bearer <token>`",
+    ))?;
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(
+            "authorization",
+            "is sent more than once; send one `Authorization: Bearer <token>`",
+        ));
+    }
+    let value = value
         .to_str()
         .map_err(|_| ApiError::Unauthorized(MALFORMED))?;
     match value.trim().split_once(' ') {

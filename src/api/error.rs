@@ -1,7 +1,8 @@
 //! The one error shape of the API, and how every failure becomes it.
 //!
 //! Whatever refuses a request (a handler, an extractor, the auth layer, the router's own
-//! 404 and 405, the body limit), the caller gets the same body:
+//! 404 and 405, the body limit and timeout, the head limit), the caller gets the same body
+//! (only heads past hyper's own cap get hyper's bare 431, see `serve/mod.rs`):
 //!
 //! ```json
 //! {"error": {"code": "validation_failed",
@@ -60,9 +61,19 @@ pub enum ApiError {
     /// idempotency key: check at the vendor, then retry with `vendor_checked=true`.
     #[error("{0}")]
     VendorCheckRequired(String),
+    /// 408: the body did not arrive in full within `api.body_timeout_secs`; the connection
+    /// is closed after the answer.
+    #[error("the body did not arrive within {secs} s; nothing was done")]
+    RequestTimeout { secs: u64 },
     /// 413: the body is larger than `api.body_limit_bytes`.
     #[error("the body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 431: the request line and headers are larger than `api.max_header_bytes`, or more
+    /// than `count` headers.
+    #[error(
+        "the request line and headers are larger than {limit} bytes, or more than {count} headers"
+    )]
+    HeadersTooLarge { limit: usize, count: usize },
     /// 415: the body is not declared as JSON.
     #[error("the body must be JSON, sent with `Content-Type: application/json`")]
     UnsupportedMediaType,
@@ -75,6 +86,13 @@ pub enum ApiError {
     /// 422: the `Idempotency-Key` answered another request before.
     #[error("the Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
+    /// 429, with `Retry-After`: done too often (a webhook secret rotated past its limit);
+    /// nothing was done.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 503: Redis does not answer; nothing was done, the caller may retry.
     #[error("{0}")]
     Unavailable(&'static str),
@@ -114,16 +132,19 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::VendorCheckRequired(_) => StatusCode::CONFLICT,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::StoreFull => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// Every [`ApiError::code`], for the document.
-    pub const CODES: [&'static str; 14] = [
+    pub const CODES: [&'static str; 17] = [
         "malformed_json",
         "bad_request",
         "unauthorized",
@@ -131,10 +152,13 @@ impl ApiError {
         "method_not_allowed",
         "conflict",
         "vendor_check_required",
+        "request_timeout",
         "payload_too_large",
+        "headers_too_large",
         "unsupported_media_type",
         "validation_failed",
         "idempotency_key_reused",
+        "too_many_requests",
         "unavailable",
         "store_full",
         "internal",
@@ -150,10 +174,13 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
             Self::VendorCheckRequired(_) => "vendor_check_required",
+            Self::RequestTimeout { .. } => "request_timeout",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::HeadersTooLarge { .. } => "headers_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Invalid { .. } => "validation_failed",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
             Self::StoreFull => "store_full",
             Self::Internal => "internal",
@@ -205,8 +232,17 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), Json(body)).into_response();
         let headers = response.headers_mut();
         match self {
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
             Self::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            // The rest of a late body may still be coming: the connection cannot be reused.
+            Self::RequestTimeout { .. } => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             // Redis usually comes back within seconds; a hint keeps clients from hammering.
             Self::Unavailable(_) => {
@@ -291,10 +327,16 @@ mod tests {
             ApiError::MethodNotAllowed,
             ApiError::Conflict(String::new()),
             ApiError::VendorCheckRequired(String::new()),
+            ApiError::RequestTimeout { secs: 1 },
             ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::HeadersTooLarge { limit: 1, count: 1 },
             ApiError::UnsupportedMediaType,
             ApiError::invalid(Vec::new()),
             ApiError::IdempotencyKeyReused,
+            ApiError::TooManyRequests {
+                message: String::new(),
+                retry_after_secs: 1,
+            },
             ApiError::Unavailable(""),
             ApiError::StoreFull,
             ApiError::Internal,
@@ -309,10 +351,13 @@ mod tests {
             | ApiError::MethodNotAllowed
             | ApiError::Conflict(_)
             | ApiError::VendorCheckRequired(_)
+            | ApiError::RequestTimeout { .. }
             | ApiError::PayloadTooLarge { .. }
+            | ApiError::HeadersTooLarge { .. }
             | ApiError::UnsupportedMediaType
             | ApiError::Invalid { .. }
             | ApiError::IdempotencyKeyReused
+            | ApiError::TooManyRequests { .. }
             | ApiError::Unavailable(_)
             | ApiError::StoreFull
             | ApiError::Internal => error.code(),

@@ -32,7 +32,8 @@ use crate::queue::JobId;
 use crate::validation::FieldError;
 
 /// A JSON body: `Content-Type` must say JSON (else 415), the body must fit
-/// `api.body_limit_bytes` (else 413), parse (else 400) and deserialize as `T` (else 422).
+/// `api.body_limit_bytes` (else 413) and arrive within `api.body_timeout_secs` (else 408),
+/// parse (else 400) and deserialize as `T` (else 422).
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -49,14 +50,20 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for JsonBody<T> {
         if content_length(req.headers()).is_some_and(|length| length > limit) {
             return Err(ApiError::PayloadTooLarge { limit });
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            match rejection.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
-                _ => ApiError::BadRequest {
-                    message: "the body could not be read".into(),
-                    fields: Vec::new(),
-                },
-            }
+        // A body trickling in holds a task and a connection: it has `api.body_timeout_secs`
+        // in all, from the moment its reading begins.
+        let timeout = state.body_timeout();
+        let read = tokio::time::timeout(timeout, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| ApiError::RequestTimeout {
+                secs: timeout.as_secs(),
+            })?;
+        let bytes = read.map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
+            _ => ApiError::BadRequest {
+                message: "the body could not be read".into(),
+                fields: Vec::new(),
+            },
         })?;
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|error| ApiError::MalformedJson(error.to_string()))?;

@@ -10,8 +10,9 @@
 //! This file only reads the header. The guarantee itself, including two identical requests
 //! racing, is the producer's: one atomic Redis step (see `producer.rs` and `enqueue.lua`).
 //!
-//! Keys are scoped by caller (the hash of its bearer token, see `auth.rs`): two upstream
-//! apps that both pick the key `order-1` never collide, nor learn of each other's jobs.
+//! Keys are scoped by caller (a keyed hash of its bearer token, see `scope_key.rs`): two
+//! upstream apps that both pick the key `order-1` never collide, nor learn of each other's
+//! jobs.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -20,8 +21,10 @@ use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{ObjectBuilder, Type};
 
+use super::ApiState;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::scope_key::ScopeKey;
 use crate::producer::IdempotencyKey;
 
 pub const KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -35,10 +38,10 @@ pub const MAX_KEY_LEN: usize = 255;
 #[derive(Debug)]
 pub struct Idempotency(pub Option<IdempotencyKey>);
 
-impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
+impl FromRequestParts<ApiState> for Idempotency {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
         let mut values = parts.headers.get_all(KEY_HEADER).iter();
         let Some(value) = values.next() else {
             return Ok(Self(None));
@@ -53,8 +56,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
             tracing::error!("Idempotency-Key read on a route without authentication");
             return Err(ApiError::Internal);
         };
+        let scope_key = ScopeKey::load(state.producer().store()).await?;
         Ok(Self(Some(IdempotencyKey {
-            scope: caller.scope(),
+            scope: scope_key.scope(caller.token_digest()),
             key,
         })))
     }

@@ -27,8 +27,13 @@
 //!
 //! ## What a request goes through, outside in
 //!
+//! 0. the server (`serve/`): connections past `api.max_connections` wait to be accepted; a
+//!    head not complete `api.header_read_timeout_secs` (10 s) after its first byte, and a
+//!    connection idle `api.idle_timeout_secs` (60 s), are closed.
 //! 1. `observe.rs`: a tracing span and the `underwrite_http_requests_total` counter.
-//! 2. the body limit (`api.body_limit_bytes`, default 256 KiB; 413 past it).
+//! 2. `head_limit.rs`: 431 past `api.max_header_bytes` (16 KiB) or 100 headers; then the
+//!    body limit (`api.body_limit_bytes`, default 256 KiB; 413 past it) and the body
+//!    timeout (`api.body_timeout_secs`, 30 s from when reading begins; 408 past it).
 //! 3. for `/v1/*`, `auth.rs`: 401 unless the bearer token is one of ours.
 //! 4. the extractors (`extract.rs`, `idempotency.rs`): 415 if the body is not declared
 //!    JSON, 400 if it is not JSON or a header is malformed, 422 if a value is wrong.
@@ -41,10 +46,13 @@
 //!
 //! ## Files
 //!
+//! - `serve/`: the HTTP server and its limits against slow clients (`timed_io.rs`).
+//! - `head_limit.rs`: 431 in our shape.
 //! - `error.rs`: the error shape and the status of each error.
 //! - `extract.rs`: JSON body, path and query extractors that answer in that shape.
 //! - `auth.rs`: bearer tokens, compared in constant time.
 //! - `idempotency.rs`: the `Idempotency-Key` header.
+//! - `scope_key.rs`: the deployment's secret that idempotency scopes are keyed with.
 //! - `submission.rs`: `reference` and `metadata`, beside any payload.
 //! - `accepted.rs`: the 202 answer.
 //! - `observe.rs`: tracing and metrics per request.
@@ -56,10 +64,13 @@ pub mod auth;
 pub mod bulk;
 pub mod error;
 pub mod extract;
+pub mod head_limit;
 pub mod idempotency;
 pub mod observe;
 pub mod openapi;
 pub mod routes;
+pub mod scope_key;
+pub mod serve;
 pub mod submission;
 
 use std::sync::Arc;
@@ -73,6 +84,7 @@ use self::auth::Tokens;
 use self::error::ApiError;
 use crate::config::Settings;
 use crate::producer::Producer;
+use crate::webhooks::endpoints::RotationLimit;
 use crate::webhooks::ssrf::SsrfPolicy;
 
 /// What every handler can reach. Cheap to clone (one `Arc`).
@@ -86,8 +98,14 @@ struct Inner {
     producer: Producer,
     tokens: Tokens,
     body_limit: usize,
+    /// How long a body may take to arrive (`api.body_timeout_secs`).
+    body_timeout: Duration,
+    /// The largest request head answered (`api.max_header_bytes`).
+    max_header_bytes: usize,
     /// How long a rotated-out webhook secret keeps signing.
     rotation_grace: Duration,
+    /// How often an endpoint's secret may be rotated.
+    rotation_limit: RotationLimit,
     /// What webhook endpoint URLs may reach, judged when they are written.
     ssrf: SsrfPolicy,
 }
@@ -103,7 +121,13 @@ impl ApiState {
                 producer,
                 tokens: Tokens::new(&settings.secrets.api_tokens),
                 body_limit: settings.api.body_limit_bytes,
+                body_timeout: Duration::from_secs(settings.api.body_timeout_secs),
+                max_header_bytes: settings.api.max_header_bytes,
                 rotation_grace: Duration::from_secs(settings.webhooks.rotation_grace_secs),
+                rotation_limit: RotationLimit {
+                    limit: settings.webhooks.rotation_limit,
+                    window: Duration::from_secs(settings.webhooks.rotation_limit_window_secs),
+                },
                 ssrf: ssrf_policy(settings),
             }),
         }
@@ -121,9 +145,24 @@ impl ApiState {
         self.inner.body_limit
     }
 
+    /// `api.body_timeout_secs`.
+    pub fn body_timeout(&self) -> Duration {
+        self.inner.body_timeout
+    }
+
+    /// `api.max_header_bytes`.
+    pub fn max_header_bytes(&self) -> usize {
+        self.inner.max_header_bytes
+    }
+
     /// `webhooks.rotation_grace_secs`.
     pub fn rotation_grace(&self) -> Duration {
         self.inner.rotation_grace
+    }
+
+    /// `webhooks.rotation_limit` per `webhooks.rotation_limit_window_secs`.
+    pub fn rotation_limit(&self) -> RotationLimit {
+        self.inner.rotation_limit
     }
 
     /// What webhook endpoint URLs may reach (`webhooks.allow_cidrs`, `webhooks.https_only`).
@@ -145,7 +184,7 @@ fn ssrf_policy(settings: &Settings) -> SsrfPolicy {
     })
 }
 
-/// The whole API, ready for `axum::serve`: the routes of `routes/`, those of each vendor
+/// The whole API, ready for `serve::serve`: the routes of `routes/`, those of each vendor
 /// (`vendor_routes`, nested under `/v1` like the rest), and the document of them all at
 /// `/openapi.json`.
 pub fn router(state: ApiState, vendor_routes: Vec<OpenApiRouter<ApiState>>) -> Router {
@@ -181,6 +220,10 @@ pub fn router(state: ApiState, vendor_routes: Vec<OpenApiRouter<ApiState>>) -> R
         .fallback(not_found)
         .layer(Extension(routes::openapi::Served::new(&document)))
         .layer(DefaultBodyLimit::max(state.body_limit()))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            head_limit::limit_head,
+        ))
         .layer(middleware::from_fn(observe::observe))
         .with_state(state)
 }

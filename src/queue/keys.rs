@@ -27,6 +27,8 @@
 //! | `sampler`                            | string | which process samples the queue's depth now  |
 //! | `idem:<scope>:<key>`                 | string | an `Idempotency-Key`'s body hash and job ids |
 //! |                                      |        | (24 h TTL by default)                        |
+//! | `idem_secret`                        | string | the deployment's key for idempotency scopes  |
+//! |                                      |        | (32 random bytes, hex; `api/scope_key.rs`)   |
 //! | `kinds`                              | set    | job kinds that have a stream (for the        |
 //! |                                      |        | janitor and metrics)                         |
 //! | `schedules`                          | set    | the names of every declared schedule         |
@@ -41,6 +43,9 @@
 //! | `webhook:endpoints`                  | set    | every webhook endpoint's id                  |
 //! | `webhook:endpoint:<id>`              | hash   | one endpoint: URL, filters, health, secrets  |
 //! |                                      |        | (fields in `webhooks/endpoints/mod.rs`)      |
+//! | `webhook:rotations:<endpoint>`       | string | rotations of an endpoint's secret in the     |
+//! |                                      |        | current window (the API's rate limit);       |
+//! |                                      |        | expires with the window                      |
 //! | `webhook:order:<endpoint>:<subject>` | zset   | an ordered endpoint's pending deliveries of  |
 //! |                                      |        | one subject: delivery job ids scored by      |
 //! |                                      |        | event time (ms); the first one's turn is now |
@@ -110,6 +115,11 @@ impl Keys {
         format!("{}:idem:{scope}:{key}", self.base)
     }
 
+    /// The deployment's secret for idempotency scopes (`api/scope_key.rs`).
+    pub fn idempotency_secret(&self) -> String {
+        format!("{}:idem_secret", self.base)
+    }
+
     pub fn kinds(&self) -> String {
         format!("{}:kinds", self.base)
     }
@@ -138,6 +148,11 @@ impl Keys {
 
     pub fn webhook_endpoint(&self, id: &str) -> String {
         format!("{}:webhook:endpoint:{id}", self.base)
+    }
+
+    /// How many times an endpoint's secret was rotated in the current window.
+    pub fn webhook_rotations(&self, endpoint: &str) -> String {
+        format!("{}:webhook:rotations:{endpoint}", self.base)
     }
 
     pub fn webhook_order(&self, endpoint: &str, subject: &str) -> String {
@@ -183,10 +198,12 @@ mod tests {
             .into_iter()
             .chain([keys.job(&id), keys.stream("a.b"), keys.scheduled("a.b")])
             .chain([keys.idempotency("s", "k"), keys.kinds()])
+            .chain([keys.idempotency_secret()])
             .chain([keys.schedules(), keys.schedule("v.poll")])
             .chain([keys.rate_grants("v"), keys.rate_pause("v")])
             .chain([keys.webhook_endpoints(), keys.webhook_endpoint("e")])
             .chain([keys.webhook_order("e", "s"), keys.webhook_attempts("d")])
+            .chain([keys.webhook_rotations("e")])
             .chain([keys.vendor("v", "n")])
         {
             assert!(key.starts_with("uw:{main}:"), "{key}");

@@ -3,6 +3,7 @@
 
 mod alert_rules;
 mod api;
+mod api_hardening;
 mod batcher;
 mod bench;
 mod billing_robo_client;
@@ -35,6 +36,7 @@ mod queue_snooze;
 mod registry;
 mod settings_env;
 mod trace_context;
+mod slow_clients;
 mod tulip_api;
 mod tulip_jobs;
 mod tulip_sandbox;

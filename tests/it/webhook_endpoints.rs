@@ -93,7 +93,11 @@ async fn create_shows_the_secret_once_and_never_again() {
     let secret = created.body["secret"].as_str().expect("secret").to_string();
     let parsed = Secret::parse(&secret).expect("a whsec_ secret");
     assert_eq!(created.body["events"], json!(["proteger.*"]));
-    assert_eq!(created.body["headers"], json!({"x-team": "claims"}));
+    assert_eq!(
+        created.body["headers"],
+        json!({"x-team": "********"}),
+        "values are write-only"
+    );
     assert_eq!(created.body["ordered"], json!(true));
     assert_eq!(created.body["enabled"], json!(true));
     assert_eq!(created.body["source"], json!("api"));
@@ -183,8 +187,8 @@ async fn rotation_signs_with_both_secrets_until_the_grace_passes() {
         vec![new_secret.clone()]
     );
 
-    // With explicit times: a second rotation drops the expired secret and keeps the
-    // unexpired one.
+    // With explicit times: a second rotation drops the expired secret; a third, during the
+    // second's grace, replaces the older previous secret: two sign, never more.
     let t0 = now_ms();
     let second = store
         .rotate_at(&endpoint.id, Duration::from_secs(60), t0)
@@ -198,7 +202,7 @@ async fn rotation_signs_with_both_secrets_until_the_grace_passes() {
     let now = store.get(&endpoint.id).await.expect("get").expect("exists");
     assert_eq!(
         now.signing_secrets(after(t0, 2)),
-        vec![third.secret, new_secret.clone(), second.secret]
+        vec![third.secret, second.secret]
     );
     assert_eq!(now.signing_secrets(after(t0, 60_001)).len(), 1);
 

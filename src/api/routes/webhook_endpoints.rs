@@ -10,7 +10,10 @@
 //!   disabled (410, or failing too long) and clears its failing streak.
 //! - `DELETE /v1/webhook-endpoints/{id}`: 204.
 //! - `POST /v1/webhook-endpoints/{id}/secret/rotate`: `{"secret", "previous_secret_expires_at"}`;
-//!   the previous secret keeps signing until then (`webhooks.rotation_grace_secs`).
+//!   the previous secret keeps signing until then (`webhooks.rotation_grace_secs`), and
+//!   replaces any older one still in its grace (at most two secrets sign). At most
+//!   `webhooks.rotation_limit` rotations per `webhooks.rotation_limit_window_secs`: past
+//!   it, 429 with `Retry-After`, and nothing changes.
 //!
 //! A `url` the SSRF guard refuses (a private or metadata IP literal, `localhost`) is a 422
 //! naming the range and `webhooks.allow_cidrs`, which can admit it; other names are judged
@@ -18,7 +21,9 @@
 //!
 //! 404 for an unknown id, 422 with every wrong field, 409 for changing, rotating or
 //! deleting an endpoint declared in the config file (only `enabled` may change: the file
-//! is the truth for the rest). Endpoints as shown never carry a secret.
+//! is the truth for the rest). Endpoints as shown never carry a secret, nor a header value:
+//! `headers` shows each name with `********` (values are write-only, like the secret; a
+//! write that sends `********` back as a value is a 422, see `webhooks/endpoints/masked.rs`).
 
 use std::collections::BTreeMap;
 
@@ -61,7 +66,8 @@ struct CreateBody {
     url: String,
     /// Event types to send (`*` for all, `proteger.*` for a vendor's); `["*"]` by default.
     events: Option<Vec<String>>,
-    /// Headers added to every delivery.
+    /// Headers added to every delivery (the receiver's credentials, say). Write-only:
+    /// answers show the names, each value as `********`.
     headers: Option<BTreeMap<String, String>>,
     /// Deliver the events of one subject (a contract) one at a time, in order (default
     /// `false`).
@@ -185,13 +191,16 @@ async fn show(
         .ok_or_else(|| EndpointError::NotFound(id).into())
 }
 
-/// What to change; what is left out stays as it is.
-#[derive(Debug, Deserialize, ToSchema)]
+/// What to change; what is left out stays as it is. (No `Debug`: it may hold receiver
+/// credentials in `headers`.)
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = WebhookEndpointPatch)]
 struct PatchBody {
     url: Option<String>,
     events: Option<Vec<String>>,
+    /// Replaces every header. A value of `********` (the mask answers show) is refused:
+    /// leave `headers` out to keep the current ones.
     headers: Option<BTreeMap<String, String>>,
     ordered: Option<bool>,
     /// `true` re-enables an endpoint the sender disabled, and clears its failing streak.
@@ -272,7 +281,10 @@ struct Rotated {
 /// Replaces an endpoint's secret.
 ///
 /// The previous one keeps signing for `webhooks.rotation_grace_secs` (24 h by default), so
-/// receivers can switch without losing a delivery.
+/// receivers can switch without losing a delivery. Only one previous secret is kept: a
+/// rotation during a grace period replaces the older one (it stops signing at once), so a
+/// delivery carries at most two signatures. At most `webhooks.rotation_limit` rotations
+/// per `webhooks.rotation_limit_window_secs` (10 per hour by default); past it, 429.
 #[utoipa::path(
     post,
     path = "/webhook-endpoints/{id}/secret/rotate",
@@ -283,6 +295,8 @@ struct Rotated {
         (status = 200, description = "The new secret.", body = Rotated),
         (status = 404, description = "No such endpoint.", body = ErrorBody),
         (status = 409, description = "The endpoint is declared in the config file.", body = ErrorBody),
+        (status = 429, description = "Rotated `webhooks.rotation_limit` times within the window already; nothing changed.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until a rotation is allowed again."))),
     )
 )]
 async fn rotate(
@@ -290,7 +304,12 @@ async fn rotate(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Rotated>, ApiError> {
     let rotation = store(&state)
-        .rotate_at(&id, state.rotation_grace(), Utc::now())
+        .rotate_limited(
+            &id,
+            state.rotation_grace(),
+            state.rotation_limit(),
+            Utc::now(),
+        )
         .await?;
     tracing::info!(
         endpoint = %id,
@@ -311,6 +330,10 @@ impl From<EndpointError> for ApiError {
             error @ (EndpointError::Exists(_) | EndpointError::Configured(_)) => {
                 Self::Conflict(error.to_string())
             }
+            error @ EndpointError::RotatedTooOften { retry_after, .. } => Self::TooManyRequests {
+                retry_after_secs: retry_after.as_secs_f64().ceil().max(1.0) as u64,
+                message: error.to_string(),
+            },
             EndpointError::Store(error) => error.into(),
             error => {
                 tracing::error!(%error, "webhook endpoint error; answering 500");

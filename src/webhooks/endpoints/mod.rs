@@ -6,9 +6,11 @@
 //! [`EndpointStore::sync_configured`]) and from the API (`/v1/webhook-endpoints`).
 //!
 //! - `model.rs`: [`Endpoint`] (the stored record, secrets private), [`View`] (what the API
-//!   shows: everything but the secrets), [`NewEndpoint`] and [`EndpointPatch`] with their
+//!   shows: everything but the secrets, header names with masked values), [`NewEndpoint`] and [`EndpointPatch`] with their
 //!   field-level validation, the SSRF policy's verdict on the URL included
 //!   (`validate_for`, which the API and [`EndpointStore::sync_configured`] use).
+//! - `masked.rs`: header values are write-only: answers and `Debug` show names and
+//!   [`MASK`]; a write that sends the mask back is refused.
 //! - `filter.rs`: event-type patterns (`*`, `proteger.*`, `proteger.contract.created`).
 //! - `store.rs`: [`EndpointStore`], their storage in Redis; `write.lua`, `health.lua` and
 //!   `rotate.lua` are its atomic steps.
@@ -31,7 +33,11 @@
 //! or rotated ([`EndpointStore::create`], [`EndpointStore::rotate`]); otherwise readable only
 //! as [`Endpoint::signing_secrets`]. Never in a `View`, a `Debug` or an error message.
 //! After a rotation the previous secret keeps signing for a grace period
-//! (`webhooks.rotation_grace_secs`, 24 h by default).
+//! (`webhooks.rotation_grace_secs`, 24 h by default). At most one previous secret is kept:
+//! a rotation during a grace period replaces the older previous secret, so a delivery
+//! carries at most two signatures (`rotate.lua`). The API rotates an endpoint at most
+//! `webhooks.rotation_limit` times per `webhooks.rotation_limit_window_secs` (429 past it),
+//! counted in `webhook:rotations:<id>`.
 //!
 //! ## Disabling
 //!
@@ -46,11 +52,13 @@
 //! and the environment.
 
 pub mod filter;
+mod masked;
 mod model;
 mod store;
 
+pub use masked::MASK;
 pub use model::{
     Endpoint, EndpointPatch, MAX_EVENT_PATTERNS, MAX_HEADERS, MAX_URL_LEN, NewEndpoint, Source,
     View,
 };
-pub use store::{EndpointError, EndpointStore, Rotation, Synced};
+pub use store::{EndpointError, EndpointStore, Rotation, RotationLimit, Synced};

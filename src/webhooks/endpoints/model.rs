@@ -20,6 +20,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::filter;
+use super::masked::{MASK, Masked, MaskedOption, masked};
 use crate::validation::FieldError;
 use crate::webhooks::signing::Secret;
 use crate::webhooks::ssrf::SsrfPolicy;
@@ -62,8 +63,8 @@ impl Source {
     }
 }
 
-/// A webhook endpoint, as stored.
-#[derive(Debug, Clone)]
+/// A webhook endpoint, as stored. Its `Debug` shows neither secrets nor header values.
+#[derive(Clone)]
 pub struct Endpoint {
     pub id: String,
     pub url: String,
@@ -85,7 +86,8 @@ pub struct Endpoint {
     secrets: SigningKeys,
 }
 
-/// The current secret and the rotated-out ones that still sign until they expire.
+/// The current secret and the rotated-out one that still signs until it expires (records
+/// written before rotations were bounded may hold several; see `signing_secrets`).
 #[derive(Clone)]
 struct SigningKeys {
     current: Secret,
@@ -104,6 +106,26 @@ impl fmt::Debug for SigningKeys {
     }
 }
 
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("enabled", &self.enabled)
+            .field("disabled_reason", &self.disabled_reason)
+            .field("headers", &Masked(&self.headers))
+            .field("ordered", &self.ordered)
+            .field("source", &self.source)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("failing_since", &self.failing_since)
+            .field("last_success_at", &self.last_success_at)
+            .field("secrets", &self.secrets)
+            .finish()
+    }
+}
+
 impl Endpoint {
     /// Whether the endpoint wants events of this type (enabled or not).
     pub fn accepts(&self, event_type: &str) -> bool {
@@ -111,20 +133,24 @@ impl Endpoint {
     }
 
     /// The secrets that sign a delivery made at `now`: the current one first, then the
-    /// rotated-out ones whose grace has not passed.
+    /// rotated-out one whose grace has not passed, if any. At most two: `rotate.lua` keeps
+    /// one previous secret, and a record written before that rule (with several) signs
+    /// with the one that expires last.
     pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<Secret> {
+        let previous = self
+            .secrets
+            .previous
+            .iter()
+            .filter(|(_, expires_at)| *expires_at > now)
+            .max_by_key(|(_, expires_at)| *expires_at)
+            .map(|(secret, _)| secret.clone());
         std::iter::once(self.secrets.current.clone())
-            .chain(
-                self.secrets
-                    .previous
-                    .iter()
-                    .filter(|(_, expires_at)| *expires_at > now)
-                    .map(|(secret, _)| secret.clone()),
-            )
+            .chain(previous)
             .collect()
     }
 
-    /// What the API shows: everything but the secrets.
+    /// What the API shows: everything but the secrets, and header names without their
+    /// values (`masked.rs`).
     pub fn view(&self) -> View {
         View {
             id: self.id.clone(),
@@ -132,7 +158,7 @@ impl Endpoint {
             events: self.events.clone(),
             enabled: self.enabled,
             disabled_reason: self.disabled_reason.clone(),
-            headers: self.headers.clone(),
+            headers: masked(&self.headers),
             ordered: self.ordered,
             source: self.source,
             created_at: self.created_at,
@@ -147,7 +173,7 @@ impl Endpoint {
     }
 }
 
-/// An endpoint as the API shows it: no secret, ever.
+/// An endpoint as the API shows it: no secret, no header value, ever.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[schema(as = WebhookEndpoint)]
 pub struct View {
@@ -156,6 +182,8 @@ pub struct View {
     pub events: Vec<String>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
+    /// The names of the headers sent with every delivery; each value shows as `********`:
+    /// values are write-only, like the secret.
     pub headers: BTreeMap<String, String>,
     pub ordered: bool,
     pub source: Source,
@@ -171,8 +199,8 @@ impl From<&Endpoint> for View {
     }
 }
 
-/// An endpoint to create.
-#[derive(Debug, Clone)]
+/// An endpoint to create. Its `Debug` shows header names only.
+#[derive(Clone)]
 pub struct NewEndpoint {
     /// `None`: `ep_<uuid v7>`. Given ids are `[A-Za-z0-9_-]`, at most `MAX_ID_LEN`.
     pub id: Option<String>,
@@ -187,6 +215,21 @@ pub struct NewEndpoint {
     pub secret: Option<Secret>,
     /// Default: [`Source::Api`].
     pub source: Source,
+}
+
+impl fmt::Debug for NewEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewEndpoint")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("headers", &Masked(&self.headers))
+            .field("ordered", &self.ordered)
+            .field("enabled", &self.enabled)
+            .field("secret", &self.secret)
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 impl Default for NewEndpoint {
@@ -222,7 +265,9 @@ impl NewEndpoint {
         if let Some(id) = &self.id {
             check_id(id, &mut errors);
         }
-        check_url(&self.url, policy, &mut errors);
+        if let Some(normalized) = check_url(&self.url, policy, &mut errors) {
+            self.url = normalized;
+        }
         check_events(&self.events, &mut errors);
         self.headers = check_headers(&self.headers, &mut errors);
         if errors.is_empty() {
@@ -234,14 +279,27 @@ impl NewEndpoint {
 }
 
 /// A change to an endpoint: `None` leaves a field as it is. Enabling (`enabled: Some(true)`)
-/// also clears `disabled_reason` and `failing_since`: the endpoint starts afresh.
-#[derive(Debug, Clone, Default)]
+/// also clears `disabled_reason` and `failing_since`: the endpoint starts afresh. Its
+/// `Debug` shows header names only.
+#[derive(Clone, Default)]
 pub struct EndpointPatch {
     pub url: Option<String>,
     pub events: Option<Vec<String>>,
     pub enabled: Option<bool>,
     pub headers: Option<BTreeMap<String, String>>,
     pub ordered: Option<bool>,
+}
+
+impl fmt::Debug for EndpointPatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointPatch")
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("enabled", &self.enabled)
+            .field("headers", &MaskedOption(&self.headers))
+            .field("ordered", &self.ordered)
+            .finish()
+    }
 }
 
 impl EndpointPatch {
@@ -271,8 +329,10 @@ impl EndpointPatch {
 
     fn check(&mut self, policy: Option<&SsrfPolicy>) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        if let Some(url) = &self.url {
-            check_url(url, policy, &mut errors);
+        if let Some(url) = &self.url
+            && let Some(normalized) = check_url(url, policy, &mut errors)
+        {
+            self.url = Some(normalized);
         }
         if let Some(events) = &self.events {
             check_events(events, &mut errors);
@@ -299,8 +359,20 @@ fn check_id(id: &str, errors: &mut Vec<FieldError>) {
 }
 
 /// The URL's form and, given a policy, whether webhooks may reach it: one error at most.
-fn check_url(url: &str, policy: Option<&SsrfPolicy>, errors: &mut Vec<FieldError>) {
-    let mut fail = |reason: &str| errors.push(FieldError::new("url", reason));
+///
+/// A good URL comes back *as parsed*: scheme and host lowercase, an IP literal in its
+/// usual form (`http://2130706433/` is `http://127.0.0.1/`, `http://0x7f.1/` too), the
+/// default port dropped, an empty path as `/`. That is what is stored and shown, so what
+/// an endpoint reads back is the address deliveries go to, not a disguise of it.
+fn check_url(
+    url: &str,
+    policy: Option<&SsrfPolicy>,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let mut fail = |reason: &str| {
+        errors.push(FieldError::new("url", reason));
+        None
+    };
     if url.len() > MAX_URL_LEN {
         return fail(&format!("must be at most {MAX_URL_LEN} characters"));
     }
@@ -318,10 +390,15 @@ fn check_url(url: &str, policy: Option<&SsrfPolicy>, errors: &mut Vec<FieldError
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return fail("must not carry credentials (send them in a header, such as `authorization`)");
     }
-    // The refusal names the range and the setting that would admit it.
-    if let Some(Err(refusal)) = policy.map(|policy| policy.check_endpoint_url(url)) {
-        fail(&refusal.to_string());
+    let normalized = parsed.as_str();
+    if normalized.len() > MAX_URL_LEN {
+        return fail(&format!("must be at most {MAX_URL_LEN} characters"));
     }
+    // The refusal names the range and the setting that would admit it.
+    if let Some(Err(refusal)) = policy.map(|policy| policy.check_endpoint_url(normalized)) {
+        return fail(&refusal.to_string());
+    }
+    Some(normalized.to_string())
 }
 
 fn check_events(events: &[String], errors: &mut Vec<FieldError>) {
@@ -374,6 +451,15 @@ fn check_headers(
             errors.push(FieldError::new(
                 field,
                 format!("must be at most {MAX_HEADER_VALUE_LEN} characters"),
+            ));
+            continue;
+        }
+        if value == MASK {
+            errors.push(FieldError::new(
+                field,
+                format!(
+                    "is `{MASK}`, the mask answers show in place of a value: send the real value, or leave `headers` out to keep the current ones"
+                ),
             ));
             continue;
         }
@@ -564,6 +650,23 @@ mod tests {
     }
 
     #[test]
+    fn an_old_record_with_many_previous_secrets_signs_with_two() {
+        let older = Secret::generate();
+        let newer = Secret::generate();
+        let e = endpoint(&format!(
+            "1700000005000:{} 1700000009000:{} 1700000001000:{}",
+            older.expose(),
+            newer.expose(),
+            Secret::generate().expose()
+        ));
+        let now = Utc.timestamp_millis_opt(1_700_000_000_000).unwrap();
+        assert_eq!(
+            e.signing_secrets(now),
+            vec![e.current_secret().clone(), newer]
+        );
+    }
+
+    #[test]
     fn every_wrong_field_is_named() {
         let mut new = NewEndpoint {
             id: Some("bad id".into()),
@@ -597,6 +700,23 @@ mod tests {
                 "headers.bad name",
                 "headers.x-ok"
             ]
+        );
+    }
+
+    #[test]
+    fn urls_come_back_as_parsed() {
+        let normalized = |url: &str| check_url(url, None, &mut Vec::new());
+        assert_eq!(
+            normalized("http://2130706433/").as_deref(),
+            Some("http://127.0.0.1/")
+        );
+        assert_eq!(
+            normalized("HTTPS://Receiver.EXAMPLE:443/Hook?a=1").as_deref(),
+            Some("https://receiver.example/Hook?a=1")
+        );
+        assert_eq!(
+            normalized("http://0x7f.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080/")
         );
     }
 

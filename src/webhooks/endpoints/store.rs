@@ -64,6 +64,16 @@ pub enum EndpointError {
     },
     #[error("webhook endpoint `{id}` of the config file is invalid: {}", summary(.fields))]
     BadConfig { id: String, fields: Vec<FieldError> },
+    /// Rotated too often: `limit` rotations per window were made already.
+    #[error(
+        "the secret of webhook endpoint {id} was rotated {limit} times within the limit's window: try again in {} s",
+        retry_after.as_secs().max(1)
+    )]
+    RotatedTooOften {
+        id: String,
+        limit: u32,
+        retry_after: Duration,
+    },
     #[error("the stored webhook endpoint {id} is corrupt: {reason}")]
     Corrupt { id: String, reason: String },
     #[error(transparent)]
@@ -90,6 +100,21 @@ fn summary(fields: &[FieldError]) -> String {
 pub struct Rotation {
     pub secret: Secret,
     pub previous_expires_at: DateTime<Utc>,
+}
+
+/// How often an endpoint's secret may be rotated: `limit` times per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationLimit {
+    pub limit: u32,
+    pub window: Duration,
+}
+
+impl RotationLimit {
+    /// No limit (the store's own callers: tests, the demo).
+    pub const NONE: RotationLimit = RotationLimit {
+        limit: 0,
+        window: Duration::ZERO,
+    };
 }
 
 /// What [`EndpointStore::sync_configured`] changed, by endpoint id.
@@ -317,29 +342,60 @@ impl EndpointStore {
         grace: Duration,
         now: DateTime<Utc>,
     ) -> Result<Rotation, EndpointError> {
+        self.rotate_limited(id, grace, RotationLimit::NONE, now)
+            .await
+    }
+
+    /// [`EndpointStore::rotate_at`], refused ([`EndpointError::RotatedTooOften`], nothing
+    /// changed) once `limit` rotations were made within its window. The previous secret
+    /// replaces any older one still in its grace (`rotate.lua`): at most two sign.
+    pub async fn rotate_limited(
+        &self,
+        id: &str,
+        grace: Duration,
+        limit: RotationLimit,
+        now: DateTime<Utc>,
+    ) -> Result<Rotation, EndpointError> {
         let secret = Secret::generate();
         let previous_expires_at = TimeDelta::from_std(grace)
             .ok()
             .and_then(|grace| now.checked_add_signed(grace))
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let window_ms = u64::try_from(limit.window.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let mut conn = self.conn.clone();
-        let answer: String = SCRIPTS
+        let answer: Vec<String> = SCRIPTS
             .rotate
             .key(self.endpoint_key(id))
+            .key(self.keys.webhook_rotations(id))
             .arg(secret.expose())
             .arg(now.timestamp_millis())
             .arg(previous_expires_at.timestamp_millis())
             .arg("1")
+            .arg(limit.limit)
+            .arg(window_ms)
             .invoke_async(&mut conn)
             .await?;
-        match answer.as_str() {
-            "ok" => Ok(Rotation {
+        match answer.first().map(String::as_str) {
+            Some("ok") => Ok(Rotation {
                 secret,
                 previous_expires_at,
             }),
-            "missing" => Err(EndpointError::NotFound(id.to_string())),
-            "config" => Err(EndpointError::Configured(id.to_string())),
-            other => Err(unexpected(format!("rotate.lua answered {other:?}"))),
+            Some("missing") => Err(EndpointError::NotFound(id.to_string())),
+            Some("config") => Err(EndpointError::Configured(id.to_string())),
+            Some("limited") => {
+                let ms = answer
+                    .get(1)
+                    .and_then(|ms| ms.parse::<u64>().ok())
+                    .unwrap_or(window_ms);
+                Err(EndpointError::RotatedTooOften {
+                    id: id.to_string(),
+                    limit: limit.limit,
+                    retry_after: Duration::from_millis(ms),
+                })
+            }
+            _ => Err(unexpected(format!("rotate.lua answered {answer:?}"))),
         }
     }
 

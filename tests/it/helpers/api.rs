@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::{Client, RequestBuilder};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use underwrite::config::Settings;
 use underwrite::producer::Producer;
 use underwrite::queue::{JobRecord, Keys, ListFilter, Redis, Retention, Store};
@@ -95,8 +96,12 @@ impl TestApi {
         .router();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        // The app's own server, with its limits against slow clients.
+        let limits = underwrite::api::serve::Limits::from_settings(&settings.api);
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("serve");
+            underwrite::api::serve::serve(listener, app, limits, CancellationToken::new())
+                .await
+                .expect("serve");
         });
         let client = Client::builder()
             .timeout(Duration::from_secs(30))

@@ -23,6 +23,9 @@ pub struct Received {
     pub signature: String,
     /// The W3C `traceparent` header, `""` when absent.
     pub traceparent: String,
+    /// The `authorization` header, as the receiver's credentials arrive (an endpoint's
+    /// `headers`).
+    pub authorization: String,
     pub body: Bytes,
 }
 
@@ -69,6 +72,7 @@ async fn hook(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> 
             timestamp: header("webhook-timestamp"),
             signature: header("webhook-signature"),
             traceparent: header("traceparent"),
+            authorization: header("authorization"),
             body,
         });
     }
