@@ -28,7 +28,7 @@ use crate::config::{ConfigError, Settings};
 use crate::metrics;
 use crate::producer::Producer;
 use crate::queue::connection::ServerCheck;
-use crate::queue::{JobKind, Keys, QueueError, Redis, Retention, Store};
+use crate::queue::{Keys, QueueError, Redis, Retention, Store};
 use crate::vendors::{self, Vendors};
 use crate::workers::{self, WorkerDeps, WorkerError};
 
@@ -88,11 +88,7 @@ pub struct App {
 /// Creates every series the vendors and the queue will have, at 0, so that rates and
 /// alerts have series before the first event.
 fn init_metrics(vendors: &Vendors) {
-    let kinds: Vec<&str> = vendors
-        .iter()
-        .flat_map(|vendor| vendor.worker_kinds())
-        .chain([crate::webhooks::delivery::Delivery::KIND])
-        .collect();
+    let kinds = vendors.job_kinds();
     let operations: Vec<(&str, &[&str])> = vendors
         .iter()
         .map(|vendor| (vendor.name(), vendor.operations()))

@@ -78,19 +78,74 @@ impl Report {
     }
 }
 
-pub async fn run(name: &str, options: &BenchOptions) -> Result<Report, BenchError> {
-    match name {
-        "noop" => noop::throughput(options).await,
-        "latency" => noop::latency(options).await,
-        "backlog" => noop::backlog(options).await,
-        "e2e" => e2e::run(options).await,
-        "trickle" => trickle::proteger(options).await,
-        "credit-poll" => credit_poll::credit_poll(options).await,
-        "webhooks" => webhooks::deliveries(options).await,
-        "retention" => retention::retention(options).await,
-        other => Err(BenchError::Setup(format!(
-            "unknown benchmark `{other}`: expected noop, latency, backlog, e2e, trickle, credit-poll, webhooks or retention"
-        ))),
+pub async fn run(benchmark: Benchmark, options: &BenchOptions) -> Result<Report, BenchError> {
+    match benchmark {
+        Benchmark::Noop => noop::throughput(options).await,
+        Benchmark::Latency => noop::latency(options).await,
+        Benchmark::Backlog => noop::backlog(options).await,
+        Benchmark::E2e => e2e::run(options).await,
+        Benchmark::Trickle => trickle::proteger(options).await,
+        Benchmark::CreditPoll => credit_poll::credit_poll(options).await,
+        Benchmark::Webhooks => webhooks::deliveries(options).await,
+        Benchmark::Retention => retention::retention(options).await,
+    }
+}
+
+/// The benchmarks there are, by the name `underwrite bench <name>` takes. A name is checked
+/// when the command line is read, before anything (a Redis) is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Benchmark {
+    Noop,
+    Latency,
+    Backlog,
+    E2e,
+    Trickle,
+    CreditPoll,
+    Webhooks,
+    Retention,
+}
+
+impl Benchmark {
+    pub const ALL: [Benchmark; 8] = [
+        Self::Noop,
+        Self::Latency,
+        Self::Backlog,
+        Self::E2e,
+        Self::Trickle,
+        Self::CreditPoll,
+        Self::Webhooks,
+        Self::Retention,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Noop => "noop",
+            Self::Latency => "latency",
+            Self::Backlog => "backlog",
+            Self::E2e => "e2e",
+            Self::Trickle => "trickle",
+            Self::CreditPoll => "credit-poll",
+            Self::Webhooks => "webhooks",
+            Self::Retention => "retention",
+        }
+    }
+}
+
+impl std::str::FromStr for Benchmark {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        let names = Self::ALL.map(Self::name);
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown benchmark `{name}`: expected {}{}",
+                    names.join(", "),
+                    crate::config_hints::suggestion(name, names)
+                )
+            })
     }
 }
 

@@ -2,7 +2,7 @@
 //! See `src/bench/` for what each measures.
 
 use clap::Args;
-use underwrite::bench::{self, BenchOptions};
+use underwrite::bench::{self, BenchOptions, Benchmark};
 use underwrite::config::Settings;
 use underwrite::local_redis::LocalRedis;
 
@@ -11,7 +11,7 @@ use super::{CliError, CliResult};
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// noop, latency, backlog, e2e, trickle, credit-poll, webhooks or retention.
-    name: String,
+    name: Benchmark,
     /// Jobs (or samples, for latency). Defaults: noop 100000, latency 1000,
     /// backlog 1000000, e2e and webhooks 10000, trickle 1000 (each way), retention 100000,
     /// credit-poll 10000 (the largest of its 100, 1000 and 10000 pending applications).
@@ -29,11 +29,11 @@ pub struct BenchArgs {
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> CliResult {
-    let jobs = args.jobs.unwrap_or(match args.name.as_str() {
-        "latency" | "trickle" => 1_000,
-        "backlog" => 1_000_000,
-        "e2e" | "webhooks" | "credit-poll" => 10_000,
-        _ => 100_000,
+    let jobs = args.jobs.unwrap_or(match args.name {
+        Benchmark::Latency | Benchmark::Trickle => 1_000,
+        Benchmark::Backlog => 1_000_000,
+        Benchmark::E2e | Benchmark::Webhooks | Benchmark::CreditPoll => 10_000,
+        Benchmark::Noop | Benchmark::Retention => 100_000,
     });
     let redis = LocalRedis::find_or_start(&settings.redis.url)
         .await
@@ -46,7 +46,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> CliResult {
         baseline: !args.no_baseline,
         vendor: args.vendor,
     };
-    let report = bench::run(&args.name, &options).await;
+    let report = bench::run(args.name, &options).await;
     redis.stop().await;
     report?.print();
     Ok(())

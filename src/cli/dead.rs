@@ -15,16 +15,21 @@ pub enum DeadCommand {
         page: PageArgs,
     },
     /// Print a dead job's record (with its last error) as JSON.
-    Show { id: String },
+    Show {
+        /// The dead job's id.
+        id: String,
+    },
     /// Put a job (or every job, with --all) back in its queue with a fresh retry budget.
     ///
     /// Never twice: a job the vendor may have carried out (its last error says
     /// "ambiguous") that would go under a new idempotency key is refused until you checked
     /// at the vendor and pass --vendor-checked. A batch goes again under its own key; with
     /// --all, members go with their batch.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "all"])))]
     Retry {
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        /// The dead job to requeue (its id, as `dead list` shows it).
         id: Option<String>,
+        /// Every job of the dead set instead of one.
         #[arg(long)]
         all: bool,
         /// I checked at the vendor that this work was not carried out.
@@ -32,9 +37,11 @@ pub enum DeadCommand {
         vendor_checked: bool,
     },
     /// Delete a job (or every job, with --all) of the dead set for good.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "all"])))]
     Purge {
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        /// The dead job to delete (its id, as `dead list` shows it).
         id: Option<String>,
+        /// Every job of the dead set instead of one.
         #[arg(long)]
         all: bool,
     },

@@ -18,8 +18,9 @@ pub enum JobsCommand {
         /// expired.
         #[arg(long)]
         state: Option<JobState>,
-        /// Only jobs of this kind, e.g. proteger.contract.create.
-        #[arg(long)]
+        /// Only jobs of this kind, e.g. proteger.contract.create (an unknown kind is refused,
+        /// with the known ones).
+        #[arg(long, value_parser = known_kind)]
         kind: Option<String>,
         #[command(flatten)]
         page: PageArgs,
@@ -60,6 +61,20 @@ pub async fn run(store: &Store, command: JobsCommand) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// A `--kind` is one of the registry's job kinds: a typo is refused with the kinds there
+/// are, instead of listing nothing.
+fn known_kind(kind: &str) -> Result<String, String> {
+    let kinds = underwrite::vendors::all().job_kinds();
+    if kinds.contains(&kind) {
+        return Ok(kind.to_string());
+    }
+    Err(format!(
+        "unknown kind `{kind}` (the kinds are: {}){}",
+        kinds.join(", "),
+        underwrite::config_hints::suggestion(kind, kinds.iter().copied()),
+    ))
 }
 
 /// Prints records as a table, one line each.

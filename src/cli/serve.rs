@@ -6,6 +6,23 @@ use underwrite::startup::{self, Roles};
 
 use super::{CliError, CliResult};
 
+/// What `serve --help` adds: where it listens and the variables a first run needs.
+pub const AFTER_HELP: &str = "\
+Listens on:
+  127.0.0.1:8080  the producer API, /metrics, /healthz, /readyz (api.listen, UNDERWRITE_API_LISTEN)
+  worker.metrics_listen  /metrics of a worker-only process (--no-api), when set
+                  (UNDERWRITE_WORKER_METRICS_LISTEN, e.g. 0.0.0.0:9464)
+
+Key variables (every setting is UNDERWRITE_<SECTION>_<KEY>; see the README's Configuration):
+  UNDERWRITE_REDIS_URL            redis://127.0.0.1:6379 by default
+  UNDERWRITE_API_TOKENS           bearer tokens of the producer API (none: every /v1 request is refused)
+  UNDERWRITE_PROTEGER_TOKEN       Proteger's API key
+  UNDERWRITE_BILLING_ROBO_USER_ID, UNDERWRITE_BILLING_ROBO_ACCESS_KEY   Billing-Robo's credentials
+  UNDERWRITE_TULIP_API_KEY        Tulip's API key
+  UNDERWRITE_VENDORS_<VENDOR>_BASE_URL   where a vendor is called (`underwrite sandbox` serves fakes on 127.0.0.1:8090)
+  UNDERWRITE_WEBHOOKS_ALLOW_CIDRS private ranges webhook receivers may be on (e.g. 127.0.0.0/8 for a local one)
+  UNDERWRITE_LOG, UNDERWRITE_LOG_FORMAT   log filter (info) and format (json or pretty)";
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Do not run the producer API (a worker-only process).

@@ -9,9 +9,11 @@
 use std::time::Instant;
 
 use reqwest::Response;
+use serde_json::Value;
 
 pub use crate::metrics::CallOutcome;
 use crate::metrics::vendors::record_call;
+use crate::queue::ErrorDetail;
 
 /// What every vendor client's error says about a call, so that the mechanics here (and
 /// the counting) serve every client alike. Each client's `thiserror` enum implements it.
@@ -174,6 +176,54 @@ pub fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
+/// What a vendor's refusal becomes in a job record: the message, the vendor's status, and
+/// its body as JSON when it is JSON (their error shape), else as text (a gateway's HTML
+/// page). When the body names a reason that the message does not say yet (`error`,
+/// `message`, `error.message`, `errors[0]...`), the message ends with it, so that a list
+/// of failed jobs says why the vendor refused, not only "answered HTTP 400".
+pub fn vendor_detail(message: String, status: u16, body: String) -> ErrorDetail {
+    let vendor_body = if body.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    };
+    let message = match vendor_body.as_ref().and_then(vendor_reason) {
+        Some(reason) if !message.contains(&reason) => format!("{message}: {reason}"),
+        _ => message,
+    };
+    ErrorDetail {
+        message,
+        vendor_status: Some(status),
+        vendor_body,
+        ambiguous: false,
+    }
+}
+
+/// The reason a vendor's JSON error body gives, on one line and at most 300 characters.
+fn vendor_reason(body: &Value) -> Option<String> {
+    fn find(value: &Value, depth: usize) -> Option<String> {
+        if depth > 3 {
+            return None;
+        }
+        match value {
+            Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
+            Value::Object(fields) => ["error", "message", "errors", "detail"]
+                .iter()
+                .filter_map(|key| fields.get(*key))
+                .find_map(|inner| find(inner, depth + 1)),
+            Value::Array(items) => items.first().and_then(|first| find(first, depth + 1)),
+            _ => None,
+        }
+    }
+    // A body that is only text is a gateway's page, not a reason.
+    if !(body.is_object() || body.is_array()) {
+        return None;
+    }
+    let reason = find(body, 0)?;
+    let line = reason.lines().next().unwrap_or_default();
+    Some(line.chars().take(300).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +234,44 @@ mod tests {
         let cut = truncate("契約".repeat(100), 40);
         assert!(cut.len() <= 40, "{}", cut.len());
         assert!(cut.ends_with("…[truncated]"));
+    }
+
+    #[test]
+    fn the_vendors_own_reason_ends_the_message() {
+        // Proteger's shape, Tulip's and Billing-Robo's, an array, a gateway's page.
+        for (body, expected) in [
+            (
+                r#"{"requestId":"r","code":"BadRequestException","error":"plan P-3 does not cover this product"}"#,
+                "Proteger answered HTTP 400: plan P-3 does not cover this product",
+            ),
+            (
+                r#"{"status":"error","error":{"code":1002,"message":"Duration does not match"}}"#,
+                "Proteger answered HTTP 400: Duration does not match",
+            ),
+            (
+                r#"{"errors":[{"message":"email is invalid"}]}"#,
+                "Proteger answered HTTP 400: email is invalid",
+            ),
+            ("<html>502 Bad Gateway</html>", "Proteger answered HTTP 400"),
+            ("", "Proteger answered HTTP 400"),
+        ] {
+            let detail = vendor_detail("Proteger answered HTTP 400".into(), 400, body.into());
+            assert_eq!(detail.message, expected, "{body}");
+            assert_eq!(detail.vendor_status, Some(400));
+        }
+    }
+
+    #[test]
+    fn a_reason_already_said_is_not_repeated() {
+        let body = r#"{"error":{"code":1051,"message":"Contract not found"}}"#;
+        let detail = vendor_detail(
+            "Tulip answered HTTP 400: 1051 Contract not found".into(),
+            400,
+            body.into(),
+        );
+        assert_eq!(
+            detail.message,
+            "Tulip answered HTTP 400: 1051 Contract not found"
+        );
     }
 }

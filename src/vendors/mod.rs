@@ -67,6 +67,12 @@ pub trait Vendor: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The kinds that travel to the vendor inside batch jobs (no worker of their own): they
+    /// are enqueued, listed and counted like the others.
+    fn member_kinds(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// Adds this vendor's workers to the monitor.
     fn register_workers(
         &self,
@@ -198,6 +204,19 @@ impl Vendors {
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Vendor>> {
         self.0.iter()
+    }
+
+    /// Every job kind there is: each vendor's worker and member kinds, and the webhook
+    /// deliveries'. What `--kind` and `?kind=` filters are checked against.
+    pub fn job_kinds(&self) -> Vec<&'static str> {
+        self.iter()
+            .flat_map(|vendor| {
+                let mut kinds = vendor.worker_kinds();
+                kinds.extend(vendor.member_kinds());
+                kinds
+            })
+            .chain([<crate::webhooks::delivery::Delivery as crate::queue::JobKind>::KIND])
+            .collect()
     }
 
     /// Every vendor's event types in one catalogue.

@@ -384,7 +384,12 @@ async fn past_the_window_a_404_on_our_own_contract_is_permanent_again() {
     );
     let error = done.last_error.expect("the vendor's answer");
     assert_eq!(error.vendor_status, Some(404));
-    assert_eq!(error.message, "Proteger answered HTTP 404", "{error:?}");
+    // The vendor's own reason, and no longer the "created ... ago" of a retried 404.
+    assert_eq!(
+        error.message,
+        "Proteger answered HTTP 404: failed refund contract: failed get contract: not found",
+        "{error:?}"
+    );
     assert_eq!(world.sandbox.proteger.effects().cancellations_committed, 0);
     world.stop().await;
 }

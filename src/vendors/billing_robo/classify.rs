@@ -25,7 +25,6 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
 
 pub use crate::retry_after::{MAX_RETRY_AFTER, parse_retry_after};
 
@@ -34,6 +33,7 @@ use super::types::{
     VendorError, common,
 };
 use crate::queue::{ErrorDetail, JobError};
+use crate::vendors::http::vendor_detail;
 
 /// The vendor's name in metrics and logs.
 const VENDOR: &str = "billing_robo";
@@ -233,21 +233,6 @@ fn credentials_refused(status: u16, code: Option<u32>, detail: ErrorDetail) -> J
     JobError::permanent(detail)
 }
 
-/// The vendor's body as JSON when it is JSON, else as text.
-fn vendor_detail(message: String, status: u16, body: String) -> ErrorDetail {
-    let vendor_body = if body.is_empty() {
-        None
-    } else {
-        Some(serde_json::from_str(&body).unwrap_or(Value::String(body)))
-    };
-    ErrorDetail {
-        message,
-        vendor_status: Some(status),
-        vendor_body,
-        ambiguous: false,
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Items
 // ---------------------------------------------------------------------------------------
@@ -408,7 +393,7 @@ impl crate::vendors::http::VendorCallError for BillingRoboError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn status(status: u16, retry_after: Option<u64>, code: Option<u32>) -> BillingRoboError {
         BillingRoboError::Status {

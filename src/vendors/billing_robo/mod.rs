@@ -57,6 +57,10 @@ impl Vendor for BillingRobo {
         jobs::WORKER_KINDS.to_vec()
     }
 
+    fn member_kinds(&self) -> Vec<&'static str> {
+        jobs::MEMBER_KINDS.to_vec()
+    }
+
     fn register_workers(
         &self,
         monitor: Monitor,

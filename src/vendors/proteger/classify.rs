@@ -29,9 +29,8 @@ use std::time::Duration;
 
 pub use crate::retry_after::{MAX_RETRY_AFTER, parse_retry_after};
 
-use serde_json::Value;
-
 use crate::queue::{ErrorDetail, JobError};
+use crate::vendors::http::vendor_detail;
 
 /// A failed call to Proteger. Nothing in here ever holds the API token: the client redacts
 /// it from bodies before building one.
@@ -162,22 +161,6 @@ pub fn not_yet_persisted(error: ProtegerError, why: &str) -> JobError {
     JobError::Retryable {
         detail,
         retry_after: Some(NOT_PERSISTED_RETRY_AFTER),
-    }
-}
-
-/// The vendor's body goes in as JSON when it is JSON (their error shape), else as text
-/// (a gateway's HTML page): either way the operator sees what the vendor said.
-fn vendor_detail(message: String, status: u16, body: String) -> ErrorDetail {
-    let vendor_body = if body.is_empty() {
-        None
-    } else {
-        Some(serde_json::from_str(&body).unwrap_or(Value::String(body)))
-    };
-    ErrorDetail {
-        message,
-        vendor_status: Some(status),
-        vendor_body,
-        ambiguous: false,
     }
 }
 

@@ -50,6 +50,10 @@ impl Vendor for Proteger {
         jobs::WORKER_KINDS.to_vec()
     }
 
+    fn member_kinds(&self) -> Vec<&'static str> {
+        jobs::MEMBER_KINDS.to_vec()
+    }
+
     fn register_workers(
         &self,
         monitor: Monitor,

@@ -22,12 +22,11 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::types::codes::{
     INVALID_KEY, MISSING_KEY, NO_PERMISSION, QUOTA_REACHED, UNAUTHORIZED_USER,
 };
 use crate::queue::{ErrorDetail, JobError};
+use crate::vendors::http::vendor_detail;
 
 /// The least wait after a 502, 503 or 504 (`error-handling.mdx`: "au moins 5 secondes").
 pub const UNAVAILABLE_WAIT: Duration = Duration::from_secs(5);
@@ -181,21 +180,6 @@ pub fn classify(error: TulipError, pause: Option<Duration>) -> JobError {
                 retry_after,
             }
         }
-    }
-}
-
-/// The body goes in as JSON when it is JSON (Tulip's error shape), else as text.
-pub fn vendor_detail(message: String, status: u16, body: String) -> ErrorDetail {
-    let vendor_body = if body.is_empty() {
-        None
-    } else {
-        Some(serde_json::from_str(&body).unwrap_or(Value::String(body)))
-    };
-    ErrorDetail {
-        message,
-        vendor_status: Some(status),
-        vendor_body,
-        ambiguous: false,
     }
 }
 

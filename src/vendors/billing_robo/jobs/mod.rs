@@ -107,6 +107,9 @@ fn queue_error(error: QueueError) -> JobError {
 /// The kinds that have a worker (and so a retry promoter) in this process.
 pub const WORKER_KINDS: [&str; 3] = [CreditBatch::KIND, AwaitDecision::KIND, PollCredits::KIND];
 
+/// The kinds that travel in batches: a credit application.
+pub const MEMBER_KINDS: [&str; 1] = [ApplyCredit::KIND];
+
 /// Adds Billing-Robo's workers to the monitor.
 pub fn register(monitor: Monitor, deps: &WorkerDeps) -> Result<Monitor, BillingRoboError> {
     let settings = BillingRoboSettings::from_settings(&deps.settings)

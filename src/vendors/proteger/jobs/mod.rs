@@ -82,6 +82,9 @@ pub struct ProtegerDeps {
 /// The kinds that have a worker (and so a retry promoter) in this process.
 pub const WORKER_KINDS: [&str; 2] = [ContractBatch::KIND, CancelContract::KIND];
 
+/// The kinds that travel in batches: a contract to create.
+pub const MEMBER_KINDS: [&str; 1] = [CreateContract::KIND];
+
 /// Adds Proteger's workers to the monitor.
 pub fn register(
     monitor: Monitor,

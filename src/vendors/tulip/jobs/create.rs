@@ -12,7 +12,8 @@ use super::adopt::{self, reference};
 use super::{CreateContract, QuoteContract, TulipDeps, failed};
 use crate::queue::rate_limit::Priority;
 use crate::queue::{ErrorDetail, JobContext, JobError, JobOutput};
-use crate::vendors::tulip::classify::{TulipError, vendor_detail};
+use crate::vendors::http::vendor_detail;
+use crate::vendors::tulip::classify::TulipError;
 use crate::vendors::tulip::types::Contract;
 
 /// Creates the contract, or adopts the one an earlier attempt created.
