@@ -22,6 +22,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use serde_path_to_error::Segment;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{ObjectBuilder, Required, Type};
 use utoipa::{IntoParams, PartialSchema};
@@ -67,9 +68,7 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for JsonBody<T> {
         })?;
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|error| ApiError::MalformedJson(error.to_string()))?;
-        from_value(value, "")
-            .map(Self)
-            .map_err(|error| ApiError::invalid(vec![error]))
+        from_value(value, "").map(Self).map_err(ApiError::invalid)
     }
 }
 
@@ -101,38 +100,99 @@ fn content_length(headers: &HeaderMap) -> Option<usize> {
         .ok()
 }
 
-/// Deserializes `value` as `T`; on failure, the one field at fault, with its path under
+/// Deserializes `value` as `T`; on failure, the fields at fault, with their paths under
 /// `parent` (`""` for the body itself).
 ///
-/// serde stops at the first mistake, so this finds one type error per value; the checks a
-/// type runs after deserializing (`validate()`) are where *all* field errors are gathered.
-pub fn from_value<T: DeserializeOwned>(value: Value, parent: &str) -> Result<T, FieldError> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        // The path names the value that failed: for a missing field that is the object
-        // that lacks it, so the field's own name is taken from serde's message.
-        let at = match error.path().to_string().as_str() {
-            "." => parent.to_string(),
-            path => join(parent, path),
+/// serde stops at the first mistake. Unknown fields are all listed at once anyway: each
+/// one found is taken out of the value and the value read again (at most
+/// [`MAX_UNKNOWN_FIELDS`] times), so a request with three typos hears of all three, then of
+/// the first other mistake, if any. The checks a type runs after deserializing
+/// (`validate()`) are where the other field errors are gathered.
+pub fn from_value<T: DeserializeOwned>(
+    mut value: Value,
+    parent: &str,
+) -> Result<T, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    for _ in 0..=MAX_UNKNOWN_FIELDS {
+        let error = match serde_path_to_error::deserialize::<_, T>(&value) {
+            Ok(parsed) if errors.is_empty() => return Ok(parsed),
+            Ok(_) => return Err(errors),
+            Err(error) => error,
         };
-        let message = error.inner().to_string();
-        if let Some(name) = quoted_after(&message, "unknown field `") {
-            let expected = message
-                .split_once(", ")
-                .map_or(String::new(), |(_, rest)| format!("; {rest}"));
-            // The path already ends with an unknown key (it was read before it was
-            // refused); joining it again would name it twice.
-            let field = if at == name || at.ends_with(&format!(".{name}")) {
-                at
-            } else {
-                join(&at, &name)
-            };
-            FieldError::new(field, format!("unknown field{expected}"))
-        } else if let Some(name) = quoted_after(&message, "missing field `") {
-            FieldError::new(join(&at, &name), "is required")
-        } else {
-            FieldError::new(at, message)
+        let (field, unknown) = describe(&error, parent);
+        errors.push(field);
+        match unknown {
+            Some((path, name)) if remove(&mut value, &path, &name) => continue,
+            _ => return Err(errors),
         }
-    })
+    }
+    Err(errors)
+}
+
+/// How many unknown fields one value may be read again for.
+pub const MAX_UNKNOWN_FIELDS: usize = 64;
+
+/// A serde error as a field error; for an unknown field, also where it is in the value
+/// (the path's segments) and its name, so that it can be taken out.
+fn describe(
+    error: &serde_path_to_error::Error<serde_json::Error>,
+    parent: &str,
+) -> (FieldError, Option<(Vec<Segment>, String)>) {
+    // The path names the value that failed: for a missing field that is the object that
+    // lacks it, so the field's own name is taken from serde's message.
+    let at = match error.path().to_string().as_str() {
+        "." => parent.to_string(),
+        path => join(parent, path),
+    };
+    let message = error.inner().to_string();
+    if let Some(name) = quoted_after(&message, "unknown field `") {
+        let expected = message
+            .split_once(", ")
+            .map_or(String::new(), |(_, rest)| format!("; {rest}"));
+        // The path already ends with an unknown key (it was read before it was refused);
+        // joining it again would name it twice.
+        let field = if at == name || at.ends_with(&format!(".{name}")) {
+            at
+        } else {
+            join(&at, &name)
+        };
+        let path = error.path().iter().cloned().collect();
+        (
+            FieldError::new(field, format!("unknown field{expected}")),
+            Some((path, name)),
+        )
+    } else if let Some(name) = quoted_after(&message, "missing field `") {
+        (FieldError::new(join(&at, &name), "is required"), None)
+    } else {
+        (FieldError::new(at, message), None)
+    }
+}
+
+/// Takes the unknown field `name` out of the object at `path` (or `path` itself when it
+/// ends with that field). False when it is not there: then reading again would not help.
+fn remove(value: &mut Value, path: &[Segment], name: &str) -> bool {
+    let (object_path, last) = match path.split_last() {
+        Some((Segment::Map { key }, rest)) if key == name => (rest, name),
+        _ => (path, name),
+    };
+    let mut current = value;
+    for segment in object_path {
+        current = match (segment, current) {
+            (Segment::Map { key }, Value::Object(fields)) => match fields.get_mut(key) {
+                Some(inner) => inner,
+                None => return false,
+            },
+            (Segment::Seq { index }, Value::Array(items)) => match items.get_mut(*index) {
+                Some(inner) => inner,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match current {
+        Value::Object(fields) => fields.remove(last).is_some(),
+        _ => false,
+    }
 }
 
 /// The text between `prefix` (which ends with a backtick) and the next backtick.
@@ -344,7 +404,42 @@ mod tests {
     }
 
     fn error(value: Value) -> FieldError {
-        from_value::<Outer>(value, "contracts[2]").expect_err("must fail")
+        let mut errors = from_value::<Outer>(value, "contracts[2]").expect_err("must fail");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors.remove(0)
+    }
+
+    #[test]
+    fn every_unknown_field_is_listed_at_once_then_the_first_other_mistake() {
+        let errors = from_value::<Outer>(
+            json!({"total": 1, "items": [{"email": "a@b.c", "emial": 1}, {"email": 2, "x": 1}], "colour": "red"}),
+            "",
+        )
+        .expect_err("must fail");
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        // Unknown ones in the order read (keys sorted), up to the first other mistake.
+        assert_eq!(
+            fields,
+            ["colour", "items[0].emial", "items[1].email"][..],
+            "{errors:?}"
+        );
+        let errors = from_value::<Outer>(
+            json!({"totl": 1, "items": [{"email": "a@b.c", "emial": 1}, {"email": "d@e.f", "x": 1}], "colour": "red"}),
+            "",
+        )
+        .expect_err("must fail");
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["colour", "items[0].emial", "items[1].x", "totl", "total"][..],
+            "{errors:?}"
+        );
+        assert!(
+            errors[..4]
+                .iter()
+                .all(|e| e.reason.starts_with("unknown field"))
+        );
+        assert_eq!(errors[4].reason, "is required");
     }
 
     #[test]

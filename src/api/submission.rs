@@ -47,8 +47,8 @@ pub fn parse<P: DeserializeOwned>(
     let metadata = metadata(&mut object, at, &mut errors);
     let payload = match from_value::<P>(Value::Object(object), at) {
         Ok(payload) => Some(payload),
-        Err(error) => {
-            errors.push(error);
+        Err(fields) => {
+            errors.extend(fields);
             None
         }
     };

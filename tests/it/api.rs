@@ -286,6 +286,17 @@ async fn bad_input_of_each_kind_is_refused_and_enqueues_nothing() {
             contract_with("/customer/mail", Some(json!("a@b.c"))),
             &["customer.mail"],
         ),
+        Bad::contract(
+            "every unknown field at once (the newcomer's plan.id and product.title)",
+            {
+                let mut body = contract("order-1");
+                body["plan"]["id"] = json!("P-1");
+                body["product"]["title"] = json!("Phone");
+                body["colour"] = json!("red");
+                body
+            },
+            &["colour", "plan.id", "product.title"],
+        ),
         Bad::contract("missing field", contract_with("/plan", None), &["plan"]),
         Bad::contract(
             "missing nested field",
