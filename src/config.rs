@@ -399,6 +399,13 @@ impl Settings {
                 self.webhooks.jitter
             )));
         }
+        if self.webhooks.schedule_secs.is_empty() {
+            return invalid(
+                "webhooks.schedule_secs is empty: it lists the wait before each delivery \
+                 attempt, so at least one is needed (the default: [0, 5, 300, 1800, 7200, \
+                 18000, 36000, 36000]; UNDERWRITE_WEBHOOKS_SCHEDULE_SECS=0,5,300)",
+            );
+        }
         for (kind, policy) in &self.retry {
             if policy.max_attempts == 0 {
                 return Err(ConfigError::Invalid(format!(
@@ -610,6 +617,18 @@ mod tests {
         assert_eq!(settings.secrets.api_tokens, vec!["a", "b"]);
         assert_eq!(settings.worker.lease_secs, 30);
         assert_eq!(settings.retention.finished_secs, 7 * 24 * 3600);
+    }
+
+    #[test]
+    fn an_empty_delivery_schedule_is_refused_with_an_example() {
+        let err = Settings::load_from(None, env(&[("UNDERWRITE_WEBHOOKS_SCHEDULE_SECS", "")]))
+            .expect_err("no attempt at all");
+        let text = err.to_string();
+        assert!(text.contains("webhooks.schedule_secs is empty"), "{text}");
+        assert!(
+            text.contains("UNDERWRITE_WEBHOOKS_SCHEDULE_SECS=0,5,300"),
+            "{text}"
+        );
     }
 
     #[test]

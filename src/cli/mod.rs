@@ -10,6 +10,7 @@
 //! - `jobs.rs`: `underwrite jobs show|list`; `dead.rs`: `underwrite dead ...`;
 //!   `schedules.rs`: `underwrite schedules`. They talk to Redis directly through the
 //!   queue's `Store`, not through the HTTP API.
+//! - `ready.rs`: `underwrite ready` (is the API ready? for container healthchecks).
 //! - `webhooks.rs`: `underwrite webhooks verify` and `underwrite webhook-sink` (tools for
 //!   webhook receivers; no Redis).
 
@@ -18,6 +19,7 @@ mod chaos;
 mod dead;
 mod demo;
 mod jobs;
+mod ready;
 mod sandbox;
 mod schedules;
 mod serve;
@@ -54,6 +56,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run the vendor sandbox: a local fake of the vendor APIs, with fault injection.
     Sandbox(sandbox::SandboxArgs),
+    /// Exit 0 when a running API answers GET /readyz with 200 (a container healthcheck).
+    Ready(ready::ReadyArgs),
     /// Start Redis (if needed), the sandbox, the API and a worker, and send work through.
     Demo(demo::DemoArgs),
     /// Inspect jobs.
@@ -93,7 +97,7 @@ impl Cli {
     pub fn log_filter(&self) -> &'static str {
         match self.command {
             Command::Serve(_) | Command::Sandbox(_) | Command::WebhookSink(_) => "info",
-            Command::Demo(_) | Command::Bench(_) | Command::Chaos(_) => "error",
+            Command::Demo(_) | Command::Bench(_) | Command::Chaos(_) | Command::Ready(_) => "error",
             Command::Jobs(_) | Command::Dead(_) | Command::Schedules(_) | Command::Webhooks(_) => {
                 "warn"
             }
@@ -106,6 +110,7 @@ impl Cli {
         match self.command {
             Command::Serve(args) => serve::run(settings, args).await,
             Command::Sandbox(args) => sandbox::run(settings, args).await,
+            Command::Ready(args) => ready::run(settings, args).await,
             Command::Demo(args) => demo::run(settings, args).await,
             Command::Bench(args) => bench::run(settings, args).await,
             Command::Chaos(args) => chaos::run(settings, args).await,

@@ -67,6 +67,10 @@ pub struct SinkArgs {
     /// Send `Retry-After: SECS` with the failures chosen by --always and --fail-share.
     #[arg(long, value_name = "SECS")]
     retry_after: Option<u64>,
+    /// Also print each request's headers and body as received, to try `underwrite
+    /// webhooks verify` on (credential headers masked).
+    #[arg(long)]
+    show_requests: bool,
 }
 
 pub async fn run(command: WebhooksCommand) -> CliResult {
@@ -94,6 +98,7 @@ pub async fn sink(args: SinkArgs) -> CliResult {
         always: args.always,
         retry_after_secs: args.retry_after,
         print: true,
+        print_requests: args.show_requests,
     };
     let shutdown = startup::shutdown_signal();
     let sink = sink::spawn(args.listen, config)

@@ -56,6 +56,9 @@ pub struct SinkConfig {
     pub retry_after_secs: Option<u64>,
     /// Print one line per delivery on stdout (`underwrite webhook-sink`).
     pub print: bool,
+    /// Also print each request's headers and its body exactly as received
+    /// (`webhook-sink --show-requests`): what `underwrite webhooks verify` takes.
+    pub print_requests: bool,
 }
 
 impl SinkConfig {
@@ -152,6 +155,7 @@ struct Behaviour {
 struct Shared {
     verifier: Verifier,
     print: bool,
+    print_requests: bool,
     behaviour: Mutex<Behaviour>,
     received: Mutex<Vec<Received>>,
     arrived: Notify,
@@ -323,6 +327,7 @@ pub async fn spawn(listen: SocketAddr, config: SinkConfig) -> io::Result<Sink> {
     let shared = Arc::new(Shared {
         verifier: Verifier::new(config.secrets),
         print: config.print,
+        print_requests: config.print_requests,
         behaviour: Mutex::new(Behaviour {
             fail_share: config.fail_share,
             always,
@@ -404,6 +409,9 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
     if shared.print {
         println!("{}", line(&received));
     }
+    if shared.print_requests {
+        println!("{}", request_dump(&headers, &body));
+    }
     shared.received().push(received);
     shared.arrived.notify_waiters();
     response
@@ -420,6 +428,28 @@ fn with_retry_after(status: StatusCode, retry_after_secs: Option<u64>) -> Respon
 }
 
 /// `204 msg_2x… proteger.contract.created verified`, or the reason it was refused.
+/// A request as it came: its headers (credentials masked), a blank line, the body byte for
+/// byte (lossy only if it is not UTF-8), and a closing line. Copy the `webhook-*` headers
+/// and the body into `underwrite webhooks verify` to check a delivery by hand.
+fn request_dump(headers: &HeaderMap, body: &[u8]) -> String {
+    let mut text = String::from("--- request\n");
+    for (name, value) in headers {
+        let shown = if matches!(
+            name.as_str(),
+            "authorization" | "cookie" | "proxy-authorization"
+        ) {
+            "********"
+        } else {
+            value.to_str().unwrap_or("<not text>")
+        };
+        text.push_str(&format!("{name}: {shown}\n"));
+    }
+    text.push('\n');
+    text.push_str(&String::from_utf8_lossy(body));
+    text.push_str("\n--- end");
+    text
+}
+
 fn line(received: &Received) -> String {
     let or_dash = |s: &str| {
         if s.is_empty() {

@@ -79,3 +79,33 @@ fn serve_help_names_its_ports_and_key_variables() {
         );
     }
 }
+
+/// `underwrite ready`, the containers' healthcheck: 0 against a ready API, 1 (with the URL
+/// and why) against none.
+#[tokio::test]
+async fn ready_answers_for_a_running_api_and_fails_without_one() {
+    let api = crate::helpers::api::TestApi::spawn().await;
+    let url = format!("{}/readyz", api.url);
+    let ready = tokio::task::spawn_blocking(move || {
+        let mut cmd = underwrite(NOWHERE, "q");
+        cmd.args(["ready", "--url", &url]);
+        run(cmd)
+    })
+    .await
+    .expect("ran");
+    assert!(ready.status.success(), "{}", ready.stderr);
+    assert_eq!(ready.stdout.trim(), "ready");
+
+    let port = crate::helpers::redis::free_port();
+    let mut cmd = underwrite(NOWHERE, "q");
+    cmd.env("UNDERWRITE_API_LISTEN", format!("0.0.0.0:{port}"))
+        .args(["ready", "--timeout-secs", "1"]);
+    let none = run(cmd);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        none.stderr
+            .contains(&format!("http://127.0.0.1:{port}/readyz: no answer")),
+        "{}",
+        none.stderr
+    );
+}

@@ -302,3 +302,46 @@ fn every_serving_service_loads_its_settings_from_its_environment() {
     }
     assert!(checked >= 3, "only {checked} serving services found");
 }
+
+/// A service's key, its own or from the `<<:` it merges (YAML merge keys, which the parser
+/// leaves as they are written).
+fn field<'y>(service: &'y Yaml, key: &str) -> &'y Yaml {
+    let own = &service[key];
+    if own.is_badvalue() {
+        &service["<<"][key]
+    } else {
+        own
+    }
+}
+
+#[test]
+fn the_image_is_built_once_and_the_api_has_a_healthcheck() {
+    let compose = load_yaml("docker-compose.yml");
+    let services = services(&compose);
+    let ours: Vec<(&String, &Yaml)> = services
+        .iter()
+        .filter(|(_, s)| field(s, "image").as_str() == Some("underwrite:local"))
+        .collect();
+    assert!(
+        ours.len() >= 4,
+        "{:?}",
+        ours.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    let builders: Vec<&String> = ours
+        .iter()
+        .filter(|(_, s)| !field(s, "build").is_badvalue())
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(builders, ["api"], "one service builds the image");
+    for (name, service) in &ours {
+        let policy = field(service, "pull_policy").as_str();
+        let expected = if *name == "api" { "build" } else { "never" };
+        assert_eq!(
+            policy,
+            Some(expected),
+            "{name}: the image is ours, never pulled"
+        );
+    }
+    let check = strings(&services["api"]["healthcheck"]["test"]);
+    assert_eq!(check, ["CMD", "/usr/local/bin/underwrite", "ready"]);
+}

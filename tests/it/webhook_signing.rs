@@ -554,3 +554,62 @@ fn verify_errors_are_distinct_kinds() {
     assert!(matches!(kinds[2], Err(VerifyError::TooNew { .. })));
     assert!(matches!(kinds[3], Err(VerifyError::NoMatchingSignature)));
 }
+
+/// `webhook-sink --show-requests` prints a delivery as it came, and what it prints is enough
+/// to check the delivery by hand with `underwrite webhooks verify`.
+#[tokio::test]
+async fn a_delivery_the_sink_shows_verifies_by_hand() {
+    let secret = Secret::generate();
+    let ts = now().to_string();
+    let body = r#"{"type":"tulip.contract.created","data":{"note":"é"}}"#;
+    let signature = spec_signature(&secret.expose(), "msg_shown", &ts, body.as_bytes());
+    let mut sink = SinkProcess::start(&["--show-requests"], &secret);
+    assert_eq!(
+        post(&sink.url, "msg_shown", &ts, &signature, body)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        sink.next_line(),
+        "204 msg_shown tulip.contract.created verified"
+    );
+    assert_eq!(sink.next_line(), "--- request");
+    let mut headers = std::collections::HashMap::new();
+    loop {
+        let line = sink.next_line();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(": ").expect("a header line");
+        headers.insert(name.to_string(), value.to_string());
+    }
+    let shown_body = sink.next_line();
+    assert_eq!(shown_body, body);
+    assert_eq!(sink.next_line(), "--- end");
+
+    let mut verify = underwrite();
+    verify
+        .args(["webhooks", "verify", "--secret"])
+        .arg(secret.expose())
+        .args(["--id", &headers["webhook-id"]])
+        .args(["--timestamp", &headers["webhook-timestamp"]])
+        .args(["--signature", &headers["webhook-signature"]])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = verify.spawn().expect("verify runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(shown_body.as_bytes()).expect("body");
+    }
+    let output = child.wait_with_output().expect("verify ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "valid");
+    sink.stop();
+}
