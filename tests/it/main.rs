@@ -34,6 +34,7 @@ mod queue;
 mod queue_rate_limit;
 mod queue_schedules;
 mod queue_snooze;
+mod quickstart;
 mod registry;
 mod settings_env;
 mod slow_clients;
