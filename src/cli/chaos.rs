@@ -37,7 +37,7 @@ impl From<ScenarioArg> for Scenario {
 
 #[derive(Debug, Args)]
 pub struct ChaosArgs {
-    /// What to break (each scenario's promise is in the README's Chaos suite).
+    /// What to break (each scenario's promise is in docs/chaos.md).
     scenario: ScenarioArg,
     /// Jobs to send through (each raises one webhook).
     #[arg(long, default_value_t = 5_000)]

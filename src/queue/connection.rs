@@ -133,7 +133,7 @@ impl ServerCheck {
         }
         if self.appendonly == "no" {
             tracing::warn!(
-                "redis runs without AOF: a redis restart loses accepted jobs; see the README on durability"
+                "redis runs without AOF: a redis restart loses accepted jobs; see docs/queue.md, Durability"
             );
         }
     }

@@ -1,6 +1,6 @@
 //! `config/prometheus/alerts.yml` against the monitoring-mixin conventions and its
 //! neighbours: every rule has a severity, a summary, a description, a runbook entry that
-//! exists in the README and a dashboard that exists in `dashboards/`; and
+//! exists in `docs/observability.md` and a dashboard that exists in `dashboards/`; and
 //! `alerts_test.yml` tests it both firing and quiet. (promtool checks the PromQL and runs
 //! the tests themselves, in `.ci/run`.)
 
@@ -36,7 +36,7 @@ fn dashboard_uids() -> BTreeSet<String> {
 fn every_alert_has_its_annotations_runbook_dashboard_and_tests() {
     let rules = YamlLoader::load_from_str(&read("config/prometheus/alerts.yml"))
         .expect("alerts.yml parses");
-    let readme = read("README.md");
+    let runbooks = read("docs/observability.md");
     let tests = read("config/prometheus/alerts_test.yml");
     let uids = dashboard_uids();
     let mut problems = Vec::new();
@@ -57,13 +57,13 @@ fn every_alert_has_its_annotations_runbook_dashboard_and_tests() {
                     problems.push(format!("{name}: no {key}"));
                 }
             }
-            let runbook = format!("README.md#alert-{}", name.to_lowercase());
+            let runbook = format!("docs/observability.md#alert-{}", name.to_lowercase());
             if annotation("runbook_url") != runbook {
                 problems.push(format!("{name}: runbook_url is not {runbook}"));
             }
-            if !readme.contains(&format!("#### Alert: {name}\n")) {
+            if !runbooks.contains(&format!("#### Alert: {name}\n")) {
                 problems.push(format!(
-                    "{name}: no `#### Alert: {name}` entry in the README"
+                    "{name}: no `#### Alert: {name}` entry in docs/observability.md"
                 ));
             }
             match annotation("dashboard_url").strip_prefix("/d/") {

@@ -18,6 +18,7 @@ mod cli_errors;
 mod compose;
 mod crash;
 mod demo;
+mod docs;
 mod helpers;
 mod metrics;
 mod openapi;
