@@ -210,3 +210,62 @@ fn every_setting_named_is_a_key_of_the_defaults() {
     unknown.dedup();
     assert!(unknown.is_empty(), "not a setting: {unknown:#?}");
 }
+
+/// The config-file endpoint of docs/webhooks.md, as written, with its secret in the
+/// variable it names: every command starts with it (the variable is the endpoint's, not a
+/// setting), and a process with workers creates the endpoint.
+#[tokio::test]
+async fn the_config_file_endpoint_example_works_as_written() {
+    let page = read(&root().join("docs/webhooks.md"));
+    let example = page
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .find(|block| block.contains("[[webhooks.endpoints]]"))
+        .expect("the example");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ep.toml");
+    std::fs::write(&file, example).expect("write");
+    let secret = underwrite::webhooks::signing::Secret::generate().expose();
+    let redis = crate::helpers::redis::TestRedis::shared();
+    let queue = crate::helpers::redis::unique_queue();
+
+    let mut command = crate::cli::underwrite(&redis.url(), &queue);
+    command
+        .env("UNDERWRITE_WEBHOOK_SECRET_SHOP", &secret)
+        .args(["jobs", "list", "--config"])
+        .arg(&file);
+    let listed = crate::cli::run(command);
+    assert!(listed.status.success(), "{}", listed.stderr);
+
+    let mut serve = crate::cli::underwrite(&redis.url(), &queue);
+    serve
+        .env("UNDERWRITE_WEBHOOK_SECRET_SHOP", &secret)
+        .env(
+            "UNDERWRITE_API_LISTEN",
+            format!("127.0.0.1:{}", crate::helpers::redis::free_port()),
+        )
+        .args(["serve", "--config"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut serve = serve.spawn().expect("serve starts");
+    let (store, _conn) =
+        crate::helpers::redis::store_on(redis, &queue, underwrite::queue::Retention::default());
+    let store = underwrite::webhooks::endpoints::EndpointStore::new(&store);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let endpoints = store.list().await.expect("list");
+        if let Some(shop) = endpoints.iter().find(|e| e.id == "shop") {
+            assert_eq!(shop.url, "https://shop.example/hooks/underwrite");
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = serve.kill();
+            panic!("no `shop` endpoint: {endpoints:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
