@@ -89,5 +89,5 @@ pub use retry::{RetryDecision, RetryPolicy};
 pub use schedule::{Schedule, ScheduleError};
 pub use store::{
     Enqueued, IdempotencyClaim, ListFilter, Page, Requeue, RequeueAll, Retention, RetryOptions,
-    ScheduleStatus, Store, Tick,
+    ScheduleStatus, Store, Tick, Wake,
 };

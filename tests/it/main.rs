@@ -10,6 +10,7 @@ mod billing_robo_client;
 mod billing_robo_decisions;
 mod billing_robo_jobs;
 mod billing_robo_sandbox;
+mod billing_robo_watchlist;
 mod chaos;
 mod chaos_faults;
 mod chaos_redis;

@@ -228,3 +228,65 @@ async fn the_last_look_is_at_the_deadline_and_a_vendor_done_by_then_is_heard() {
     assert_eq!(done.snoozes, 1);
     worker.stop().await;
 }
+
+/// A wake that comes while the job runs (the decision arrived during its own look) is not
+/// lost: the snooze that attempt ends with is due at once, not a day later.
+#[tokio::test]
+async fn a_wake_during_the_attempt_makes_its_snooze_due_at_once() {
+    let redis = TestRedis::shared();
+    let queue = unique_queue();
+    let (store, conn) = store_on(redis, &queue, Retention::default());
+    let new = job(Scripted {
+        look_ms: 1_500,
+        snooze_runs: 1,
+        snooze_ms: 86_400_000,
+        ..Scripted::default()
+    });
+    let id = new.id;
+    store.enqueue(&[new], None).await.expect("enqueue");
+    let worker = TestWorker::start(&store, &conn, WorkerOptions::default());
+    wait_for_state(&store, &id, JobState::Running, WITHIN).await;
+    assert_eq!(
+        store.wake(Scripted::KIND, &id).await.expect("wake"),
+        underwrite::queue::Wake::Marked
+    );
+    let done = wait_for_state(&store, &id, JobState::Succeeded, WITHIN).await;
+    assert_eq!(done.snoozes, 1, "{done:?}");
+    assert_eq!(worker.runs.of(&id), 2);
+    // The mark was used up: a later wake of the finished job does nothing.
+    assert_eq!(
+        store.wake(Scripted::KIND, &id).await.expect("wake"),
+        underwrite::queue::Wake::NotWaiting
+    );
+    let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(format!("uw:{{{queue}}}:job:{id}"))
+        .query_async(&mut store.connection())
+        .await
+        .expect("hgetall");
+    assert!(!fields.contains_key("wake_requested"), "{fields:?}");
+    worker.stop().await;
+}
+
+/// A snoozed job woken early runs at once; waking twice changes nothing more.
+#[tokio::test]
+async fn a_snoozed_job_woken_runs_at_once() {
+    let redis = TestRedis::shared();
+    let queue = unique_queue();
+    let (store, conn) = store_on(redis, &queue, Retention::default());
+    let new = job(Scripted {
+        snooze_runs: 1,
+        snooze_ms: 86_400_000,
+        ..Scripted::default()
+    });
+    let id = new.id;
+    store.enqueue(&[new], None).await.expect("enqueue");
+    let worker = TestWorker::start(&store, &conn, WorkerOptions::default());
+    wait_for_state(&store, &id, JobState::Snoozed, WITHIN).await;
+    assert_eq!(
+        store.wake(Scripted::KIND, &id).await.expect("wake"),
+        underwrite::queue::Wake::Woken
+    );
+    let done = wait_for_state(&store, &id, JobState::Succeeded, WITHIN).await;
+    assert_eq!(done.snoozes, 1);
+    worker.stop().await;
+}

@@ -22,7 +22,7 @@
 local function settle(k, a)
   local job = KEYS[k]
   local f = redis.call('HMGET', job, 'token', 'state', 'id', 'attempts', 'next_attempt_at',
-    'snoozes')
+    'snoozes', 'wake_requested')
   if not f[1] or f[1] ~= ARGV[a + 2] then
     return 'stale'
   end
@@ -42,10 +42,12 @@ local function settle(k, a)
   elseif new == 'snoozed' then
     -- The vendor is not done yet: look again at the due time. Not a failure: no attempt
     -- used, `last_error` left as it was; the record says why and how often it waited.
-    set('next_attempt_at', ARGV[a + 8])
+    -- A wake that came while this attempt ran (wake.lua) makes the snooze due at once.
+    local due = f[7] and now or ARGV[a + 8]
+    set('next_attempt_at', due)
     set('snooze_reason', ARGV[a + 7])
     set('snoozes', (tonumber(f[6]) or 0) + 1)
-    redis.call('ZADD', KEYS[k + 2], ARGV[a + 8], f[3])
+    redis.call('ZADD', KEYS[k + 2], due, f[3])
   else
     -- An expiry answers a snooze, which uses no attempt. A counter that is not a number
     -- (written by something else) starts again from 1.
@@ -73,6 +75,10 @@ local function settle(k, a)
     end
   end
   move_state(job, f[3], f[2], new, now, fields)
+  if f[7] then
+    -- Honoured by this settle (a snooze due now), or moot (the attempt ended otherwise).
+    redis.call('HDEL', job, 'wake_requested')
+  end
   redis.call('XACK', KEYS[k + 1], ARGV[a + 4], ARGV[a + 3])
   redis.call('XDEL', KEYS[k + 1], ARGV[a + 3])
 

@@ -47,6 +47,7 @@ pub use dead::{Requeue, RequeueAll, RetryOptions};
 pub use enqueue::{Enqueued, IdempotencyClaim};
 pub use handle::{Retention, Store};
 pub use list::{ListFilter, Page};
+pub use promote::Wake;
 pub use rate_limit::Acquired;
 pub use sample::KindDepth;
 pub use schedules::{ScheduleStatus, Tick};

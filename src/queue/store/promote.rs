@@ -31,9 +31,11 @@ impl Store {
     }
 
     /// Makes a snoozed job of `kind` due now, so that it runs within the promoter's next
-    /// look. Returns whether it was woken: a job that is not snoozed (running, finished,
-    /// gone) is left alone, so waking twice or too late is harmless.
-    pub async fn wake(&self, kind: &str, id: &JobId) -> Result<bool, QueueError> {
+    /// look. A job running right now is marked instead: if its attempt ends in a snooze,
+    /// that snooze is due at once, so a wake that races the attempt is never lost. Anything
+    /// else (queued, retrying, finished, gone) is left alone, so waking twice or too late
+    /// is harmless.
+    pub async fn wake(&self, kind: &str, id: &JobId) -> Result<Wake, QueueError> {
         let mut conn = self.conn.clone();
         let woken: i64 = SCRIPTS
             .wake
@@ -43,6 +45,21 @@ impl Store {
             .arg(id.to_string())
             .invoke_async(&mut conn)
             .await?;
-        Ok(woken == 1)
+        Ok(match woken {
+            1 => Wake::Woken,
+            2 => Wake::Marked,
+            _ => Wake::NotWaiting,
+        })
     }
+}
+
+/// What [`Store::wake`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// It was snoozed: it is due now.
+    Woken,
+    /// It was running: should this attempt snooze, it is due at once.
+    Marked,
+    /// Queued, retrying, finished or gone: it runs (or ran) anyway.
+    NotWaiting,
 }

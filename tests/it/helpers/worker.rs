@@ -35,6 +35,9 @@ pub struct Scripted {
     pub snooze_runs: u32,
     #[serde(default)]
     pub snooze_ms: u64,
+    /// How long a snoozing run works before it answers (a look that takes time).
+    #[serde(default)]
+    pub look_ms: u64,
     /// Asks the worker's rate limiter (high priority) before doing anything else.
     #[serde(default)]
     pub rate_limited: bool,
@@ -82,6 +85,7 @@ async fn scripted(
         Err(_) => 0,
     };
     if run <= job.snooze_runs {
+        tokio::time::sleep(Duration::from_millis(job.look_ms)).await;
         return Err(JobError::snooze(
             Duration::from_millis(job.snooze_ms),
             format!("not done yet (run {run})"),

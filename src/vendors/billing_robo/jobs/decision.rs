@@ -138,11 +138,10 @@ pub async fn await_decision(
                 .resolve(&job.billing_code, &decided)
                 .await
                 .map_err(queue_error)?;
-            for other in watchers.iter().filter(|w| **w != ctx.id) {
-                if let Err(e) = deps.store.wake(AwaitDecision::KIND, other).await {
-                    tracing::warn!(job = %other, error = %e, "cannot wake a job waiting for the same decision; it finds it at its next look");
-                }
-            }
+            // Others waiting for the same billing code (an application sent twice).
+            watchlist
+                .wake(AwaitDecision::KIND, &watchers, Some(&ctx.id))
+                .await;
             return Ok(decided_output(&job, &decided));
         }
     }

@@ -21,7 +21,7 @@ mod adopt;
 mod batch;
 mod decision;
 mod poll;
-mod watchlist;
+pub mod watchlist;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -106,6 +106,11 @@ async fn poll(deps: &BillingRoboDeps) -> Result<PollReport, JobError> {
     let mut report = PollReport {
         pending: watchlist.pending().await.map_err(queue_error)?,
         complete: true,
+        // Decided by a poll that died before it woke them.
+        woken: watchlist
+            .wake_leftovers(AwaitDecision::KIND)
+            .await
+            .map_err(queue_error)?,
         ..PollReport::default()
     };
     if report.pending == 0 {
@@ -263,17 +268,10 @@ async fn read_page(
             .await
             .map_err(queue_error)?;
         report.decided += 1;
-        for job in &watchers {
-            match deps.store.wake(AwaitDecision::KIND, job).await {
-                Ok(true) => report.woken += 1,
-                // Running right now, or not snoozed yet: it reads its decision when it
-                // next looks.
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(%job, error = %e, "cannot wake a decided application's job; it finds its decision at its next look");
-                }
-            }
-        }
+        report.woken += deps
+            .watchlist
+            .wake(AwaitDecision::KIND, &watchers, None)
+            .await;
     }
     Ok(moved)
 }

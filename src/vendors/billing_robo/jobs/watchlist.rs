@@ -7,6 +7,7 @@
 //! | `credit:watchers:<billing code>` | set | the `billing_robo.credit.decision` jobs waiting for it |
 //! | `credit:decided:<job>` | string | the decision found for that job (JSON), kept 35 days |
 //! | `credit:cursor` | string | when the last complete poll started (unix ms) |
+//! | `credit:waking` | set | decided jobs not yet woken (or marked: see `Store::wake`) |
 //!
 //! A billing code has one pending application at the vendor (a second one is answered
 //! 5411), but may have several jobs waiting for it (an application sent twice by a
@@ -15,9 +16,13 @@
 //! not the number of pending applications.
 //!
 //! Each step is one Lua script or one command, so a crash leaves either the step done or
-//! not: [`Watchlist::resolve`] writes every watcher's decision and forgets the billing
-//! code together, and a job woken late (or never: the process died between the two) still
-//! finds its decision when it next looks.
+//! not: [`Watchlist::resolve`] writes every watcher's decision, forgets the billing code
+//! and lists the watchers in `credit:waking` together; [`Watchlist::wake`] wakes them and
+//! takes them off that list. A poll killed in between leaves them listed, and the next poll
+//! (any process's) wakes them first ([`Watchlist::wake_leftovers`]): no decided job waits
+//! for its daily straggler check. A job still running when it is woken is marked, and its
+//! snooze is then due at once (`Store::wake`), so a wake that races a job's own look is
+//! not lost either.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -27,7 +32,7 @@ use redis::Script;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
-use crate::queue::{JobId, QueueError, Store};
+use crate::queue::{JobId, QueueError, Store, Wake};
 use crate::vendors::billing_robo::decision::{Decision, Waiting};
 use crate::vendors::billing_robo::settings::NAME;
 use crate::vendors::billing_robo::types::{CreditRecord, format_datetime, parse_vendor_datetime};
@@ -68,9 +73,10 @@ struct Watched {
     claim_type: Option<u8>,
 }
 
-/// Writes the decision for every watcher of a billing code and forgets the code.
-/// KEYS: pending hash, watchers set. ARGV: billing code, decided JSON, TTL seconds,
-/// the decided keys' prefix. Returns the watchers.
+/// Writes the decision for every watcher of a billing code, forgets the code and lists the
+/// watchers to wake. KEYS: pending hash, watchers set, the waking set. ARGV: billing code,
+/// decided JSON, TTL seconds, the decided keys' prefix. Returns the watchers (a billing
+/// code has one or two: `unpack` stays small).
 static RESOLVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -80,6 +86,9 @@ for _, job in ipairs(watchers) do
 end
 redis.call('DEL', KEYS[2])
 redis.call('HDEL', KEYS[1], ARGV[1])
+if #watchers > 0 then
+  redis.call('SADD', KEYS[3], unpack(watchers))
+end
 return watchers
 ",
     )
@@ -134,6 +143,10 @@ impl Watchlist {
         self.key(&format!("credit:watchers:{billing_code}"))
     }
 
+    fn waking_key(&self) -> String {
+        self.key("credit:waking")
+    }
+
     fn decided_prefix(&self) -> String {
         self.key("credit:decided:")
     }
@@ -177,6 +190,7 @@ impl Watchlist {
         let watchers: Vec<String> = RESOLVE
             .key(self.pending_key())
             .key(self.watchers_key(billing_code))
+            .key(self.waking_key())
             .arg(billing_code)
             .arg(serde_json::to_string(decided)?)
             .arg(DECIDED_TTL.as_secs())
@@ -184,6 +198,52 @@ impl Watchlist {
             .invoke_async(&mut self.conn())
             .await?;
         Ok(watchers.iter().filter_map(|w| w.parse().ok()).collect())
+    }
+
+    /// Wakes decided jobs of `kind` and takes them off the waking list; `itself` (a job
+    /// that found its own decision and is answering now) is only taken off. A job Redis
+    /// could not wake stays listed for the next poll. Returns how many were woken or
+    /// marked.
+    pub async fn wake(&self, kind: &str, jobs: &[JobId], itself: Option<&JobId>) -> u32 {
+        let mut done = Vec::new();
+        let mut woken = 0;
+        for job in jobs {
+            if Some(job) == itself {
+                done.push(job.to_string());
+                continue;
+            }
+            match self.store.wake(kind, job).await {
+                Ok(wake) => {
+                    woken += u32::from(wake != Wake::NotWaiting);
+                    done.push(job.to_string());
+                }
+                Err(e) => {
+                    tracing::warn!(%job, error = %e, "cannot wake a decided application's job yet; the next poll tries again");
+                }
+            }
+        }
+        if !done.is_empty() {
+            let removed: Result<i64, _> = redis::cmd("SREM")
+                .arg(self.waking_key())
+                .arg(&done)
+                .query_async(&mut self.conn())
+                .await;
+            if let Err(e) = removed {
+                // Harmless: the next poll wakes them again, which changes nothing.
+                tracing::warn!(error = %e, "cannot take woken jobs off the waking list");
+            }
+        }
+        woken
+    }
+
+    /// Wakes what a poll killed between deciding and waking left listed.
+    pub async fn wake_leftovers(&self, kind: &str) -> Result<u32, QueueError> {
+        let listed: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.waking_key())
+            .query_async(&mut self.conn())
+            .await?;
+        let jobs: Vec<JobId> = listed.iter().filter_map(|j| j.parse().ok()).collect();
+        Ok(self.wake(kind, &jobs, None).await)
     }
 
     /// `job` stops waiting (it expired).
