@@ -1,9 +1,11 @@
 //! `chaos kill`: worker processes are SIGKILLed while they work.
 //!
-//! The jobs are mixed across the vendors: 70 % Proteger contract creations (batched by
-//! ten), 10 % Proteger refund quotes and 10 % cancellations of contracts created at the
-//! sandbox beforehand, and 10 % Tulip contract creations. Besides the sandboxes' counts of
-//! contracts created twice (per `transactionId` at Proteger, per renter at Tulip), a
+//! The jobs are mixed across the vendors: about 70 % Proteger contract creations (batched
+//! by ten), 10 % Proteger refund quotes and 10 % cancellations of contracts created at the
+//! sandbox beforehand, 10 % Tulip contract creations, and a fortieth Billing-Robo credit
+//! applications with their decision jobs (each waits, snoozed, for the periodic poll, which
+//! is killed with the rest). Besides the sandboxes' counts of anything stored twice (per
+//! `transactionId` at Proteger, per renter at Tulip, per billing code at Billing-Robo), a
 //! cancellation committed more than once per contract breaks the run.
 //!
 //! Three workers run the jobs against sandboxes that take `vendor_latency` per call, so
@@ -22,9 +24,13 @@
 
 use std::time::{Duration, Instant};
 
-use super::{ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, TulipRun};
+use super::{
+    BillingRoboRun, ChaosError, ChaosOptions, ChaosReport, Rig, RigConfig, Scenario, TulipRun,
+    decisions,
+};
 use crate::config::Settings;
 use crate::queue::JobId;
+use crate::vendors::billing_robo::sandbox::BillingRoboSandboxConfig;
 use crate::vendors::proteger::sandbox::ProtegerSandboxConfig;
 use crate::vendors::tulip::sandbox::{Fault, StallThen, TulipSandboxConfig};
 
@@ -35,6 +41,7 @@ pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosRep
     let mix = Mix::of(options.jobs);
     let config = RigConfig::new(options.workers, sandbox)
         .with_tulip(tulip_run(mix.tulip, options.vendor_latency))
+        .with_billing_robo(BillingRoboRun::new(BillingRoboSandboxConfig::default()))
         .env("UNDERWRITE_WORKER_MAX_CRASHES", "10");
     let mut rig = Rig::start(settings, config).await?;
     let seeded = rig.seed_contracts(mix.quotes + mix.cancels).await?;
@@ -44,6 +51,10 @@ pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosRep
     ids.extend(rig.submit_cancels(to_cancel, false).await?);
     let tulip_ids = rig.submit_tulip_contracts(mix.tulip).await?;
     ids.extend(tulip_ids.iter().cloned());
+    // One event each: `applied` for an application, its decision for the decision job.
+    let applications = rig.submit_applications(mix.applications).await?;
+    ids.extend(decisions(&applications));
+    ids.extend(applications);
 
     let started = Instant::now();
     let mut kills = 0;
@@ -79,11 +90,12 @@ pub async fn run(settings: &Settings, options: &ChaosOptions) -> Result<ChaosRep
         .map_or(0, |served| served.tulip.effects().contracts_created);
     let tulip_adopted = adopted(&rig, &tulip_ids).await?;
     report.details.push(format!(
-        "{} creates, {} quotes, {} cancels, {} Tulip contracts ({tulip_stored} stored, {tulip_adopted} adopted after a kill); {kills} SIGKILLs",
+        "{} creates, {} quotes, {} cancels, {} Tulip contracts ({tulip_stored} stored, {tulip_adopted} adopted after a kill), {} Billing-Robo applications and their decisions; {kills} SIGKILLs",
         mix.creates,
         to_quote.len(),
         to_cancel.len(),
-        mix.tulip
+        mix.tulip,
+        mix.applications
     ));
     if !settled {
         report.details.push("did not settle in time".into());
@@ -131,16 +143,20 @@ struct Mix {
     quotes: usize,
     cancels: usize,
     tulip: usize,
+    /// Each with its decision job: two jobs an application.
+    applications: usize,
 }
 
 impl Mix {
     fn of(jobs: usize) -> Self {
         let tenth = jobs / 10;
+        let applications = jobs / 80;
         Self {
-            creates: jobs - 3 * tenth,
+            creates: jobs - 3 * tenth - 2 * applications,
             quotes: tenth,
             cancels: tenth,
             tulip: tenth,
+            applications,
         }
     }
 }

@@ -35,7 +35,11 @@ async fn chaos_kill_short_form_is_clean() {
         .and_then(|n| n.parse().ok())
         .expect("kill count");
     assert!(
-        stdout.contains("1400 creates, 200 quotes, 200 cancels, 200 Tulip contracts (200 stored, "),
+        stdout.contains("1350 creates, 200 quotes, 200 cancels, 200 Tulip contracts (200 stored, "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("25 Billing-Robo applications and their decisions"),
         "{stdout}"
     );
     assert!(kills >= 1, "no worker was killed: {stdout}");
