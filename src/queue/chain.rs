@@ -56,7 +56,11 @@ impl Chains {
                     .into_iter()
                     .flatten()
                     .filter_map(move |link| link(job))
-                    .map(move |next| next.with_traceparent(job.traceparent))
+                    // The next stage is the same app's work, in the same trace.
+                    .map(move |next| {
+                        next.with_traceparent(job.traceparent)
+                            .with_app(job.app.clone())
+                    })
             })
             .collect()
     }
@@ -100,6 +104,7 @@ mod tests {
             metadata: None,
             payload: json!({}),
             traceparent: None,
+            app: None,
         }
     }
 
