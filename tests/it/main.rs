@@ -36,6 +36,7 @@ mod queue_snooze;
 mod registry;
 mod settings_env;
 mod slow_clients;
+mod tenancy;
 mod trace_context;
 mod tulip_api;
 mod tulip_jobs;

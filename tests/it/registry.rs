@@ -178,7 +178,10 @@ fn settings(redis: &TestRedis) -> Settings {
         ("UNDERWRITE_REDIS_URL", redis.url()),
         ("UNDERWRITE_REDIS_QUEUE", unique_queue()),
         ("UNDERWRITE_API_TOKENS", "echo-token".to_string()),
-        ("UNDERWRITE_API_OPERATOR_TOKENS", "echo-operator".to_string()),
+        (
+            "UNDERWRITE_API_OPERATOR_TOKENS",
+            "echo-operator".to_string(),
+        ),
         ("UNDERWRITE_WEBHOOKS_ALLOW_CIDRS", "127.0.0.0/8".to_string()),
     ];
     Settings::load_from(None, env.map(|(k, v)| (k.to_string(), v))).expect("settings")

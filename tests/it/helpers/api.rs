@@ -96,6 +96,16 @@ impl TestApi {
         Self::serve(store, conn, &settings(TOKEN)).await
     }
 
+    /// The API on a queue that is already there (a [`World`](super::world::World)'s, whose
+    /// workers then run what it enqueues), with the test tokens of [`settings`].
+    pub async fn on_queue(store: Store, redis: Redis, world_settings: &Settings) -> Self {
+        let mut settings = world_settings.clone();
+        let tokens = self::settings(&app_tokens()).secrets;
+        settings.secrets.api_tokens = tokens.api_tokens;
+        settings.secrets.operator_tokens = tokens.operator_tokens;
+        Self::serve(store, redis, &settings).await
+    }
+
     async fn serve(store: Store, redis: Redis, settings: &Settings) -> Self {
         let producer = Producer::new(
             store.clone(),
