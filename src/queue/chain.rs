@@ -133,4 +133,18 @@ mod tests {
         assert_ne!(jobs[0].id, JobId::then(&done.id, "other"));
         assert!(chains.concerns("first") && !chains.concerns("other"));
     }
+
+    #[test]
+    fn the_next_job_is_the_same_app_s() {
+        let mut chains = Chains::default();
+        chains.register("first", on_success);
+        let shop = crate::queue::AppName::parse("shop").expect("name");
+        let done = Finished {
+            app: Some(shop.clone()),
+            ..finished("first", JobState::Succeeded)
+        };
+        let jobs = chains.next_jobs(&[done, finished("first", JobState::Succeeded)]);
+        let apps: Vec<_> = jobs.iter().map(|job| job.app.clone()).collect();
+        assert_eq!(apps, [Some(shop), None]);
+    }
 }
