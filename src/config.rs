@@ -16,7 +16,8 @@
 //! ## Secrets
 //!
 //! Secrets are never read from a file. API tokens come from `UNDERWRITE_API_TOKENS`
-//! (comma-separated); a vendor's credentials from `UNDERWRITE_<VENDOR>_<SECRET>`, for
+//! (comma-separated `app:token`, or a bare token of the app `default`) and
+//! `UNDERWRITE_API_OPERATOR_TOKENS` (the operator's), read by `config_tokens.rs`; a vendor's credentials from `UNDERWRITE_<VENDOR>_<SECRET>`, for
 //! example `UNDERWRITE_PROTEGER_TOKEN`, for any vendor with a `[vendors.<vendor>]`
 //! section. The registry refuses a secret its vendor does not declare, so a misspelt
 //! setting cannot hide there.
@@ -30,6 +31,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::config_tokens::{self, AppToken};
 use crate::queue::RetryPolicy;
 
 /// The defaults, compiled in so the binary runs without the `config/` folder.
@@ -187,6 +189,9 @@ pub struct WebhookSettings {
 #[serde(deny_unknown_fields)]
 pub struct ConfiguredEndpoint {
     pub id: String,
+    /// The upstream app whose events it receives (`default` when left out).
+    #[serde(default)]
+    pub app: Option<String>,
     pub url: String,
     pub secret_env: String,
     #[serde(default = "all_events")]
@@ -201,6 +206,7 @@ impl fmt::Debug for ConfiguredEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConfiguredEndpoint")
             .field("id", &self.id)
+            .field("app", &self.app)
             .field("url", &self.url)
             .field("secret_env", &self.secret_env)
             .field("events", &self.events)
@@ -217,7 +223,10 @@ fn all_events() -> Vec<String> {
 /// Credentials. `Debug` never shows them.
 #[derive(Clone, Default)]
 pub struct Secrets {
-    pub api_tokens: Vec<String>,
+    /// Each app's tokens (`UNDERWRITE_API_TOKENS`).
+    pub api_tokens: Vec<AppToken>,
+    /// The operator's tokens (`UNDERWRITE_API_OPERATOR_TOKENS`): every app's records.
+    pub operator_tokens: Vec<String>,
     /// Vendor credentials by vendor, then by secret name (`token` for
     /// `UNDERWRITE_PROTEGER_TOKEN`).
     vendors: BTreeMap<String, BTreeMap<String, String>>,
@@ -269,9 +278,10 @@ impl fmt::Debug for Secrets {
             })
             .collect();
         f.debug_struct("Secrets")
+            .field("api_tokens", &self.api_tokens)
             .field(
-                "api_tokens",
-                &format_args!("[{} redacted]", self.api_tokens.len()),
+                "operator_tokens",
+                &format_args!("[{} redacted]", self.operator_tokens.len()),
             )
             .field("vendors (names only)", &vendors)
             .finish()
@@ -327,12 +337,11 @@ impl Settings {
             }
             match rest {
                 "API_TOKENS" => {
-                    secrets.api_tokens = value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                        .map(String::from)
-                        .collect();
+                    secrets.api_tokens = config_tokens::parse_app_tokens(&value)
+                        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+                }
+                "API_OPERATOR_TOKENS" => {
+                    secrets.operator_tokens = config_tokens::parse_operator_tokens(&value);
                 }
                 "CONFIG" | "LOG" | "LOG_FORMAT" => {}
                 _ => match vendor_secret(&table, rest) {
@@ -347,6 +356,8 @@ impl Settings {
                 .map_err(|e: toml::de::Error| {
                     ConfigError::Invalid(crate::config_hints::explain(&e.to_string()))
                 })?;
+        config_tokens::check_distinct(&secrets.api_tokens, &secrets.operator_tokens)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         settings.secrets = secrets;
         settings.validate()?;
         Ok(settings)
@@ -614,7 +625,10 @@ mod tests {
         .expect("settings");
         assert_eq!(settings.redis.url, "redis://example:7000");
         assert_eq!(settings.worker.concurrency, 3);
-        assert_eq!(settings.secrets.api_tokens, vec!["a", "b"]);
+        assert_eq!(
+            settings.secrets.api_tokens,
+            vec![AppToken::default_app("a"), AppToken::default_app("b")]
+        );
         assert_eq!(settings.worker.lease_secs, 30);
         assert_eq!(settings.retention.finished_secs, 7 * 24 * 3600);
     }
@@ -674,6 +688,52 @@ mod tests {
             Some("sk_live_very_secret")
         );
         assert!(!format!("{settings:?}").contains("sk_live_very_secret"));
+    }
+
+    #[test]
+    fn api_tokens_belong_to_apps_and_operator_tokens_are_apart() {
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                (
+                    "UNDERWRITE_API_TOKENS",
+                    "shop-a:tok_a1,shop-a:tok_a2,legacy_tok",
+                ),
+                ("UNDERWRITE_API_OPERATOR_TOKENS", "op_tok1, op_tok2"),
+            ]),
+        )
+        .expect("settings");
+        let apps: Vec<&str> = settings
+            .secrets
+            .api_tokens
+            .iter()
+            .map(|t| t.app.as_str())
+            .collect();
+        assert_eq!(apps, ["shop-a", "shop-a", "default"]);
+        assert_eq!(settings.secrets.operator_tokens, ["op_tok1", "op_tok2"]);
+        let shown = format!("{settings:?}");
+        for token in ["tok_a1", "tok_a2", "legacy_tok", "op_tok1", "op_tok2"] {
+            assert!(!shown.contains(token), "{token} in {shown}");
+        }
+    }
+
+    #[test]
+    fn malformed_api_tokens_stop_the_start_without_being_echoed() {
+        for (var, value) in [
+            ("UNDERWRITE_API_TOKENS", "Shop:hunter2"),
+            ("UNDERWRITE_API_TOKENS", "shop:"),
+            ("UNDERWRITE_API_TOKENS", "a:hunter2,b:hunter2"),
+            ("UNDERWRITE_API_OPERATOR_TOKENS", "hunter2"),
+        ] {
+            let mut vars = vec![(var, value)];
+            if var == "UNDERWRITE_API_OPERATOR_TOKENS" {
+                vars.push(("UNDERWRITE_API_TOKENS", "shop:hunter2"));
+            }
+            let error = Settings::load_from(None, env(&vars)).expect_err(value);
+            let text = error.to_string();
+            assert!(text.contains("UNDERWRITE_API_"), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
     }
 
     #[test]

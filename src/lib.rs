@@ -21,7 +21,8 @@
 //! ```
 //!
 //! - [`config`]: typed settings (`config/default.toml`, then `UNDERWRITE_*` variables);
-//!   each vendor's `[vendors.<vendor>]` is read by the vendor itself.
+//!   each vendor's `[vendors.<vendor>]` is read by the vendor itself. [`config_tokens`]:
+//!   the API's tokens, each an app's (a tenant's) or the operator's.
 //! - [`telemetry`]: the tracing subscriber. [`metrics`]: Prometheus metrics (the queue
 //!   defines its own in `queue/metrics.rs`; `metrics.rs` registers and serves them all).
 //! - [`startup`]: builds the API, the workers and the chores from settings and a list of
@@ -58,6 +59,7 @@ pub mod bench;
 pub mod chaos;
 pub mod config;
 pub mod config_hints;
+pub mod config_tokens;
 pub mod demo;
 pub mod local_redis;
 pub mod metrics;

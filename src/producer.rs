@@ -4,6 +4,12 @@
 //! stored or none is. With an idempotency key, the same key and the same request answer
 //! the first request's job ids for the key's lifetime (default 24 h); the same key with a
 //! different request is refused; two identical requests racing create one set of jobs.
+//!
+//! Every job submitted belongs to an app (`queue/app.rs`), given explicitly with each
+//! call: the API passes its caller's (`api/auth.rs`), so nothing enqueued through the API
+//! can end up without its app or with another's, and a missing one is a compile error
+//! rather than a default. Rust callers that are not a tenant (the chaos and benchmark rigs,
+//! tests) pass `AppName::default_app()`.
 
 use std::time::Duration;
 
@@ -12,7 +18,9 @@ use serde_json::Value;
 
 use crate::metrics;
 use crate::queue::trace_context;
-use crate::queue::{Enqueued, IdempotencyClaim, JobId, JobKind, NewJob, QueueError, Store};
+use crate::queue::{
+    AppName, Enqueued, IdempotencyClaim, JobId, JobKind, NewJob, QueueError, Store,
+};
 
 /// One piece of work, with the producer's own reference and metadata (echoed in results
 /// and webhooks, never interpreted).
@@ -36,7 +44,7 @@ impl<T> Submission<T> {
 /// An `Idempotency-Key` and whose it is.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey {
-    /// The caller's identity (the API uses a hash of its bearer token).
+    /// The caller's identity (the API uses a keyed hash of its app, `api/scope_key.rs`).
     pub scope: String,
     pub key: String,
 }
@@ -77,9 +85,10 @@ impl Producer {
         &self.store
     }
 
-    /// Enqueues submissions of one kind, all or nothing.
+    /// Enqueues submissions of one kind for `app`, all or nothing.
     pub async fn submit<T: JobKind>(
         &self,
+        app: &AppName,
         submissions: Vec<Submission<T>>,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Accepted, ProduceError> {
@@ -90,7 +99,8 @@ impl Producer {
             .map(|s| {
                 Ok(NewJob::new(T::KIND, serde_json::to_value(&s.payload)?)
                     .with_reference(s.reference.clone(), s.metadata.clone())
-                    .with_traceparent(traceparent))
+                    .with_traceparent(traceparent)
+                    .with_app(Some(app.clone())))
             })
             .collect::<Result<Vec<_>, serde_json::Error>>()?;
         let claim = match idempotency {
@@ -124,12 +134,13 @@ impl Producer {
         }
     }
 
-    /// Enqueues one submission.
+    /// Enqueues one submission for `app`.
     pub async fn submit_one<T: JobKind>(
         &self,
+        app: &AppName,
         submission: Submission<T>,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Accepted, ProduceError> {
-        self.submit(vec![submission], idempotency).await
+        self.submit(app, vec![submission], idempotency).await
     }
 }

@@ -263,9 +263,10 @@ pub async fn start_with(
     });
     if let Some(addr) = api_addr {
         tracing::info!(%addr, "producer API listening");
-        if app.settings.secrets.api_tokens.is_empty() {
+        let secrets = &app.settings.secrets;
+        if secrets.api_tokens.is_empty() && secrets.operator_tokens.is_empty() {
             tracing::warn!(
-                "UNDERWRITE_API_TOKENS is empty: every /v1 request will be refused with 401"
+                "UNDERWRITE_API_TOKENS and UNDERWRITE_API_OPERATOR_TOKENS are empty: every /v1 request will be refused with 401"
             );
         }
     }

@@ -1,20 +1,35 @@
-//! Bearer tokens: who may call `/v1/*`.
+//! Bearer tokens: who may call `/v1/*`, and as whom.
 //!
-//! Tokens come from `UNDERWRITE_API_TOKENS` (comma-separated, never from a file). A request
-//! must send `Authorization: Bearer <token>` with one of them; otherwise it gets a 401 with
-//! `WWW-Authenticate: Bearer` before any of its body is read.
+//! Tokens come from the environment, never from a file (`config_tokens.rs`): each of
+//! `UNDERWRITE_API_TOKENS` belongs to an upstream app (`app:token`; a bare token is the app
+//! `default`), each of `UNDERWRITE_API_OPERATOR_TOKENS` to the operator. A request must send
+//! `Authorization: Bearer <token>` with one of them; otherwise it gets a 401 with
+//! `WWW-Authenticate: Bearer` before any of its body is read. A request let through carries
+//! its [`Caller`] in its extensions; handlers take it as an extractor.
+//!
+//! ## Roles
+//!
+//! - An **app** (a tenant: a shop, a back end) enqueues work, and sees and acts on its own
+//!   jobs, webhook endpoints and deliveries only. Another app's record answers 404, exactly
+//!   as one that does not exist (never 403): an id tells an app nothing about others.
+//! - The **operator** sees and acts on every app's records and the internal jobs of none
+//!   (vendor batches, scheduled polls), and alone may use the dead set's bulk routes
+//!   ([`Operator`]; an app gets 403 there, the route being the same for everyone). It does
+//!   not enqueue nor own endpoints ([`AppCaller`] answers it 403): work and webhooks are
+//!   always some app's. The CLI reads Redis directly and is the operator by nature.
 //!
 //! ## Comparing without leaking
 //!
 //! A token compared byte by byte with `==` returns sooner the earlier it differs, and that
 //! timing tells an attacker how much of a guess was right. So both sides are first hashed
 //! with SHA-256 (equal length, whatever was sent), and the presented hash is compared with
-//! *every* configured one in constant time (`subtle`), without stopping at a match: the
-//! time taken says neither which token matched nor how close a guess came.
+//! *every* configured one in constant time (`subtle`), without stopping at a match, and
+//! the role of the match is picked with a constant-time select: the time taken says
+//! neither which token matched nor how close a guess came.
 //!
-//! The same hash identifies the caller afterwards ([`Caller`]): idempotency keys are scoped
-//! by a keyed hash of it (`scope_key.rs`), so two callers can never see each other's jobs
-//! through a shared key, and the stored key names do not give the token's SHA-256 away.
+//! Idempotency keys are scoped by a keyed hash of the caller's *app* (`scope_key.rs`): the
+//! tokens of one app share its keys (so a token rotated mid-retry still replays), two apps
+//! never see each other's jobs through a shared key, and key names give no token away.
 //!
 //! Two `Authorization` headers are refused with 400, whatever they hold: a request must say
 //! once who it is.
@@ -22,20 +37,24 @@
 //! With no tokens configured, every `/v1` request is refused (and the message says why):
 //! an API that opens up when a variable is missing would be a worse failure.
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
-use subtle::{Choice, ConstantTimeEq};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use super::ApiState;
 use super::error::ApiError;
+use crate::config_tokens::AppToken;
+use crate::queue::AppName;
 
-/// The SHA-256 of each configured token. The tokens themselves are not kept.
+/// The SHA-256 of each configured token, with whose it is. The tokens themselves are not
+/// kept.
 #[derive(Clone)]
 pub struct Tokens {
-    digests: Vec<[u8; 32]>,
+    digests: Vec<([u8; 32], Caller)>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -45,20 +64,32 @@ impl std::fmt::Debug for Tokens {
 }
 
 impl Tokens {
-    pub fn new(tokens: &[String]) -> Self {
+    pub fn new(apps: &[AppToken], operators: &[String]) -> Self {
+        let apps = apps
+            .iter()
+            .map(|t| (digest(&t.token), Caller::App(t.app.clone())));
+        let operators = operators.iter().map(|t| (digest(t), Caller::Operator));
         Self {
-            digests: tokens.iter().map(|t| digest(t)).collect(),
+            digests: apps.chain(operators).collect(),
         }
     }
 
-    /// Whether `presented` is the digest of a configured token. Runs through every token
-    /// whatever the answer (see the module doc).
-    fn admit(&self, presented: &[u8; 32]) -> bool {
+    /// Who `presented` (a token's digest) is, if it is a configured token's. Runs through
+    /// every token whatever the answer (see the module doc).
+    fn admit(&self, presented: &[u8; 32]) -> Option<Caller> {
         let mut matched = Choice::from(0);
-        for known in &self.digests {
-            matched |= known.ct_eq(presented);
+        let mut index = 0u32;
+        for (i, (known, _)) in self.digests.iter().enumerate() {
+            let equal = known.ct_eq(presented);
+            index.conditional_assign(&u32::try_from(i).unwrap_or(u32::MAX), equal);
+            matched |= equal;
         }
-        matched.into()
+        if bool::from(matched) {
+            let index = usize::try_from(index).ok()?;
+            self.digests.get(index).map(|(_, caller)| caller.clone())
+        } else {
+            None
+        }
     }
 }
 
@@ -66,17 +97,98 @@ fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// The authenticated caller, put in the request's extensions by [`require_bearer`].
-#[derive(Debug, Clone)]
-pub struct Caller {
-    token_digest: [u8; 32],
+/// The authenticated caller, put in the request's extensions by [`require_bearer`]; an
+/// extractor for handlers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// An upstream app: its own records only.
+    App(AppName),
+    /// The operator: every record.
+    Operator,
 }
 
 impl Caller {
-    /// The SHA-256 of the caller's token. Never stored or shown as it is: idempotency
-    /// scopes are a keyed hash of it (`scope_key.rs`).
-    pub(crate) fn token_digest(&self) -> &[u8; 32] {
-        &self.token_digest
+    /// Whether the caller may see a record that belongs to `owner` (`None`: an internal
+    /// record, the operator's only).
+    pub fn sees(&self, owner: Option<&AppName>) -> bool {
+        match self {
+            Self::Operator => true,
+            Self::App(app) => owner == Some(app),
+        }
+    }
+
+    /// The app whose records alone the caller sees; `None` for the operator (everything).
+    /// What listings filter by and the stores check writes against.
+    pub fn only_app(&self) -> Option<&AppName> {
+        match self {
+            Self::App(app) => Some(app),
+            Self::Operator => None,
+        }
+    }
+
+    /// What its idempotency keys are scoped by (`scope_key.rs`): the app, not the token,
+    /// so that every token of an app shares its keys.
+    pub(crate) fn scope_identity(&self) -> Vec<u8> {
+        match self {
+            Self::App(app) => [b"app:".as_slice(), app.as_str().as_bytes()].concat(),
+            Self::Operator => b"operator".to_vec(),
+        }
+    }
+}
+
+/// The caller of a route behind [`require_bearer`].
+fn caller_of(parts: &Parts) -> Result<Caller, ApiError> {
+    parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+        // Reaching here means the router was assembled wrongly (a /v1 route without the
+        // layer), not that the caller did something wrong.
+        tracing::error!("a route read its caller without authentication");
+        ApiError::Internal
+    })
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        caller_of(parts)
+    }
+}
+
+/// The caller of a route only apps use (enqueueing, creating an endpoint): the app it
+/// acts for. The operator gets 403: what is enqueued or subscribed is always some app's.
+#[derive(Debug, Clone)]
+pub struct AppCaller(pub AppName);
+
+impl<S: Send + Sync> FromRequestParts<S> for AppCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match caller_of(parts)? {
+            Caller::App(app) => Ok(Self(app)),
+            Caller::Operator => Err(ApiError::Forbidden(
+                "the operator's token acts on apps' work but does not create any: use the                  token of the app it is for (UNDERWRITE_API_TOKENS)"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// The caller of a route for the operator only (the dead set's bulk routes, which act on
+/// every app's jobs at once). An app gets 403.
+#[derive(Debug, Clone, Copy)]
+pub struct Operator;
+
+impl<S: Send + Sync> FromRequestParts<S> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match caller_of(parts)? {
+            Caller::Operator => Ok(Self),
+            Caller::App(_) => Err(ApiError::Forbidden(
+                "this route acts on every app's jobs: only an operator token                  (UNDERWRITE_API_OPERATOR_TOKENS) may use it; an app acts on its own jobs one                  at a time (/v1/dead/{id})"
+                    .into(),
+            )),
+        }
     }
 }
 
@@ -89,17 +201,14 @@ pub async fn require_bearer(
     let tokens = state.tokens();
     if tokens.digests.is_empty() {
         return Err(ApiError::Unauthorized(
-            "no API tokens are configured on this server (UNDERWRITE_API_TOKENS is empty), so every /v1 request is refused",
+            "no API tokens are configured on this server (UNDERWRITE_API_TOKENS and UNDERWRITE_API_OPERATOR_TOKENS are empty), so every /v1 request is refused",
         ));
     }
     let presented = bearer_token(&request)?;
-    let presented = digest(presented);
-    if !tokens.admit(&presented) {
+    let Some(caller) = tokens.admit(&digest(presented)) else {
         return Err(ApiError::Unauthorized("the bearer token is not valid"));
-    }
-    request.extensions_mut().insert(Caller {
-        token_digest: presented,
-    });
+    };
+    request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
 }
 
@@ -136,19 +245,64 @@ fn bearer_token(request: &Request) -> Result<&str, ApiError> {
 mod tests {
     use super::*;
 
+    fn app(name: &str) -> AppName {
+        AppName::parse(name).expect("name")
+    }
+
+    fn tokens() -> Tokens {
+        Tokens::new(
+            &[
+                AppToken {
+                    app: app("shop-a"),
+                    token: "alpha".into(),
+                },
+                AppToken {
+                    app: app("shop-a"),
+                    token: "alpha-2".into(),
+                },
+                AppToken::default_app("beta"),
+            ],
+            &["omega".into()],
+        )
+    }
+
     #[test]
-    fn admits_any_configured_token_and_nothing_else() {
-        let tokens = Tokens::new(&["alpha".into(), "beta".into()]);
-        assert!(tokens.admit(&digest("alpha")));
-        assert!(tokens.admit(&digest("beta")));
-        assert!(!tokens.admit(&digest("gamma")));
-        assert!(!tokens.admit(&digest("alph")));
-        assert!(!Tokens::new(&[]).admit(&digest("")));
+    fn admits_any_configured_token_as_its_role_and_nothing_else() {
+        let tokens = tokens();
+        assert_eq!(
+            tokens.admit(&digest("alpha")),
+            Some(Caller::App(app("shop-a")))
+        );
+        assert_eq!(
+            tokens.admit(&digest("alpha-2")),
+            Some(Caller::App(app("shop-a")))
+        );
+        assert_eq!(
+            tokens.admit(&digest("beta")),
+            Some(Caller::App(app("default")))
+        );
+        assert_eq!(tokens.admit(&digest("omega")), Some(Caller::Operator));
+        assert_eq!(tokens.admit(&digest("gamma")), None);
+        assert_eq!(tokens.admit(&digest("alph")), None);
+        assert_eq!(Tokens::new(&[], &[]).admit(&digest("")), None);
+    }
+
+    #[test]
+    fn an_app_sees_its_own_the_operator_everything() {
+        let a = Caller::App(app("a"));
+        assert!(a.sees(Some(&app("a"))));
+        assert!(!a.sees(Some(&app("b"))));
+        assert!(!a.sees(None));
+        assert!(Caller::Operator.sees(Some(&app("b"))));
+        assert!(Caller::Operator.sees(None));
+        assert_eq!(a.only_app(), Some(&app("a")));
+        assert_eq!(Caller::Operator.only_app(), None);
+        assert_ne!(a.scope_identity(), Caller::App(app("b")).scope_identity());
+        assert_ne!(a.scope_identity(), Caller::Operator.scope_identity());
     }
 
     #[test]
     fn debug_shows_no_digest() {
-        let tokens = Tokens::new(&["alpha".into()]);
-        assert_eq!(format!("{tokens:?}"), "Tokens([1 redacted])");
+        assert_eq!(format!("{:?}", tokens()), "Tokens([4 redacted])");
     }
 }

@@ -48,6 +48,10 @@ pub enum ApiError {
     /// 401, with `WWW-Authenticate: Bearer`.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 403: the caller's role may not do this (an app on an operator's route, the operator
+    /// on an app's). Never for another app's record: that is a 404, as if it did not exist.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: no such job, or no such route.
     #[error("{0}")]
     NotFound(String),
@@ -129,6 +133,7 @@ impl ApiError {
         match self {
             Self::MalformedJson(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::VendorCheckRequired(_) => StatusCode::CONFLICT,
@@ -144,10 +149,11 @@ impl ApiError {
     }
 
     /// Every [`ApiError::code`], for the document.
-    pub const CODES: [&'static str; 17] = [
+    pub const CODES: [&'static str; 18] = [
         "malformed_json",
         "bad_request",
         "unauthorized",
+        "forbidden",
         "not_found",
         "method_not_allowed",
         "conflict",
@@ -170,6 +176,7 @@ impl ApiError {
             Self::MalformedJson(_) => "malformed_json",
             Self::BadRequest { .. } => "bad_request",
             Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
@@ -323,6 +330,7 @@ mod tests {
             ApiError::MalformedJson(String::new()),
             ApiError::bad_request("x", "y"),
             ApiError::Unauthorized(""),
+            ApiError::Forbidden(String::new()),
             ApiError::NotFound(String::new()),
             ApiError::MethodNotAllowed,
             ApiError::Conflict(String::new()),
@@ -347,6 +355,7 @@ mod tests {
             ApiError::MalformedJson(_)
             | ApiError::BadRequest { .. }
             | ApiError::Unauthorized(_)
+            | ApiError::Forbidden(_)
             | ApiError::NotFound(_)
             | ApiError::MethodNotAllowed
             | ApiError::Conflict(_)

@@ -10,9 +10,9 @@
 //! This file only reads the header. The guarantee itself, including two identical requests
 //! racing, is the producer's: one atomic Redis step (see `producer.rs` and `enqueue.lua`).
 //!
-//! Keys are scoped by caller (a keyed hash of its bearer token, see `scope_key.rs`): two
-//! upstream apps that both pick the key `order-1` never collide, nor learn of each other's
-//! jobs.
+//! Keys are scoped by caller (a keyed hash of its app, see `scope_key.rs`): two upstream
+//! apps that both pick the key `order-1` never collide, nor learn of each other's jobs;
+//! the tokens of one app share its keys.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -58,7 +58,7 @@ impl FromRequestParts<ApiState> for Idempotency {
         };
         let scope_key = ScopeKey::load(state.producer().store()).await?;
         Ok(Self(Some(IdempotencyKey {
-            scope: scope_key.scope(caller.token_digest()),
+            scope: scope_key.scope(&caller.scope_identity()),
             key,
         })))
     }
@@ -80,7 +80,7 @@ impl IntoParams for Idempotency {
                     "Sent again with the same body, the same key answers the same jobs \
                      (with `Idempotent-Replayed: true`) instead of enqueueing new ones; with \
                      another body it is refused (422 `idempotency_key_reused`). Visible ASCII, \
-                     kept `api.idempotency_secs` (24 h by default), scoped to the token.",
+                     kept `api.idempotency_secs` (24 h by default), scoped to the app (its tokens share keys).",
                 ))
                 .schema(Some(key))
                 .build(),

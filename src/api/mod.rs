@@ -34,7 +34,9 @@
 //! 2. `head_limit.rs`: 431 past `api.max_header_bytes` (16 KiB) or 100 headers; then the
 //!    body limit (`api.body_limit_bytes`, default 256 KiB; 413 past it) and the body
 //!    timeout (`api.body_timeout_secs`, 30 s from when reading begins; 408 past it).
-//! 3. for `/v1/*`, `auth.rs`: 401 unless the bearer token is one of ours.
+//! 3. for `/v1/*`, `auth.rs`: 401 unless the bearer token is one of ours; the request then
+//!    knows its caller, an app or the operator, and handlers show an app its own records
+//!    only (another app's answer 404, as if they did not exist).
 //! 4. the extractors (`extract.rs`, `idempotency.rs`): 415 if the body is not declared
 //!    JSON, 400 if it is not JSON or a header is malformed, 422 if a value is wrong.
 //! 5. the handler, which calls the [`Producer`] or the queue's `Store`.
@@ -50,7 +52,8 @@
 //! - `head_limit.rs`: 431 in our shape.
 //! - `error.rs`: the error shape and the status of each error.
 //! - `extract.rs`: JSON body, path and query extractors that answer in that shape.
-//! - `auth.rs`: bearer tokens, compared in constant time.
+//! - `auth.rs`: bearer tokens, compared in constant time; the caller's role (an app, or the
+//!   operator) and the extractors that demand one.
 //! - `idempotency.rs`: the `Idempotency-Key` header.
 //! - `scope_key.rs`: the deployment's secret that idempotency scopes are keyed with.
 //! - `submission.rs`: `reference` and `metadata`, beside any payload.
@@ -112,14 +115,18 @@ struct Inner {
 
 impl ApiState {
     /// The API's state from the producer it enqueues with and the settings it reads:
-    /// `api.body_limit_bytes`, the tokens of `secrets.api_tokens` (the idempotency
+    /// `api.body_limit_bytes`, the tokens of `secrets.api_tokens` and
+    /// `secrets.operator_tokens` (the idempotency
     /// window is the producer's own) and the SSRF policy of `webhooks.allow_cidrs` and
     /// `webhooks.https_only`.
     pub fn new(producer: Producer, settings: &Settings) -> Self {
         Self {
             inner: Arc::new(Inner {
                 producer,
-                tokens: Tokens::new(&settings.secrets.api_tokens),
+                tokens: Tokens::new(
+                    &settings.secrets.api_tokens,
+                    &settings.secrets.operator_tokens,
+                ),
                 body_limit: settings.api.body_limit_bytes,
                 body_timeout: Duration::from_secs(settings.api.body_timeout_secs),
                 max_header_bytes: settings.api.max_header_bytes,

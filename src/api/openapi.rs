@@ -13,7 +13,9 @@
 //! - under `/v1`, the bearer scheme and the 401 of `auth.rs`, and the 503 of a Redis that
 //!   does not answer (every `/v1` route reads or writes Redis); elsewhere, an empty
 //!   `security`, which says "open" rather than "not said";
-//! - on every operation that takes a body, the 400, 413 and 415 of `JsonBody` (`extract.rs`).
+//! - on every operation that takes a body, the 400, 413 and 415 of `JsonBody` (`extract.rs`);
+//! - on every operation that enqueues (it reads `Idempotency-Key`), the 403 an operator's
+//!   token gets there (`auth.rs`: work is always some app's).
 //!
 //! `OpenApiRouter::route` (plain axum) stays available and would bypass the document. The
 //! `openapi` integration test catches that: it compares what the running API answers with
@@ -37,11 +39,17 @@ const BEARER: &str = "bearer";
         title = "underwrite producer API",
         description = "Hand work over to underwrite and read what became of it. A request that \
             enqueues is answered `202 Accepted` once its jobs are stored; vendors are called \
-            later, by the workers. Every refusal has the shape of `ErrorBody`."
+            later, by the workers. Every refusal has the shape of `ErrorBody`.\n\n\
+            Each token is an upstream app's (a tenant's) or the operator's. An app sees and \
+            acts on its own jobs, webhook endpoints and deliveries only: another app's answer \
+            404, exactly as if they did not exist, and listings leave them out. The operator \
+            sees and acts on every app's, and alone may use the dead set's bulk routes; it \
+            neither enqueues nor creates endpoints (403). A job's webhook events go only to \
+            its app's endpoints."
     ),
     tags(
         (name = "jobs", description = "Job records: what became of the work handed over."),
-        (name = "dead set", description = "Jobs that will not run again by themselves, for operators."),
+        (name = "dead set", description = "Jobs that will not run again by themselves: an app's own, one at a time; every app's at once for the operator."),
         (name = "schedules", description = "Periodic jobs, and when each runs next."),
         (name = "webhook endpoints", description = "Where the signed webhooks of finished jobs go."),
         (name = "webhook deliveries", description = "What was sent where, and sending again."),
@@ -69,6 +77,10 @@ const TOO_LARGE: (&str, &str) = (
     "TooLarge",
     "The body is larger than `api.body_limit_bytes`.",
 );
+const OPERATOR_ENQUEUES: (&str, &str) = (
+    "OperatorCannotEnqueue",
+    "`forbidden`: the operator's token; work is enqueued with the token of the app it is for.",
+);
 const NOT_JSON: (&str, &str) = (
     "NotJson",
     "The body is not declared as JSON (`Content-Type: application/json`).",
@@ -86,11 +98,22 @@ pub fn document(open: Document, v1: Document) -> Document {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("One of the tokens of `UNDERWRITE_API_TOKENS`."))
+                .description(Some(
+                    "An app's token (`UNDERWRITE_API_TOKENS`, `app:token`; a bare token is the \
+                     app `default`): its own records only. Or the operator's \
+                     (`UNDERWRITE_API_OPERATOR_TOKENS`): every app's records.",
+                ))
                 .build(),
         ),
     );
-    for (name, description) in [UNAUTHORIZED, UNAVAILABLE, MALFORMED, TOO_LARGE, NOT_JSON] {
+    for (name, description) in [
+        UNAUTHORIZED,
+        UNAVAILABLE,
+        MALFORMED,
+        TOO_LARGE,
+        NOT_JSON,
+        OPERATOR_ENQUEUES,
+    ] {
         components
             .responses
             .insert(name.into(), RefOr::T(error_response(description)));
@@ -106,6 +129,9 @@ pub fn document(open: Document, v1: Document) -> Document {
             } else {
                 operation.security = Some(Vec::new());
             }
+            if authenticated && enqueues(operation) {
+                answers(operation, "403", OPERATOR_ENQUEUES);
+            }
             if operation.request_body.is_some() {
                 answers(operation, "400", MALFORMED);
                 answers(operation, "413", TOO_LARGE);
@@ -114,6 +140,16 @@ pub fn document(open: Document, v1: Document) -> Document {
         }
     }
     document
+}
+
+/// Whether the operation enqueues: it reads `Idempotency-Key` (`idempotency.rs`), which
+/// only the routes that enqueue do, and those take an app's token (`auth::AppCaller`).
+fn enqueues(operation: &Operation) -> bool {
+    operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|parameter| matches!(parameter, RefOr::T(p) if p.name == "Idempotency-Key"))
 }
 
 /// An answer whose body is [`ErrorBody`].

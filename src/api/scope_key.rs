@@ -1,10 +1,13 @@
 //! The deployment's key for idempotency scopes: a keyed hash, not a bare SHA-256.
 //!
 //! Idempotency records are stored under `idem:<scope>:<key>`, and the scope names the
-//! caller. A bare SHA-256 of the bearer token there would let anyone who sees key names
-//! (a `SCAN`, `MONITOR`, the slow log, a key-size report, a dump's index) test guesses of a
-//! token offline at the speed of SHA-256. The scope is therefore an HMAC-SHA256 of the
-//! token's digest under a 32-byte secret of the deployment.
+//! caller: its *app* (`auth.rs`), not its token. Every token of an app shares the app's
+//! keys, so a retry sent with the app's new token after a rotation still replays, and two
+//! apps never meet through a key. A bare name or a bare SHA-256 there would tell anyone
+//! who sees key names (a `SCAN`, `MONITOR`, the slow log, a key-size report, a dump's
+//! index) which apps exist and how busy each is; the scope is therefore an HMAC-SHA256 of
+//! the app's name (domain-separated: `app:<name>`) under a 32-byte secret of the
+//! deployment.
 //!
 //! ## Where the secret comes from
 //!
@@ -19,8 +22,8 @@
 //! What this protects: the token behind key names that leak alone. What it does not: who
 //! can read every value in Redis can read this secret too (and the jobs themselves).
 //!
-//! Records written before this scheme (under the bare SHA-256) no longer match: a retry of
-//! such a request within their TTL (`api.idempotency_secs`, 24 h by default) after the
+//! Records written before this scheme (under a hash of the token) no longer match: a retry
+//! of such a request within their TTL (`api.idempotency_secs`, 24 h by default) after the
 //! upgrade enqueues anew; the old records expire by themselves.
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -72,11 +75,12 @@ impl ScopeKey {
         Ok(Self(bytes))
     }
 
-    /// The scope of a caller known by its token's SHA-256: hex HMAC-SHA256.
-    pub fn scope(&self, token_digest: &[u8; 32]) -> String {
+    /// The scope of a caller known by its identity (`Caller::scope_identity`: its app):
+    /// hex HMAC-SHA256.
+    pub fn scope(&self, identity: &[u8]) -> String {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
             .expect("HMAC takes a key of any length");
-        mac.update(token_digest);
+        mac.update(identity);
         hex::encode(mac.finalize().into_bytes())
     }
 }
@@ -86,14 +90,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scopes_depend_on_the_secret_and_the_token() {
+    fn scopes_depend_on_the_secret_and_the_caller() {
         let a = ScopeKey([1; SECRET_BYTES]);
         let b = ScopeKey([2; SECRET_BYTES]);
-        let token = [7; 32];
-        assert_eq!(a.scope(&token), a.scope(&token));
-        assert_ne!(a.scope(&token), b.scope(&token));
-        assert_ne!(a.scope(&token), a.scope(&[8; 32]));
-        assert_ne!(a.scope(&token), hex::encode(token));
+        let shop = b"app:shop";
+        assert_eq!(a.scope(shop), a.scope(shop));
+        assert_ne!(a.scope(shop), b.scope(shop));
+        assert_ne!(a.scope(shop), a.scope(b"app:other"));
+        assert!(!a.scope(shop).contains("shop"));
         assert_eq!(format!("{a:?}"), "ScopeKey([redacted])");
     }
 }

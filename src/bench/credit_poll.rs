@@ -218,7 +218,7 @@ async fn submit(store: &Store, version: ApiVersion, n: usize) -> Result<(), Benc
             submissions.push(Submission::new(ApplyCredit(application)));
         }
         producer
-            .submit(submissions, None)
+            .submit(&crate::queue::AppName::default_app(), submissions, None)
             .await
             .map_err(|e| BenchError::Setup(format!("submit: {e}")))?;
     }

@@ -49,6 +49,8 @@ pub async fn run(store: &Store, command: JobsCommand) -> CliResult {
                 limit: args.limit(),
                 cursor: args.cursor.clone(),
                 payload_field: None,
+                // The CLI is the operator: every app's jobs.
+                app: None,
             };
             let page = store.list(&filter).await?;
             if args.json {

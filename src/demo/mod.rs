@@ -174,7 +174,7 @@ async fn demo(
     options: &DemoOptions,
     stopped: tokio::sync::oneshot::Sender<Stopped>,
 ) -> Result<(), DemoError> {
-    settings.secrets.api_tokens = vec![DEMO_API_TOKEN.to_string()];
+    settings.secrets.api_tokens = vec![crate::config_tokens::AppToken::default_app(DEMO_API_TOKEN)];
     settings
         .secrets
         .set_vendor(PROTEGER, TOKEN_SECRET, DEMO_PROTEGER_TOKEN);

@@ -358,6 +358,7 @@ impl Acker {
                     metadata: record.metadata.clone(),
                     payload: record.payload.clone(),
                     traceparent: record.traceparent.as_deref().and_then(|t| t.parse().ok()),
+                    app: record.app.clone(),
                 })
             })
             .collect();

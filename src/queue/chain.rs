@@ -56,7 +56,11 @@ impl Chains {
                     .into_iter()
                     .flatten()
                     .filter_map(move |link| link(job))
-                    .map(move |next| next.with_traceparent(job.traceparent))
+                    // The next stage is the same app's work, in the same trace.
+                    .map(move |next| {
+                        next.with_traceparent(job.traceparent)
+                            .with_app(job.app.clone())
+                    })
             })
             .collect()
     }
@@ -100,6 +104,7 @@ mod tests {
             metadata: None,
             payload: json!({}),
             traceparent: None,
+            app: None,
         }
     }
 
@@ -127,5 +132,19 @@ mod tests {
         assert_eq!(jobs[0].id, JobId::then(&done.id, "next"));
         assert_ne!(jobs[0].id, JobId::then(&done.id, "other"));
         assert!(chains.concerns("first") && !chains.concerns("other"));
+    }
+
+    #[test]
+    fn the_next_job_is_the_same_app_s() {
+        let mut chains = Chains::default();
+        chains.register("first", on_success);
+        let shop = crate::queue::AppName::parse("shop").expect("name");
+        let done = Finished {
+            app: Some(shop.clone()),
+            ..finished("first", JobState::Succeeded)
+        };
+        let jobs = chains.next_jobs(&[done, finished("first", JobState::Succeeded)]);
+        let apps: Vec<_> = jobs.iter().map(|job| job.app.clone()).collect();
+        assert_eq!(apps, [Some(shop), None]);
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use super::app::AppName;
 use super::error::QueueError;
 use super::id::JobId;
 use super::job::JobState;
@@ -34,6 +35,9 @@ pub struct Finished {
     /// The W3C trace it belongs to: what it causes (webhook deliveries, a chained job)
     /// carries it on.
     pub traceparent: Option<TraceParent>,
+    /// The app it belongs to (`None`: an internal job): what it causes belongs to the same
+    /// app, and its events go only to that app's endpoints.
+    pub app: Option<AppName>,
 }
 
 pub trait FinalHook: Send + Sync + Debug + 'static {

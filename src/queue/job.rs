@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::app::AppName;
 pub use super::id::JobId;
 use super::outcome::ErrorDetail;
 use super::trace_context::TraceParent;
@@ -125,6 +126,10 @@ pub struct NewJob {
     /// caused it.
     #[serde(skip)]
     pub traceparent: Option<TraceParent>,
+    /// The app it belongs to (`app.rs`): its producer's, or the job's that caused it.
+    /// `None`: an internal job (a batch, a scheduled one), the operator's only.
+    #[serde(skip)]
+    pub app: Option<AppName>,
 }
 
 impl NewJob {
@@ -137,7 +142,14 @@ impl NewJob {
             metadata: None,
             children: Vec::new(),
             traceparent: None,
+            app: None,
         }
+    }
+
+    /// Stamps the app the job belongs to (`None`: an internal job).
+    pub fn with_app(mut self, app: Option<AppName>) -> Self {
+        self.app = app;
+        self
     }
 
     pub fn with_traceparent(mut self, traceparent: Option<TraceParent>) -> Self {
@@ -190,6 +202,12 @@ pub struct JobRecord {
     /// carried): its vendor calls and webhooks carry the same trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// The upstream app the job belongs to; absent for an internal job (a vendor batch, a
+    /// scheduled poll), which only the operator sees. A record written before apps existed
+    /// belongs to `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "shop-a")]
+    pub app: Option<AppName>,
     /// The vendor acted but its answer could not be read (`result` holds it raw): an
     /// operator should look. Why, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,6 +302,7 @@ impl JobRecord {
                 .transpose()?,
             attention: get("attention").filter(|v| !v.is_empty()).cloned(),
             traceparent: get("traceparent").cloned(),
+            app: AppName::of_record(fields.get("app").map(String::as_str)),
             payload: producer_json("payload").unwrap_or(Value::Null),
         })
     }
@@ -320,6 +339,20 @@ mod tests {
         assert_eq!(record.payload, Value::String(r#"{"a": "#.into()));
         let record = JobRecord::from_hash(&hash(r#"{"a": 1}"#)).expect("readable");
         assert_eq!(record.payload, serde_json::json!({"a": 1}));
+    }
+
+    #[test]
+    fn a_record_without_app_is_the_default_apps_and_an_empty_one_is_internal() {
+        let mut fields = hash("{}");
+        let record = JobRecord::from_hash(&fields).expect("readable");
+        assert_eq!(record.app, Some(AppName::default_app()));
+        fields.insert("app".into(), String::new());
+        assert_eq!(JobRecord::from_hash(&fields).expect("readable").app, None);
+        fields.insert("app".into(), "shop".into());
+        assert_eq!(
+            JobRecord::from_hash(&fields).expect("readable").app,
+            Some(AppName::parse("shop").expect("name"))
+        );
     }
 
     #[test]

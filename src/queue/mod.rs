@@ -17,6 +17,8 @@
 //!
 //! Values:
 //! - `id.rs`: job ids. `job.rs`: states and records. `kind.rs`: what a job kind is.
+//! - `app.rs`: [`AppName`], the upstream app (tenant) a job belongs to, and how a record
+//!   stores it.
 //! - `outcome.rs`: what handlers answer. `settlement.rs`: what settling writes.
 //! - `delivery.rs`: a stream entry handed to a consumer. `clock.rs`: the queue's time unit.
 //! - `error.rs`: the queue's own errors.
@@ -41,6 +43,7 @@
 //! - `metrics.rs`: the queue's Prometheus metrics.
 
 pub mod ack;
+pub mod app;
 pub mod backend;
 pub mod batcher;
 pub mod chain;
@@ -72,6 +75,7 @@ pub mod snooze;
 pub mod store;
 pub mod trace_context;
 
+pub use app::AppName;
 pub use backend::{FetchSettings, RedisBackend};
 pub use chain::Chains;
 pub use connection::Redis;

@@ -164,7 +164,8 @@ impl Schedule {
         tick.saturating_add(i64::try_from(offset).unwrap_or(0))
     }
 
-    /// The job of tick `tick`, with the id every process derives for it.
+    /// The job of tick `tick`, with the id every process derives for it. It belongs to no
+    /// app (`queue/app.rs`): a schedule is the deployment's, not a tenant's.
     pub(crate) fn job(&self, tick: i64) -> NewJob {
         let mut job = NewJob::new(&self.kind, self.payload.clone()).with_reference(
             Some(format!("schedule:{}", self.name)),

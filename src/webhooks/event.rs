@@ -113,6 +113,7 @@ mod tests {
             metadata: Some(json!({"shop": 1})),
             payload: Value::Null,
             traceparent: None,
+            app: None,
         }
     }
 

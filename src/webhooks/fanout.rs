@@ -6,6 +6,16 @@
 //! step as the final state (`settle.lua`), so no crash leaves a finished job without its
 //! webhooks, and a settle that is retried creates nothing twice (a lost lease makes the
 //! retry a no-op).
+//!
+//! ## Only to the app's own endpoints
+//!
+//! An event goes to the enabled endpoints that want it *and belong to the app of the job*
+//! (`queue/app.rs`): one tenant never receives another's events. Its deliveries belong to
+//! that app too, so the app sees them (`/v1/webhook-deliveries`). A job of no app (an
+//! internal one: a vendor batch or a scheduled poll, which raise no events today) goes to
+//! no endpoint at all: sending it to some app's endpoints would be a guess, and a wrong
+//! guess a leak. (Members of a batch are their producers' jobs and keep their app.) A
+//! record written before apps existed reads as the default app's, and so do endpoints.
 
 use std::sync::Arc;
 
@@ -16,7 +26,7 @@ use super::delivery::{Delivery, order_key};
 use super::endpoints::{EndpointError, EndpointStore};
 use super::event::{Catalogue, Event};
 use crate::queue::store::FollowUp;
-use crate::queue::{FinalHook, Finished, JobKind, NewJob, QueueError};
+use crate::queue::{AppName, FinalHook, Finished, JobKind, NewJob, QueueError};
 
 #[derive(Debug, Clone)]
 pub struct Fanout {
@@ -33,12 +43,17 @@ impl Fanout {
     }
 
     async fn deliveries(&self, finished: &[Finished]) -> Result<Vec<FollowUp>, QueueError> {
-        // Each event with the trace of the job it tells of.
-        let events: Vec<(Event, _)> = finished
+        // Each event with the trace and the app of the job it tells of. A job of no app
+        // raises its event for nobody (see the module doc).
+        let events: Vec<(Event, _, &AppName)> = finished
             .iter()
             .filter_map(|job| {
                 let spec = self.catalogue.event_for(job)?;
-                Some((Event::new(spec, job, Utc::now()), job.traceparent))
+                let Some(app) = job.app.as_ref() else {
+                    tracing::debug!(job = %job.id, kind = %job.kind, "a job of no app: its event goes to no endpoint");
+                    return None;
+                };
+                Some((Event::new(spec, job, Utc::now()), job.traceparent, app))
             })
             .collect();
         if events.is_empty() {
@@ -52,10 +67,10 @@ impl Fanout {
             other => QueueError::Unexpected(format!("webhook endpoints: {other}")),
         })?;
         let mut follow_ups = Vec::new();
-        for (event, traceparent) in &events {
+        for (event, traceparent, app) in &events {
             for endpoint in endpoints
                 .iter()
-                .filter(|e| e.enabled && e.accepts(&event.event_type))
+                .filter(|e| e.app == **app && e.enabled && e.accepts(&event.event_type))
             {
                 let delivery = Delivery {
                     event: event.clone(),
@@ -63,7 +78,8 @@ impl Fanout {
                     ordered: endpoint.ordered,
                 };
                 let job = NewJob::new(Delivery::KIND, serde_json::to_value(&delivery)?)
-                    .with_traceparent(*traceparent);
+                    .with_traceparent(*traceparent)
+                    .with_app(Some(endpoint.app.clone()));
                 let index = endpoint.ordered.then(|| {
                     (
                         order_key(self.endpoints.keys(), &endpoint.id, &event.subject),

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 
 use super::delivery::Delivery;
 use crate::queue::{
-    Enqueued, JobId, JobKind, JobRecord, JobState, ListFilter, NewJob, QueueError, Requeue,
-    RetryOptions, Store,
+    AppName, Enqueued, JobId, JobKind, JobRecord, JobState, ListFilter, NewJob, QueueError,
+    Requeue, RetryOptions, Store,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -23,9 +23,18 @@ pub enum ReplayError {
     Queue(#[from] QueueError),
 }
 
-/// Sends one delivery again. Returns the id of the job that carries it now.
-pub async fn resend(store: &Store, id: &JobId) -> Result<JobId, ReplayError> {
+/// Sends one delivery again. Returns the id of the job that carries it now. With an
+/// `owner`, another app's delivery is [`ReplayError::NotFound`] (`None`: the operator's,
+/// any delivery). The new delivery keeps the app of the one it repeats.
+pub async fn resend(
+    store: &Store,
+    id: &JobId,
+    owner: Option<&AppName>,
+) -> Result<JobId, ReplayError> {
     let record = delivery_record(store, id).await?;
+    if owner.is_some_and(|owner| record.app.as_ref() != Some(owner)) {
+        return Err(ReplayError::NotFound(*id));
+    }
     match record.state {
         // A delivery is never ambiguous nor a batch member: a plain requeue.
         JobState::Failed | JobState::Dead => {
@@ -41,7 +50,8 @@ pub async fn resend(store: &Store, id: &JobId) -> Result<JobId, ReplayError> {
         // being retried: a new delivery of the same event.
         JobState::Succeeded | JobState::Expired => {
             let again = NewJob::new(Delivery::KIND, record.payload)
-                .with_traceparent(record.traceparent.as_deref().and_then(|t| t.parse().ok()));
+                .with_traceparent(record.traceparent.as_deref().and_then(|t| t.parse().ok()))
+                .with_app(record.app);
             let new_id = again.id;
             match store.enqueue(&[again], None).await? {
                 Enqueued::Created(_) | Enqueued::Replayed(_) | Enqueued::KeyReused => Ok(new_id),
@@ -52,10 +62,11 @@ pub async fn resend(store: &Store, id: &JobId) -> Result<JobId, ReplayError> {
 }
 
 /// Requeues every failed delivery of `endpoint` that died at or after `since`. Returns how
-/// many went back.
+/// many went back. With an `owner`, only that app's deliveries (`None`: any).
 pub async fn recover(
     store: &Store,
     endpoint: &str,
+    owner: Option<&AppName>,
     since: DateTime<Utc>,
 ) -> Result<u64, QueueError> {
     let mut requeued = 0;
@@ -66,6 +77,7 @@ pub async fn recover(
             payload_field: Some(("endpoint_id".into(), endpoint.into())),
             cursor,
             limit: 200,
+            app: owner.cloned(),
             ..ListFilter::default()
         };
         let page = store.dead_filtered(&filter).await?;

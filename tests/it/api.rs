@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use underwrite::queue::{JobKind, JobState, NewJob};
 
-use crate::helpers::api::{OTHER_TOKEN, TestApi};
+use crate::helpers::api::{OPERATOR_TOKEN, OTHER_TOKEN, TestApi};
 use crate::helpers::redis::TestRedis;
 use crate::helpers::worker::{Scripted, TestWorker, WorkerOptions, wait_for_state};
 
@@ -556,7 +556,11 @@ async fn v1_needs_a_valid_bearer_token_and_health_does_not() {
 
 #[tokio::test]
 async fn without_configured_tokens_every_v1_request_is_refused() {
-    let api = TestApi::spawn_with(|settings| settings.secrets.api_tokens.clear()).await;
+    let api = TestApi::spawn_with(|settings| {
+        settings.secrets.api_tokens.clear();
+        settings.secrets.operator_tokens.clear();
+    })
+    .await;
     let refused = answer(api.get("/v1/jobs")).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     let message = refused.body["error"]["message"]
@@ -802,10 +806,12 @@ fn failing_job(label: &str) -> NewJob {
         label: label.into(),
         ..Scripted::default()
     };
+    // The default app's, as TOKEN is.
     NewJob::new(
         Scripted::KIND,
         serde_json::to_value(script).expect("payload"),
     )
+    .with_app(Some(underwrite::queue::AppName::default_app()))
 }
 
 #[tokio::test]
@@ -860,8 +866,11 @@ async fn the_dead_set_can_be_listed_retried_and_purged() {
     let missing = answer(api.post(&format!("/v1/dead/{}/retry", uuid::Uuid::now_v7()))).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
-    // Retry all: the other one.
-    let all = answer(api.post("/v1/dead/retry")).await;
+    // Retry all: the operator's (an app acts on its own jobs one at a time); the other one.
+    let refused = answer(api.post("/v1/dead/retry")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.code(), "forbidden");
+    let all = answer(api.request_as(OPERATOR_TOKEN, Method::POST, "/v1/dead/retry")).await;
     assert_eq!(all.status, StatusCode::ACCEPTED);
     assert_eq!(
         all.body,
@@ -881,7 +890,9 @@ async fn the_dead_set_can_be_listed_retried_and_purged() {
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     let again = answer(api.delete(&format!("/v1/dead/{a}"))).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
-    let rest = answer(api.delete("/v1/dead")).await;
+    let refused = answer(api.delete("/v1/dead")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let rest = answer(api.request_as(OPERATOR_TOKEN, Method::DELETE, "/v1/dead")).await;
     assert_eq!(rest.status, StatusCode::OK);
     assert_eq!(rest.body, json!({"purged": 1}));
     let empty = answer(api.get("/v1/dead")).await;

@@ -283,7 +283,11 @@ async fn after_many_rotations_a_delivery_carries_two_signatures_and_records_no_c
     let submission = Submission::new(CreateContract(sample_contract("rotated-1")));
     world
         .producer
-        .submit(vec![submission], None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            vec![submission],
+            None,
+        )
         .await
         .expect("submit");
     let received = first_delivery(&receiver).await;

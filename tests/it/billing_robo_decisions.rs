@@ -70,7 +70,11 @@ async fn submit(world: &World, codes: &[&str]) -> Vec<JobId> {
         .collect();
     world
         .producer
-        .submit(submissions, None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            submissions,
+            None,
+        )
         .await
         .expect("submit")
         .job_ids

@@ -67,7 +67,11 @@ async fn submit(rig: &Rig, prefix: &str, n: usize) -> Vec<JobId> {
         .map(|i| Submission::new(CreateContract(sample_contract(&format!("{prefix}-{i}")))))
         .collect();
     rig.producer
-        .submit(submissions, None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            submissions,
+            None,
+        )
         .await
         .expect("submit")
         .job_ids

@@ -40,6 +40,7 @@ mod quickstart;
 mod registry;
 mod settings_env;
 mod slow_clients;
+mod tenancy;
 mod trace_context;
 mod tulip_api;
 mod tulip_jobs;

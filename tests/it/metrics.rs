@@ -161,6 +161,7 @@ async fn a_workload_counts_vendor_calls_finished_jobs_and_waits() {
     let ids = world
         .producer
         .submit(
+            &underwrite::queue::AppName::default_app(),
             (0..3)
                 .map(|i| Submission::new(CreateContract(sample_contract(&format!("metrics-{i}")))))
                 .collect(),

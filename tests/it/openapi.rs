@@ -251,11 +251,17 @@ async fn the_document_is_openapi_3_1_served_without_a_token() {
     let document: Value = response.json().await.expect("JSON");
     let version = document["openapi"].as_str().expect("openapi");
     assert!(version.starts_with("3.1."), "{version}");
-    assert_eq!(
-        document["components"]["securitySchemes"]["bearer"],
-        serde_json::json!({"type": "http", "scheme": "bearer",
-            "description": "One of the tokens of `UNDERWRITE_API_TOKENS`."})
+    let bearer = &document["components"]["securitySchemes"]["bearer"];
+    assert_eq!(bearer["type"], "http");
+    assert_eq!(bearer["scheme"], "bearer");
+    let said = bearer["description"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("UNDERWRITE_API_TOKENS") && said.contains("UNDERWRITE_API_OPERATOR_TOKENS"),
+        "the scheme names both roles' tokens: {said}"
     );
+    // Every route that enqueues says the operator's token is refused there.
+    let create = &document["paths"]["/v1/proteger/contracts"]["post"]["responses"]["403"];
+    assert!(create.is_object(), "{create}");
 
     for (path, item) in document["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("a path item") {

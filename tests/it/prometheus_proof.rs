@@ -151,7 +151,11 @@ async fn workload(world: &World) {
     submissions[5].payload.0.product.reference_id = "no-such-product".into();
     let ids = world
         .producer
-        .submit(submissions, None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            submissions,
+            None,
+        )
         .await
         .expect("submit")
         .job_ids;

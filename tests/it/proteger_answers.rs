@@ -31,7 +31,11 @@ async fn create(world: &World, prefix: &str, n: usize) -> Vec<JobId> {
         .collect();
     world
         .producer
-        .submit(submissions, None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            submissions,
+            None,
+        )
         .await
         .expect("submit")
         .job_ids
@@ -100,6 +104,7 @@ async fn an_unreadable_refund_answer_is_kept_for_an_operator() {
     let job = world
         .producer
         .submit_one(
+            &underwrite::queue::AppName::default_app(),
             Submission::new(CancelContract {
                 contract_id,
                 preview: false,

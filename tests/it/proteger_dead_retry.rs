@@ -60,7 +60,11 @@ async fn submit(world: &World, prefix: &str, n: usize) -> Vec<JobId> {
         .collect();
     world
         .producer
-        .submit(submissions, None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            submissions,
+            None,
+        )
         .await
         .expect("submit")
         .job_ids

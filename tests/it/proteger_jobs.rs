@@ -32,7 +32,11 @@ async fn submit(world: &World, transaction_ids: &[String]) -> Vec<JobId> {
         .collect();
     world
         .producer
-        .submit(submissions, None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            submissions,
+            None,
+        )
         .await
         .expect("submit")
         .job_ids
@@ -112,7 +116,11 @@ async fn one_bad_contract_does_not_sink_the_good_ones() {
     submissions[2].payload.0.product.reference_id = "no-such-product".into();
     let ids = world
         .producer
-        .submit(submissions, None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            submissions,
+            None,
+        )
         .await
         .expect("submit")
         .job_ids;
@@ -259,7 +267,11 @@ async fn a_preview_quotes_and_a_cancellation_cancels_once() {
     };
     let preview = world
         .producer
-        .submit_one(cancel(true), None)
+        .submit_one(
+            &underwrite::queue::AppName::default_app(),
+            cancel(true),
+            None,
+        )
         .await
         .expect("submit")
         .job_ids[0];
@@ -272,7 +284,11 @@ async fn a_preview_quotes_and_a_cancellation_cancels_once() {
     for _ in 0..2 {
         let job = world
             .producer
-            .submit_one(cancel(false), None)
+            .submit_one(
+                &underwrite::queue::AppName::default_app(),
+                cancel(false),
+                None,
+            )
             .await
             .expect("submit")
             .job_ids[0];
@@ -308,6 +324,7 @@ async fn cancel_now(world: &World, contract_id: &str) -> underwrite::queue::JobR
     let job = world
         .producer
         .submit_one(
+            &underwrite::queue::AppName::default_app(),
             Submission::new(CancelContract {
                 contract_id: contract_id.to_string(),
                 preview: false,

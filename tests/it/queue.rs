@@ -19,11 +19,13 @@ const WITHIN: Duration = Duration::from_secs(20);
 /// Stream entries as Redis returns them: `[(entry id, [field, value, ...])]`.
 type Entries = Vec<(String, Vec<String>)>;
 
+/// A job of the default app (a job of no app raises its events for no endpoint).
 fn job(script: Scripted) -> NewJob {
     NewJob::new(
         Scripted::KIND,
         serde_json::to_value(script).expect("payload"),
     )
+    .with_app(Some(underwrite::queue::AppName::default_app()))
 }
 
 #[tokio::test]
@@ -562,6 +564,7 @@ async fn idempotent_enqueue_answers_the_first_jobs_and_refuses_another_body() {
     };
     let first = producer
         .submit_one(
+            &underwrite::queue::AppName::default_app(),
             Submission::new(Scripted {
                 label: "a".into(),
                 ..Scripted::default()
@@ -572,6 +575,7 @@ async fn idempotent_enqueue_answers_the_first_jobs_and_refuses_another_body() {
         .expect("first");
     let again = producer
         .submit_one(
+            &underwrite::queue::AppName::default_app(),
             Submission::new(Scripted {
                 label: "a".into(),
                 ..Scripted::default()
@@ -584,6 +588,7 @@ async fn idempotent_enqueue_answers_the_first_jobs_and_refuses_another_body() {
     assert!(again.replayed && !first.replayed);
     let other = producer
         .submit_one(
+            &underwrite::queue::AppName::default_app(),
             Submission::new(Scripted {
                 label: "b".into(),
                 ..Scripted::default()
@@ -603,6 +608,7 @@ async fn idempotent_enqueue_answers_the_first_jobs_and_refuses_another_body() {
         tasks.push(tokio::spawn(async move {
             producer
                 .submit_one(
+                    &underwrite::queue::AppName::default_app(),
                     Submission::new(Scripted {
                         label: "c".into(),
                         ..Scripted::default()

@@ -20,11 +20,13 @@ use crate::helpers::worker::{Scripted, TestWorker, WorkerOptions, wait_for, wait
 
 const WITHIN: Duration = Duration::from_secs(20);
 
+/// A job of the default app (a job of no app raises its events for no endpoint).
 fn job(script: Scripted) -> NewJob {
     NewJob::new(
         Scripted::KIND,
         serde_json::to_value(script).expect("payload"),
     )
+    .with_app(Some(underwrite::queue::AppName::default_app()))
 }
 
 /// A policy whose snoozes end `deadline_secs` after enqueue.

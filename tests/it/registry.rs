@@ -91,7 +91,11 @@ async fn enqueue(
 ) -> Result<Response, ApiError> {
     let accepted = state
         .producer()
-        .submit(vec![Submission::new(body)], None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            vec![Submission::new(body)],
+            None,
+        )
         .await?;
     accepted::one(accepted)
 }
@@ -174,6 +178,10 @@ fn settings(redis: &TestRedis) -> Settings {
         ("UNDERWRITE_REDIS_URL", redis.url()),
         ("UNDERWRITE_REDIS_QUEUE", unique_queue()),
         ("UNDERWRITE_API_TOKENS", "echo-token".to_string()),
+        (
+            "UNDERWRITE_API_OPERATOR_TOKENS",
+            "echo-operator".to_string(),
+        ),
         ("UNDERWRITE_WEBHOOKS_ALLOW_CIDRS", "127.0.0.0/8".to_string()),
     ];
     Settings::load_from(None, env.map(|(k, v)| (k.to_string(), v))).expect("settings")
@@ -348,7 +356,8 @@ async fn a_vendor_s_schedules_run_in_the_workers_and_show_in_the_api() {
             app.base_url(),
             listed["last_job"].as_str().unwrap_or("")
         ))
-        .bearer_auth("echo-token")
+        // A scheduled job belongs to no app: the operator's to see.
+        .bearer_auth("echo-operator")
         .send()
         .await
         .expect("job")

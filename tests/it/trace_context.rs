@@ -144,6 +144,7 @@ async fn a_batch_carries_the_trace_of_its_first_traced_member() {
         async move {
             producer
                 .submit(
+                    &underwrite::queue::AppName::default_app(),
                     vec![Submission::new(CreateContract(sample_contract(
                         transaction,
                     )))],

@@ -46,7 +46,11 @@ async fn submit_create(world: &World, uid: &str) -> JobId {
     let submission = Submission::new(CreateContract(request(uid)));
     world
         .producer
-        .submit(vec![submission], None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            vec![submission],
+            None,
+        )
         .await
         .expect("submit")
         .job_ids[0]
@@ -62,7 +66,11 @@ async fn tulip_a_quote_prices_without_creating_and_a_creation_creates() {
     let quote = Submission::new(QuoteContract(request("renter-qc")));
     let quote = world
         .producer
-        .submit(vec![quote], None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            vec![quote],
+            None,
+        )
         .await
         .expect("submit")
         .job_ids[0];
@@ -125,7 +133,11 @@ async fn tulip_a_cancellation_within_four_hours_cancels_and_after_terminates() {
         });
         let id = world
             .producer
-            .submit(vec![cancel], None)
+            .submit(
+                &underwrite::queue::AppName::default_app(),
+                vec![cancel],
+                None,
+            )
             .await
             .expect("submit")
             .job_ids[0];
@@ -143,7 +155,11 @@ async fn tulip_a_cancellation_within_four_hours_cancels_and_after_terminates() {
     });
     let id = world
         .producer
-        .submit(vec![again], None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            vec![again],
+            None,
+        )
         .await
         .expect("submit")
         .job_ids[0];
@@ -162,7 +178,11 @@ async fn tulip_a_cancellation_within_four_hours_cancels_and_after_terminates() {
     });
     let id = world
         .producer
-        .submit(vec![unknown], None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            vec![unknown],
+            None,
+        )
         .await
         .expect("submit")
         .job_ids[0];

@@ -308,6 +308,7 @@ async fn endpoints_match_by_pattern_and_disabled_ones_never() {
     store
         .update(
             &id_of("proteger"),
+            None,
             EndpointPatch {
                 enabled: Some(false),
                 ..EndpointPatch::default()
@@ -635,6 +636,7 @@ async fn validation_names_every_wrong_field() {
 fn configured(id: &str, url: &str, var: &str) -> ConfiguredEndpoint {
     ConfiguredEndpoint {
         id: id.into(),
+        app: None,
         url: url.into(),
         secret_env: var.into(),
         events: vec!["proteger.*".into()],

@@ -60,7 +60,11 @@ async fn submit(world: &World, prefix: &str, n: usize) -> Vec<JobId> {
         .collect();
     world
         .producer
-        .submit(submissions, None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            submissions,
+            None,
+        )
         .await
         .expect("submit")
         .job_ids
@@ -116,7 +120,11 @@ async fn every_event_is_delivered_once_and_verifies_independently() {
     submissions[0].reference = Some("order-0".into());
     let ids = world
         .producer
-        .submit(submissions, None)
+        .submit(
+            &underwrite::queue::AppName::default_app(),
+            submissions,
+            None,
+        )
         .await
         .expect("submit")
         .job_ids;
@@ -128,7 +136,11 @@ async fn every_event_is_delivered_once_and_verifies_independently() {
         };
         world
             .producer
-            .submit_one(Submission::new(cancel), None)
+            .submit_one(
+                &underwrite::queue::AppName::default_app(),
+                Submission::new(cancel),
+                None,
+            )
             .await
             .expect("cancel");
     }
@@ -339,7 +351,11 @@ async fn an_ordered_endpoint_gets_a_subjects_events_one_at_a_time_in_order() {
     };
     let job = world
         .producer
-        .submit_one(Submission::new(cancel), None)
+        .submit_one(
+            &underwrite::queue::AppName::default_app(),
+            Submission::new(cancel),
+            None,
+        )
         .await
         .expect("cancel")
         .job_ids[0];
@@ -430,7 +446,7 @@ async fn failed_deliveries_are_recovered_and_a_delivered_one_can_be_resent() {
     })
     .await;
     receiver.answer(204, 0);
-    let requeued = underwrite::webhooks::replay::recover(&world.store, &id, since)
+    let requeued = underwrite::webhooks::replay::recover(&world.store, &id, None, since)
         .await
         .expect("recover");
     assert_eq!(requeued, 3);
@@ -445,7 +461,7 @@ async fn failed_deliveries_are_recovered_and_a_delivered_one_can_be_resent() {
     }
     // Resending a delivered one sends the same event (same webhook-id) again.
     let before = receiver.received().len();
-    let again = underwrite::webhooks::replay::resend(&world.store, &all[0].id)
+    let again = underwrite::webhooks::replay::resend(&world.store, &all[0].id, None)
         .await
         .expect("resend");
     wait_for(&world.store, &again, WITHIN, |r| {

@@ -1,4 +1,4 @@
-//! The dead set, for operators: jobs that will not run again by themselves, because the
+//! The dead set: jobs that will not run again by themselves, because the
 //! vendor refused them for good (`failed`) or because they used up their retries or killed
 //! their workers (`dead`). Their records keep the vendor's last answer.
 //!
@@ -18,6 +18,15 @@
 //! - `DELETE /v1/dead/{id}`: 204, the record is gone; 404 unless it was in the dead set.
 //! - `DELETE /v1/dead`: 200 `{"purged": n}`.
 //!
+//! ## Who may
+//!
+//! An app lists, reads, retries and purges its own jobs of the dead set, one at a time:
+//! another app's job (and an internal one, such as a vendor batch) answers 404 as if it
+//! were not there. The bulk routes (`POST /v1/dead/retry`, `DELETE /v1/dead`) act on every
+//! app's jobs at once, so they are the operator's: an app token gets 403 `forbidden`. The
+//! operator sees and acts on everything. (A job's app never changes, so checking it before
+//! acting leaves no gap.)
+//!
 //! These routes do not read `Idempotency-Key`: a retry that is sent twice finds the job
 //! queued the second time and answers 409, and a purge is idempotent by nature.
 
@@ -32,9 +41,10 @@ use utoipa_axum::routes;
 
 use crate::api::ApiState;
 use crate::api::accepted::JobLink;
+use crate::api::auth::{Caller, Operator};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{JobIdPath, Paging, QueryParams};
-use crate::queue::{JobRecord, Page, Requeue, RequeueAll, RetryOptions};
+use crate::queue::{JobId, JobRecord, ListFilter, Page, Requeue, RequeueAll, RetryOptions};
 use crate::validation::FieldError;
 
 /// One `routes!` per path: the macro registers all its handlers on every path it is given.
@@ -55,7 +65,8 @@ fn not_in_dead_set(id: impl std::fmt::Display) -> ApiError {
     ApiError::NotFound(format!("job {id} is not in the dead set"))
 }
 
-/// The dead set, most recent death first, a page at a time.
+/// The dead set, most recent death first, a page at a time: the caller's app's jobs (every
+/// job for the operator). A page may hold fewer than `limit` jobs while `next_cursor` is set.
 #[utoipa::path(
     get,
     path = "/dead",
@@ -67,14 +78,39 @@ fn not_in_dead_set(id: impl std::fmt::Display) -> ApiError {
         (status = 422, description = "An unknown query parameter, or a wrong value.", body = ErrorBody),
     )
 )]
-async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<Page>, ApiError> {
+async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    query: QueryParams,
+) -> Result<Json<Page>, ApiError> {
     let mut errors = Vec::new();
     query.check_known(&["cursor", "limit"], &mut errors);
     let (cursor, limit) = query.paging(&mut errors);
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
-    Ok(Json(state.producer().store().dead(cursor, limit).await?))
+    let filter = ListFilter {
+        cursor,
+        limit,
+        app: caller.only_app().cloned(),
+        ..ListFilter::default()
+    };
+    Ok(Json(state.producer().store().dead_filtered(&filter).await?))
+}
+
+/// The job's record, if it exists and the caller may see it (another app's is no job of
+/// the caller's).
+async fn visible(
+    state: &ApiState,
+    caller: &Caller,
+    id: &JobId,
+) -> Result<Option<JobRecord>, ApiError> {
+    Ok(state
+        .producer()
+        .store()
+        .job(id)
+        .await?
+        .filter(|record| caller.sees(record.app.as_ref())))
 }
 
 /// One job of the dead set, with the vendor's last answer.
@@ -87,14 +123,15 @@ async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<
     responses(
         (status = 200, description = "The job's record.", body = JobRecord),
         (status = 400, description = "The id is not a UUID.", body = ErrorBody),
-        (status = 404, description = "The job is not in the dead set.", body = ErrorBody),
+        (status = 404, description = "The job is not in the dead set (or is another app's).", body = ErrorBody),
     )
 )]
 async fn show(
     State(state): State<ApiState>,
+    caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> Result<Json<JobRecord>, ApiError> {
-    match state.producer().store().job(&id).await? {
+    match visible(&state, &caller, &id).await? {
         Some(record) if is_dead(&record) => Ok(Json(record)),
         _ => Err(not_in_dead_set(id)),
     }
@@ -140,17 +177,21 @@ struct VendorChecked {
     responses(
         (status = 202, description = "Queued again; follow `status_url`. A checked ambiguous batch answers `{job_id, released}`.", body = JobLink),
         (status = 400, description = "The id is not a UUID.", body = ErrorBody),
-        (status = 404, description = "No such job.", body = ErrorBody),
+        (status = 404, description = "No such job (or another app's).", body = ErrorBody),
         (status = 409, description = "`conflict`: neither failed nor dead (a retry sent twice finds it queued); `vendor_check_required`: the vendor may have carried it out, check there and pass `vendor_checked=true`.", body = ErrorBody),
         (status = 422, description = "`vendor_checked` is not true or false.", body = ErrorBody),
     )
 )]
 async fn retry(
     State(state): State<ApiState>,
+    caller: Caller,
     JobIdPath(id): JobIdPath,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let options = retry_options(&query)?;
+    let Some(record) = visible(&state, &caller, &id).await? else {
+        return Err(ApiError::NotFound(format!("no job {id}")));
+    };
     match state.producer().store().requeue(&id, options).await? {
         Requeue::Requeued => {
             tracing::info!(job = %id, vendor_checked = options.vendor_checked, "dead job requeued by an operator");
@@ -167,14 +208,17 @@ async fn retry(
             "job {id} is {job_state}: only failed or dead jobs can be retried"
         ))),
         Requeue::Ambiguous | Requeue::InBatch(_) => {
-            let batch = match state.producer().store().job(&id).await? {
-                Some(JobRecord {
-                    batch: Some(batch), ..
-                }) => format!(
+            // A batch is internal (of no app): an app asks the operator to retry it.
+            let batch = match (record.batch, &caller) {
+                (Some(batch), Caller::Operator) => format!(
                     "; or retry its batch (POST /v1/dead/{batch}/retry), which sends it again \
                      under the batch's own idempotency key"
                 ),
-                _ => String::new(),
+                (Some(batch), Caller::App(_)) => format!(
+                    "; or ask the operator to retry its batch {batch}, which sends it again \
+                     under the batch's own idempotency key"
+                ),
+                (None, _) => String::new(),
             };
             Err(ApiError::VendorCheckRequired(format!(
                 "job {id} may have been carried out by the vendor (see its last_error) and \
@@ -187,6 +231,8 @@ async fn retry(
 
 /// Queues every job of the dead set again that can go without a risk of doing something
 /// twice: batches with their members under their own keys, other jobs on their own.
+///
+/// Every app's jobs at once: the operator's token only (an app's gets 403).
 #[utoipa::path(
     post,
     path = "/dead/retry",
@@ -195,11 +241,13 @@ async fn retry(
     params(VendorChecked),
     responses(
         (status = 202, description = "What went back, and what stays in the dead set.", body = RequeueAll),
+        (status = 403, description = "`forbidden`: an app's token; this route is the operator's.", body = ErrorBody),
         (status = 422, description = "`vendor_checked` is not true or false.", body = ErrorBody),
     )
 )]
 async fn retry_all(
     State(state): State<ApiState>,
+    _: Operator,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let options = retry_options(&query)?;
@@ -225,13 +273,17 @@ async fn retry_all(
     responses(
         (status = 204, description = "The record is gone."),
         (status = 400, description = "The id is not a UUID.", body = ErrorBody),
-        (status = 404, description = "The job is not in the dead set.", body = ErrorBody),
+        (status = 404, description = "The job is not in the dead set (or is another app's).", body = ErrorBody),
     )
 )]
 async fn purge(
     State(state): State<ApiState>,
+    caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> Result<StatusCode, ApiError> {
+    if visible(&state, &caller, &id).await?.is_none() {
+        return Err(not_in_dead_set(id));
+    }
     if state.producer().store().purge(&id).await? {
         tracing::info!(job = %id, "dead job purged by an operator");
         Ok(StatusCode::NO_CONTENT)
@@ -247,14 +299,19 @@ pub struct Purged {
 }
 
 /// Deletes every job of the dead set.
+///
+/// Every app's jobs at once: the operator's token only (an app's gets 403).
 #[utoipa::path(
     delete,
     path = "/dead",
     operation_id = "purge_all_dead",
     tag = "dead set",
-    responses((status = 200, description = "How many jobs were deleted.", body = Purged))
+    responses(
+        (status = 200, description = "How many jobs were deleted.", body = Purged),
+        (status = 403, description = "`forbidden`: an app's token; this route is the operator's.", body = ErrorBody),
+    )
 )]
-async fn purge_all(State(state): State<ApiState>) -> Result<Json<Purged>, ApiError> {
+async fn purge_all(State(state): State<ApiState>, _: Operator) -> Result<Json<Purged>, ApiError> {
     let purged = state.producer().store().purge_all().await?;
     tracing::info!(purged, "dead set purged by an operator");
     Ok(Json(Purged { purged }))

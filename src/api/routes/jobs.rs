@@ -7,6 +7,10 @@
 //!   pass `next_cursor` back as `cursor` for the next page, until it is `null`. `limit`
 //!   defaults to 50, at most 500. A page may hold fewer than `limit` jobs while
 //!   `next_cursor` is still set (the store bounds how far one request scans for a `kind`).
+//!
+//! An app sees its own jobs only: another app's job answers 404 exactly like one that
+//! does not exist, and listings leave it out. The operator sees every job, internal ones
+//! (vendor batches, scheduled polls, of no app) included.
 
 use axum::Json;
 use axum::extract::State;
@@ -14,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::ApiState;
+use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{JobIdPath, Paging, QueryParams};
 use crate::queue::{JobRecord, JobState, ListFilter, Page};
@@ -35,11 +40,12 @@ pub fn routes() -> OpenApiRouter<ApiState> {
     responses(
         (status = 200, description = "The job's record.", body = JobRecord),
         (status = 400, description = "The id is not a UUID.", body = ErrorBody),
-        (status = 404, description = "No such job: it never existed, or expired after the retention window.", body = ErrorBody),
+        (status = 404, description = "No such job: it never existed, expired after the retention window, or is another app's.", body = ErrorBody),
     )
 )]
 async fn show(
     State(state): State<ApiState>,
+    caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> Result<Json<JobRecord>, ApiError> {
     state
@@ -47,6 +53,8 @@ async fn show(
         .store()
         .job(&id)
         .await?
+        // Another app's job is no job of the caller's: the same 404, word for word.
+        .filter(|record| caller.sees(record.app.as_ref()))
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
 }
@@ -54,10 +62,10 @@ async fn show(
 /// Longest `kind` filter; kinds are short dotted names (`proteger.contract.create`).
 const MAX_KIND_LEN: usize = 128;
 
-/// Jobs, newest first, a page at a time.
+/// Jobs, newest first, a page at a time: the caller's app's (every app's for the operator).
 ///
 /// Pass `next_cursor` back as `cursor` until it is `null`. A page may hold fewer than
-/// `limit` jobs while `next_cursor` is still set.
+/// `limit` jobs (even none) while `next_cursor` is still set.
 #[utoipa::path(
     get,
     path = "/jobs",
@@ -73,7 +81,11 @@ const MAX_KIND_LEN: usize = 128;
         (status = 422, description = "An unknown query parameter, or a wrong value (every one listed).", body = ErrorBody),
     )
 )]
-async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<Page>, ApiError> {
+async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    query: QueryParams,
+) -> Result<Json<Page>, ApiError> {
     let mut errors = Vec::new();
     query.check_known(&["state", "kind", "cursor", "limit"], &mut errors);
     let (cursor, limit) = query.paging(&mut errors);
@@ -106,6 +118,7 @@ async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<
         cursor,
         limit,
         payload_field: None,
+        app: caller.only_app().cloned(),
     };
     Ok(Json(state.producer().store().list(&filter).await?))
 }

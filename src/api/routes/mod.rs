@@ -6,7 +6,8 @@
 //!   and reach `api/mod.rs` through the registry.
 //! - `openapi.rs`: `/openapi.json`, the OpenAPI document of all of them (open).
 //! - `jobs.rs`: `/v1/jobs...`, job records.
-//! - `dead.rs`: `/v1/dead...`, the dead set, for operators.
+//! - `dead.rs`: `/v1/dead...`, the dead set (an app's own jobs; the bulk routes are the
+//!   operator's).
 //! - `schedules.rs`: `/v1/schedules`, periodic jobs and when each runs next.
 //! - `webhook_endpoints.rs`: `/v1/webhook-endpoints...`, where signed webhooks go.
 //! - `webhook_deliveries.rs`: `/v1/webhook-deliveries...`, what was sent, and resending.

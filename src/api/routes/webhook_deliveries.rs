@@ -1,5 +1,4 @@
-//! Webhook deliveries, for operators: what was sent where, every attempt, and sending
-//! again.
+//! Webhook deliveries: what was sent where, every attempt, and sending again.
 //!
 //! - `GET /v1/webhook-deliveries?endpoint=&state=&cursor=&limit=`: `{"jobs", "next_cursor"}`,
 //!   newest first (a delivery is a job of kind `webhook.delivery`).
@@ -10,6 +9,14 @@
 //!   `webhook-id`; 409 while it is still on its way.
 //! - `POST /v1/webhook-endpoints/{id}/recover` with `{"since": RFC 3339}`: every failed
 //!   delivery of the endpoint since then goes back in the queue; 202 `{"requeued": n}`.
+//!
+//! A delivery belongs to the app of the endpoint it goes to, which is the app of the job
+//! whose event it carries (`webhooks/fanout.rs`; a resend keeps it). An app sees and
+//! resends its own deliveries only: another app's answers 404 as if it did not exist, and
+//! listings leave it out. Recovering another app's endpoint (or one that does not exist)
+//! finds no delivery of the caller's and answers `{"requeued": 0}`, as for an endpoint
+//! with nothing to recover: it tells nothing of other apps either. The operator sees and
+//! acts on every delivery.
 
 use axum::Json;
 use axum::extract::State;
@@ -24,6 +31,7 @@ use utoipa_axum::routes;
 
 use crate::api::ApiState;
 use crate::api::accepted::{JobLink, Requeued};
+use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{ApiPath, JobIdPath, JsonBody, Paging, QueryParams};
 use crate::queue::{JobKind, JobRecord, JobState, ListFilter, Page};
@@ -55,7 +63,11 @@ pub fn routes() -> OpenApiRouter<ApiState> {
         (status = 422, description = "An unknown query parameter, or a wrong value.", body = ErrorBody),
     )
 )]
-async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<Page>, ApiError> {
+async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    query: QueryParams,
+) -> Result<Json<Page>, ApiError> {
     let mut errors = Vec::new();
     query.check_known(&["endpoint", "state", "cursor", "limit"], &mut errors);
     let (cursor, limit) = query.paging(&mut errors);
@@ -78,6 +90,7 @@ async fn list(State(state): State<ApiState>, query: QueryParams) -> Result<Json<
             .map(|e| ("endpoint_id".to_string(), e.to_string())),
         cursor,
         limit,
+        app: caller.only_app().cloned(),
     };
     Ok(Json(state.producer().store().list(&filter).await?))
 }
@@ -103,16 +116,17 @@ pub struct DeliveryAttempts {
     responses(
         (status = 200, description = "The delivery and its attempts.", body = DeliveryAttempts),
         (status = 400, description = "The id is not a UUID.", body = ErrorBody),
-        (status = 404, description = "No such delivery.", body = ErrorBody),
+        (status = 404, description = "No such delivery (or another app's).", body = ErrorBody),
     )
 )]
 async fn show(
     State(state): State<ApiState>,
+    caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> Result<Json<DeliveryAttempts>, ApiError> {
     let store = state.producer().store();
     let record = match store.job(&id).await? {
-        Some(record) if record.kind == Delivery::KIND => record,
+        Some(record) if record.kind == Delivery::KIND && caller.sees(record.app.as_ref()) => record,
         _ => return Err(ApiError::NotFound(format!("no webhook delivery {id}"))),
     };
     let mut conn = store.connection();
@@ -143,15 +157,16 @@ async fn show(
     responses(
         (status = 202, description = "Queued; follow `status_url`.", body = JobLink),
         (status = 400, description = "The id is not a UUID.", body = ErrorBody),
-        (status = 404, description = "No such delivery.", body = ErrorBody),
+        (status = 404, description = "No such delivery (or another app's).", body = ErrorBody),
         (status = 409, description = "The delivery is still on its way.", body = ErrorBody),
     )
 )]
 async fn resend(
     State(state): State<ApiState>,
+    caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> Result<Response, ApiError> {
-    match replay::resend(state.producer().store(), &id).await {
+    match replay::resend(state.producer().store(), &id, caller.only_app()).await {
         Ok(job) => {
             tracing::info!(delivery = %id, job = %job, "webhook delivery resent by an operator");
             Ok((StatusCode::ACCEPTED, Json(JobLink::new(job))).into_response())
@@ -190,10 +205,17 @@ struct RecoverBody {
 )]
 async fn recover(
     State(state): State<ApiState>,
+    caller: Caller,
     ApiPath(endpoint): ApiPath<String>,
     JsonBody(body): JsonBody<RecoverBody>,
 ) -> Result<Response, ApiError> {
-    let requeued = replay::recover(state.producer().store(), &endpoint, body.since).await?;
+    let requeued = replay::recover(
+        state.producer().store(),
+        &endpoint,
+        caller.only_app(),
+        body.since,
+    )
+    .await?;
     tracing::info!(%endpoint, requeued, since = %body.since, "failed webhook deliveries recovered by an operator");
     Ok((StatusCode::ACCEPTED, Json(Requeued { requeued })).into_response())
 }

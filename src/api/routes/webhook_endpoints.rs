@@ -19,6 +19,13 @@
 //! naming the range and `webhooks.allow_cidrs`, which can admit it; other names are judged
 //! when each delivery connects (`webhooks/ssrf/`).
 //!
+//! Endpoints belong to an app: the one whose token created it, or the `app` of a
+//! config-file endpoint (`default` when left out). Only that app's events reach it
+//! (`webhooks/fanout.rs`), and only that app sees, changes, rotates or deletes it: another
+//! app's endpoint answers 404 as if it did not exist (checked in the same atomic step as
+//! the write). The operator sees and acts on every endpoint, but creates none (403): an
+//! endpoint receives some app's events, so an app creates it.
+//!
 //! 404 for an unknown id, 422 with every wrong field, 409 for changing, rotating or
 //! deleting an endpoint declared in the config file (only `enabled` may change: the file
 //! is the truth for the rest). Endpoints as shown never carry a secret, nor a header value:
@@ -38,6 +45,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::ApiState;
+use crate::api::auth::{AppCaller, Caller};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{ApiPath, JsonBody};
 use crate::validation::FieldError;
@@ -96,13 +104,15 @@ struct Created {
     tag = "webhook endpoints",
     request_body = CreateBody,
     responses(
-        (status = 201, description = "Created.", body = Created,
+        (status = 201, description = "Created, for the caller's app: only its events reach it.", body = Created,
             headers(("Location" = String, description = "`/v1/webhook-endpoints/{id}`"))),
+        (status = 403, description = "`forbidden`: the operator's token; an endpoint is created with the token of the app whose events it receives.", body = ErrorBody),
         (status = 422, description = "Wrong fields, every one listed.", body = ErrorBody),
     )
 )]
 async fn create(
     State(state): State<ApiState>,
+    AppCaller(app): AppCaller,
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<Response, ApiError> {
     let mut errors = Vec::new();
@@ -116,6 +126,7 @@ async fn create(
         }
     };
     let mut new = NewEndpoint {
+        app,
         url: body.url,
         events: body.events.unwrap_or_else(|| NewEndpoint::default().events),
         headers: body.headers.unwrap_or_default(),
@@ -132,7 +143,7 @@ async fn create(
         return Err(ApiError::invalid(errors));
     }
     let (endpoint, secret) = store(&state).create(new).await?;
-    tracing::info!(endpoint = %endpoint.id, url = %endpoint.url, "webhook endpoint created");
+    tracing::info!(endpoint = %endpoint.id, app = %endpoint.app, url = %endpoint.url, "webhook endpoint created");
     let location = format!("/v1/webhook-endpoints/{}", endpoint.id);
     let body = Created {
         endpoint: endpoint.view(),
@@ -153,7 +164,8 @@ struct Listed {
     endpoints: Vec<View>,
 }
 
-/// Every endpoint, oldest first (never their secrets).
+/// The caller's app's endpoints (every app's for the operator), oldest first (never their
+/// secrets).
 #[utoipa::path(
     get,
     path = "/webhook-endpoints",
@@ -161,10 +173,14 @@ struct Listed {
     tag = "webhook endpoints",
     responses((status = 200, description = "The endpoints.", body = Listed))
 )]
-async fn list(State(state): State<ApiState>) -> Result<Json<Listed>, ApiError> {
+async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<Listed>, ApiError> {
     let endpoints = store(&state).list().await?;
     Ok(Json(Listed {
-        endpoints: endpoints.iter().map(View::from).collect(),
+        endpoints: endpoints
+            .iter()
+            .filter(|endpoint| caller.sees(Some(&endpoint.app)))
+            .map(View::from)
+            .collect(),
     }))
 }
 
@@ -177,16 +193,18 @@ async fn list(State(state): State<ApiState>) -> Result<Json<Listed>, ApiError> {
     params(("id" = String, Path, description = "The endpoint's id.")),
     responses(
         (status = 200, description = "The endpoint.", body = View),
-        (status = 404, description = "No such endpoint.", body = ErrorBody),
+        (status = 404, description = "No such endpoint (or another app's).", body = ErrorBody),
     )
 )]
 async fn show(
     State(state): State<ApiState>,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<View>, ApiError> {
     store(&state)
         .get(&id)
         .await?
+        .filter(|endpoint| caller.sees(Some(&endpoint.app)))
         .map(|endpoint| Json(endpoint.view()))
         .ok_or_else(|| EndpointError::NotFound(id).into())
 }
@@ -220,13 +238,14 @@ struct PatchBody {
     request_body = PatchBody,
     responses(
         (status = 200, description = "The endpoint afterwards.", body = View),
-        (status = 404, description = "No such endpoint.", body = ErrorBody),
+        (status = 404, description = "No such endpoint (or another app's).", body = ErrorBody),
         (status = 409, description = "The endpoint is declared in the config file.", body = ErrorBody),
         (status = 422, description = "Wrong fields, every one listed.", body = ErrorBody),
     )
 )]
 async fn update(
     State(state): State<ApiState>,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<PatchBody>,
 ) -> Result<Json<View>, ApiError> {
@@ -241,7 +260,7 @@ async fn update(
     patch
         .validate_for(state.ssrf_policy())
         .map_err(ApiError::invalid)?;
-    let endpoint = store(&state).update(&id, patch).await?;
+    let endpoint = store(&state).update(&id, caller.only_app(), patch).await?;
     tracing::info!(endpoint = %endpoint.id, enabled = endpoint.enabled, "webhook endpoint updated");
     Ok(Json(endpoint.view()))
 }
@@ -255,15 +274,16 @@ async fn update(
     params(("id" = String, Path, description = "The endpoint's id.")),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 404, description = "No such endpoint.", body = ErrorBody),
+        (status = 404, description = "No such endpoint (or another app's).", body = ErrorBody),
         (status = 409, description = "The endpoint is declared in the config file.", body = ErrorBody),
     )
 )]
 async fn remove(
     State(state): State<ApiState>,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    store(&state).delete(&id).await?;
+    store(&state).delete(&id, caller.only_app()).await?;
     tracing::info!(endpoint = %id, "webhook endpoint deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -293,7 +313,7 @@ struct Rotated {
     params(("id" = String, Path, description = "The endpoint's id.")),
     responses(
         (status = 200, description = "The new secret.", body = Rotated),
-        (status = 404, description = "No such endpoint.", body = ErrorBody),
+        (status = 404, description = "No such endpoint (or another app's).", body = ErrorBody),
         (status = 409, description = "The endpoint is declared in the config file.", body = ErrorBody),
         (status = 429, description = "Rotated `webhooks.rotation_limit` times within the window already; nothing changed.", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until a rotation is allowed again."))),
@@ -301,11 +321,13 @@ struct Rotated {
 )]
 async fn rotate(
     State(state): State<ApiState>,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Rotated>, ApiError> {
     let rotation = store(&state)
         .rotate_limited(
             &id,
+            caller.only_app(),
             state.rotation_grace(),
             state.rotation_limit(),
             Utc::now(),

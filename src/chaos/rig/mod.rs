@@ -162,7 +162,11 @@ impl Rig {
                     Submission::new(CreateContract(sample_contract(&transaction)))
                 })
                 .collect();
-            let accepted = self.producer.submit(submissions, None).await.map_err(err)?;
+            let accepted = self
+                .producer
+                .submit(&crate::queue::AppName::default_app(), submissions, None)
+                .await
+                .map_err(err)?;
             ids.extend(accepted.job_ids);
         }
         Ok(ids)
@@ -214,7 +218,11 @@ impl Rig {
                     })
                 })
                 .collect();
-            let accepted = self.producer.submit(submissions, None).await.map_err(err)?;
+            let accepted = self
+                .producer
+                .submit(&crate::queue::AppName::default_app(), submissions, None)
+                .await
+                .map_err(err)?;
             ids.extend(accepted.job_ids);
         }
         Ok(ids)

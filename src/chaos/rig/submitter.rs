@@ -84,7 +84,10 @@ impl Rig {
                     })
                     .collect();
                 next += count;
-                match producer.submit(submissions, None).await {
+                match producer
+                    .submit(&crate::queue::AppName::default_app(), submissions, None)
+                    .await
+                {
                     Ok(accepted) => sent.accepted.extend(accepted.job_ids),
                     Err(e) => {
                         tracing::debug!(error = %e, "chaos submit failed");

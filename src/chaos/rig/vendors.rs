@@ -180,7 +180,11 @@ impl Rig {
                     .map_err(|errors| err(format!("a chaos application is invalid: {errors:?}")))?;
                 submissions.push(Submission::new(ApplyCredit(application)));
             }
-            let accepted = self.producer.submit(submissions, None).await.map_err(err)?;
+            let accepted = self
+                .producer
+                .submit(&crate::queue::AppName::default_app(), submissions, None)
+                .await
+                .map_err(err)?;
             ids.extend(accepted.job_ids);
         }
         Ok(ids)
@@ -201,7 +205,11 @@ impl Rig {
                     .map_err(|errors| err(format!("a chaos contract is invalid: {errors:?}")))?;
                 submissions.push(Submission::new(CreateTulipContract(request)));
             }
-            let accepted = self.producer.submit(submissions, None).await.map_err(err)?;
+            let accepted = self
+                .producer
+                .submit(&crate::queue::AppName::default_app(), submissions, None)
+                .await
+                .map_err(err)?;
             ids.extend(accepted.job_ids);
         }
         Ok(ids)

@@ -6,7 +6,7 @@
 -- ARGV[1] now, ARGV[2] batch id, ARGV[3] batch kind, ARGV[4] group, then 2 per member:
 -- id, stream entry id. Members already in a batch (a replay after a crash) are skipped.
 -- The batch carries the trace of its first member that has one (its vendor call can name
--- only one).
+-- only one). A batch belongs to no app: its members may be of several (each keeps its own).
 local now, batch_id = ARGV[1], ARGV[2]
 local members = {}
 local traceparent = ''
@@ -30,5 +30,5 @@ if #members == 0 then
 end
 local list = cjson.encode(members)
 create_job(KEYS[OWN], KEYS[OWN + 1], KEYS[OWN + 2], now, batch_id, ARGV[3], list, '', '', list,
-  traceparent)
+  traceparent, '')
 return #members

@@ -54,15 +54,20 @@ end
 
 -- Creates a job record and queues it, unless a record with that key exists already
 -- (replaying a step creates nothing). Returns whether it created the job. `traceparent`
--- ('' or nil: none) is the W3C trace the job belongs to (src/trace_context.rs).
+-- ('' or nil: none) is the W3C trace the job belongs to (src/trace_context.rs). `app` is
+-- the upstream app it belongs to, '' for an internal job (src/queue/app.rs); it must be
+-- given: a record without the field would read as the default app's.
 local function create_job(job_key, stream, kinds, now, id, kind, payload, reference, metadata,
-    children, traceparent)
+    children, traceparent, app)
+  if type(app) ~= 'string' then
+    error('create_job: no app given for job ' .. id)
+  end
   if redis.call('EXISTS', job_key) == 1 then
     return false
   end
   redis.call('HSET', job_key, 'id', id, 'kind', kind, 'payload', payload,
     'reference', reference, 'metadata', metadata, 'children', children,
-    'attempts', 0, 'crashes', 0, 'enqueued_at', now)
+    'attempts', 0, 'crashes', 0, 'enqueued_at', now, 'app', app)
   if traceparent and traceparent ~= '' then
     redis.call('HSET', job_key, 'traceparent', traceparent)
   end

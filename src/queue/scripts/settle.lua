@@ -12,8 +12,9 @@
 -- JSON (for a success: why it needs an operator's attention, or ''; for a snooze: its
 -- reason), due time of
 -- the retry (ms), how long a final record is kept (ms), number of members, number of
--- follow-ups, then 3 per member: id, new state, result or error JSON; then 8 per
--- follow-up: id, kind, payload, reference, metadata, children, traceparent, index score.
+-- follow-ups, then 3 per member: id, new state, result or error JSON; then 9 per
+-- follow-up: id, kind, payload, reference, metadata, children, traceparent, app, index
+-- score.
 -- Returns one answer per job: 'ok', or 'stale' for a settle from a worker that lost its
 -- lease (another worker reclaimed the job), which changes nothing: the job belongs to the
 -- new holder.
@@ -124,11 +125,11 @@ local function settle(k, a)
   local k0, a0 = k + 4 + members, a + 11 + 3 * members
   for i = 0, follow_ups - 1 do
     local fkey, fstream, findex = KEYS[k0 + 3 * i], KEYS[k0 + 3 * i + 1], KEYS[k0 + 3 * i + 2]
-    local u = a0 + 8 * i
+    local u = a0 + 9 * i
     local id, kind = ARGV[u + 1], ARGV[u + 2]
     if create_job(fkey, fstream, KEYS[k + 3], now, id, kind, ARGV[u + 3], ARGV[u + 4],
-        ARGV[u + 5], ARGV[u + 6], ARGV[u + 7]) and ARGV[u + 8] ~= '' then
-      redis.call('ZADD', findex, ARGV[u + 8], id)
+        ARGV[u + 5], ARGV[u + 6], ARGV[u + 7], ARGV[u + 8]) and ARGV[u + 9] ~= '' then
+      redis.call('ZADD', findex, ARGV[u + 9], id)
     end
   end
   return 'ok'
@@ -140,6 +141,6 @@ while a < #ARGV do
   local members, follow_ups = tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11])
   answers[#answers + 1] = settle(k, a)
   k = k + 4 + members + 3 * follow_ups
-  a = a + 11 + 3 * members + 8 * follow_ups
+  a = a + 11 + 3 * members + 9 * follow_ups
 end
 return answers

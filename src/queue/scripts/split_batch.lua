@@ -13,9 +13,10 @@ for i = 0, (#ARGV - 3) / 2 - 1 do
   local m = redis.call('HMGET', member_key, 'batch', 'traceparent')
   if m[1] == parent then
     local list = cjson.encode({member_id})
-    -- Alone in its batch, the member's vendor call carries its own trace.
+    -- Alone in its batch, the member's vendor call carries its own trace. A batch is
+    -- internal: it belongs to no app (its members keep theirs).
     create_job(batch_key, KEYS[OWN + 1], KEYS[OWN], now, batch_id, ARGV[3], list, '', '', list,
-      m[2] or '')
+      m[2] or '', '')
     redis.call('HSET', member_key, 'batch', batch_id)
     moved = moved + 1
   end

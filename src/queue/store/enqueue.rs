@@ -13,6 +13,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::handle::Store;
+use crate::queue::app::AppName;
 use crate::queue::clock::now_ms;
 use crate::queue::error::QueueError;
 use crate::queue::id::JobId;
@@ -104,8 +105,8 @@ impl Store {
     }
 }
 
-/// The seven arguments `create_job` (prelude.lua) takes for a job: id, kind, payload,
-/// reference, metadata, children, traceparent.
+/// The eight arguments `create_job` (prelude.lua) takes for a job: id, kind, payload,
+/// reference, metadata, children, traceparent, app (`""`: none, see `queue/app.rs`).
 pub(super) fn job_args(
     invocation: &mut redis::ScriptInvocation<'_>,
     job: &NewJob,
@@ -121,7 +122,8 @@ pub(super) fn job_args(
         } else {
             serde_json::to_string(&job.children)?
         })
-        .arg(job.traceparent.map(|t| t.to_string()).unwrap_or_default());
+        .arg(job.traceparent.map(|t| t.to_string()).unwrap_or_default())
+        .arg(AppName::to_record(job.app.as_ref()));
     Ok(())
 }
 

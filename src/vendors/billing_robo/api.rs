@@ -28,6 +28,7 @@ use utoipa_axum::routes;
 use super::jobs::ApplyCredit;
 use super::types::{ApiVersion, CreditApplication, today_jst};
 use crate::api::accepted::{self, JobLink, JobLinks};
+use crate::api::auth::AppCaller;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::JsonBody;
 use crate::api::idempotency::Idempotency;
@@ -82,11 +83,12 @@ pub fn routes(version: ApiVersion) -> OpenApiRouter<ApiState> {
 async fn apply(
     State(state): State<ApiState>,
     Extension(version): Extension<ApiVersion>,
+    AppCaller(app): AppCaller,
     Idempotency(key): Idempotency,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let submission = application(body, "", version).map_err(ApiError::invalid)?;
-    let accepted = state.producer().submit(vec![submission], key).await?;
+    let accepted = state.producer().submit(&app, vec![submission], key).await?;
     accepted::one(accepted)
 }
 
@@ -110,6 +112,7 @@ async fn apply(
 async fn apply_bulk(
     State(state): State<ApiState>,
     Extension(version): Extension<ApiVersion>,
+    AppCaller(app): AppCaller,
     Idempotency(key): Idempotency,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
@@ -123,7 +126,7 @@ async fn apply_bulk(
         |s| s.payload.0.billing_code().to_string(),
     )
     .map_err(ApiError::invalid)?;
-    let accepted = state.producer().submit(submissions, key).await?;
+    let accepted = state.producer().submit(&app, submissions, key).await?;
     Ok(accepted::many(accepted))
 }
 

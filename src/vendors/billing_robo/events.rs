@@ -132,6 +132,7 @@ mod tests {
             metadata: None,
             payload: json!({"billing_code": "cust-1"}),
             traceparent: None,
+            app: None,
         }
     }
 
@@ -167,6 +168,7 @@ mod tests {
             metadata: None,
             payload: json!({"billing_code": "cust-1", "applied_by": applied_by, "application_id": 9}),
             traceparent: None,
+            app: None,
         };
         let approved = decided(&decision(
             JobState::Succeeded,

@@ -32,6 +32,7 @@ use utoipa_axum::routes;
 use super::jobs::{CancelContract, CreateContract};
 use super::types::ContractRequest;
 use crate::api::accepted::{self, JobLink, JobLinks};
+use crate::api::auth::AppCaller;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{ApiPath, JsonBody};
 use crate::api::idempotency::Idempotency;
@@ -88,11 +89,12 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 )]
 async fn create(
     State(state): State<ApiState>,
+    AppCaller(app): AppCaller,
     Idempotency(key): Idempotency,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let submission = contract(body, "").map_err(ApiError::invalid)?;
-    let accepted = state.producer().submit(vec![submission], key).await?;
+    let accepted = state.producer().submit(&app, vec![submission], key).await?;
     accepted::one(accepted)
 }
 
@@ -143,6 +145,7 @@ impl ToSchema for BulkContracts {
 )]
 async fn create_bulk(
     State(state): State<ApiState>,
+    AppCaller(app): AppCaller,
     Idempotency(key): Idempotency,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
@@ -153,7 +156,7 @@ async fn create_bulk(
         s.payload.0.transaction_id.clone()
     })
     .map_err(ApiError::invalid)?;
-    let accepted = state.producer().submit(submissions, key).await?;
+    let accepted = state.producer().submit(&app, submissions, key).await?;
     Ok(accepted::many(accepted))
 }
 
@@ -206,6 +209,7 @@ struct Cancellation {
 )]
 async fn cancel(
     State(state): State<ApiState>,
+    AppCaller(app): AppCaller,
     Idempotency(key): Idempotency,
     ApiPath(contract_id): ApiPath<String>,
     JsonBody(body): JsonBody<Value>,
@@ -230,7 +234,7 @@ async fn cancel(
         reference: parsed.reference,
         metadata: parsed.metadata,
     };
-    let accepted = state.producer().submit(vec![submission], key).await?;
+    let accepted = state.producer().submit(&app, vec![submission], key).await?;
     accepted::one(accepted)
 }
 

@@ -34,6 +34,7 @@ use super::jobs::{CancelContract, CreateContract, QuoteContract};
 use super::types::{ContractRequest, Mode, Rules, parse_date};
 use crate::api::ApiState;
 use crate::api::accepted::{self, JobLink};
+use crate::api::auth::AppCaller;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{ApiPath, JsonBody};
 use crate::api::idempotency::Idempotency;
@@ -98,6 +99,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 )]
 async fn create(
     State(state): State<ApiState>,
+    AppCaller(app): AppCaller,
     Idempotency(key): Idempotency,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
@@ -107,7 +109,7 @@ async fn create(
         reference: parsed.reference,
         metadata: parsed.metadata,
     };
-    accepted::one(state.producer().submit(vec![submission], key).await?)
+    accepted::one(state.producer().submit(&app, vec![submission], key).await?)
 }
 
 /// Enqueues a quote: the same body, priced by Tulip with `?preview=true`, nothing created.
@@ -129,6 +131,7 @@ async fn create(
 )]
 async fn quote(
     State(state): State<ApiState>,
+    AppCaller(app): AppCaller,
     Idempotency(key): Idempotency,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
@@ -138,7 +141,7 @@ async fn quote(
         reference: parsed.reference,
         metadata: parsed.metadata,
     };
-    accepted::one(state.producer().submit(vec![submission], key).await?)
+    accepted::one(state.producer().submit(&app, vec![submission], key).await?)
 }
 
 /// A create body read and checked as Tulip would check it.
@@ -204,6 +207,7 @@ struct Cancellation {
 )]
 async fn cancel(
     State(state): State<ApiState>,
+    AppCaller(app): AppCaller,
     Idempotency(key): Idempotency,
     ApiPath(cid): ApiPath<String>,
     JsonBody(body): JsonBody<Value>,
@@ -253,7 +257,7 @@ async fn cancel(
         reference: parsed.reference,
         metadata: parsed.metadata,
     };
-    accepted::one(state.producer().submit(vec![submission], key).await?)
+    accepted::one(state.producer().submit(&app, vec![submission], key).await?)
 }
 
 /// A contract id goes into Tulip's URL: nothing that could change which URL that is.

@@ -105,6 +105,7 @@ mod tests {
             metadata: None,
             payload,
             traceparent: None,
+            app: None,
         }
     }
 

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::filter;
 use super::masked::{MASK, Masked, MaskedOption, masked};
+use crate::queue::AppName;
 use crate::validation::FieldError;
 use crate::webhooks::signing::Secret;
 use crate::webhooks::ssrf::SsrfPolicy;
@@ -67,6 +68,10 @@ impl Source {
 #[derive(Clone)]
 pub struct Endpoint {
     pub id: String,
+    /// The upstream app it belongs to: only that app's events reach it, and only that app
+    /// (or the operator) sees and changes it. A record written before apps existed belongs
+    /// to `default`.
+    pub app: AppName,
     pub url: String,
     /// Event-type patterns (`*`, `proteger.*`, `proteger.contract.created`); see `filter.rs`.
     pub events: Vec<String>,
@@ -110,6 +115,7 @@ impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Endpoint")
             .field("id", &self.id)
+            .field("app", &self.app)
             .field("url", &self.url)
             .field("events", &self.events)
             .field("enabled", &self.enabled)
@@ -154,6 +160,7 @@ impl Endpoint {
     pub fn view(&self) -> View {
         View {
             id: self.id.clone(),
+            app: self.app.clone(),
             url: self.url.clone(),
             events: self.events.clone(),
             enabled: self.enabled,
@@ -178,6 +185,9 @@ impl Endpoint {
 #[schema(as = WebhookEndpoint)]
 pub struct View {
     pub id: String,
+    /// The upstream app it belongs to.
+    #[schema(value_type = String, example = "shop-a")]
+    pub app: AppName,
     pub url: String,
     pub events: Vec<String>,
     pub enabled: bool,
@@ -204,6 +214,8 @@ impl From<&Endpoint> for View {
 pub struct NewEndpoint {
     /// `None`: `ep_<uuid v7>`. Given ids are `[A-Za-z0-9_-]`, at most `MAX_ID_LEN`.
     pub id: Option<String>,
+    /// The app it belongs to. Default: `default`.
+    pub app: AppName,
     pub url: String,
     /// Default: `["*"]`.
     pub events: Vec<String>,
@@ -221,6 +233,7 @@ impl fmt::Debug for NewEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NewEndpoint")
             .field("id", &self.id)
+            .field("app", &self.app)
             .field("url", &self.url)
             .field("events", &self.events)
             .field("headers", &Masked(&self.headers))
@@ -236,6 +249,7 @@ impl Default for NewEndpoint {
     fn default() -> Self {
         Self {
             id: None,
+            app: AppName::default_app(),
             url: String::new(),
             events: vec![filter::ALL.into()],
             headers: BTreeMap::new(),
@@ -486,6 +500,7 @@ fn check_headers(
 // ── Storage: one Redis hash per endpoint, every value a string ──
 
 pub(super) mod field {
+    pub const APP: &str = "app";
     pub const URL: &str = "url";
     pub const EVENTS: &str = "events";
     pub const HEADERS: &str = "headers";
@@ -563,8 +578,14 @@ impl Endpoint {
         let current = Secret::parse(text(field::SECRET)?).map_err(|e| format!("secret: {e}"))?;
         let previous =
             parse_previous(hash.get(field::PREVIOUS_SECRETS).map_or("", String::as_str))?;
+        // No `app`: written before apps existed, the default app's (`queue/app.rs`).
+        let app = match hash.get(field::APP) {
+            None => AppName::default_app(),
+            Some(name) => AppName::parse(name).map_err(|e| format!("app: {e}"))?,
+        };
         Ok(Self {
             id: id.to_string(),
+            app,
             url: text(field::URL)?.to_string(),
             events: serde_json::from_value(json(field::EVENTS)?)
                 .map_err(|e| format!("events: {e}"))?,

@@ -4,7 +4,8 @@
 -- ARGV[1] the new secret; ARGV[2] now (ms); ARGV[3] until when (ms) the current secret
 -- keeps signing; ARGV[4] '1' to refuse an endpoint declared in the config file (its secret
 -- comes from the environment); ARGV[5] the most rotations per window (0: no limit);
--- ARGV[6] the window (ms).
+-- ARGV[6] the window (ms); ARGV[7] the app the endpoint must belong to ('': any, the
+-- operator's): another app's endpoint answers {'missing'}, as if it did not exist.
 --
 -- At most ONE previous secret is kept: the current one becomes `previous_secrets`
 -- (`<expires ms>:<whsec_...>`) unless its grace is already over, and whatever was there
@@ -18,6 +19,9 @@
 local hash, counter = KEYS[1], KEYS[2]
 
 if redis.call('EXISTS', hash) == 0 then return {'missing'} end
+if ARGV[7] ~= '' and (redis.call('HGET', hash, 'app') or 'default') ~= ARGV[7] then
+  return {'missing'}
+end
 if ARGV[4] == '1' and redis.call('HGET', hash, 'source') == 'config' then return {'config'} end
 
 local now, until_ms = tonumber(ARGV[2]), tonumber(ARGV[3])

@@ -18,7 +18,7 @@ use super::model::{
     Endpoint, EndpointPatch, NewEndpoint, Source, definition_fields, field, flag, ms,
 };
 use crate::config::ConfiguredEndpoint;
-use crate::queue::{Keys, QueueError, Store};
+use crate::queue::{AppName, Keys, QueueError, Store};
 use crate::validation::FieldError;
 use crate::webhooks::signing::{Secret, SecretError};
 use crate::webhooks::ssrf::SsrfPolicy;
@@ -204,6 +204,7 @@ impl EndpointStore {
         let now = ms(Utc::now());
         let mut set = definition_fields(&new.url, &new.events, &new.headers, new.ordered);
         set.extend([
+            (field::APP, new.app.to_string()),
             (field::SOURCE, new.source.as_str().to_string()),
             (field::CREATED_AT, now.clone()),
             (field::UPDATED_AT, now.clone()),
@@ -211,7 +212,7 @@ impl EndpointStore {
             (field::ENABLED_AT, now),
             (field::SECRET, secret.expose()),
         ]);
-        match self.write(&id, Op::Create, false, &set, &[]).await? {
+        match self.write(&id, Op::Create, false, None, &set, &[]).await? {
             Written::Ok(hash) => Ok((decode(&id, &hash)?, secret)),
             Written::Exists => Err(EndpointError::Exists(id)),
             Written::Missing | Written::Config => unreachable!("create answers ok or exists"),
@@ -265,10 +266,13 @@ impl EndpointStore {
 
     /// Changes an endpoint and answers it as it is afterwards. Enabling clears
     /// `disabled_reason` and `failing_since`, and failures of attempts made before it no
-    /// longer count. A config-file endpoint may only be enabled or disabled.
+    /// longer count. A config-file endpoint may only be enabled or disabled. With an
+    /// `owner`, another app's endpoint is [`EndpointError::NotFound`] (checked in the same
+    /// atomic step as the write); `None` is the operator's: any endpoint.
     pub async fn update(
         &self,
         id: &str,
+        owner: Option<&AppName>,
         mut patch: EndpointPatch,
     ) -> Result<Endpoint, EndpointError> {
         patch.validate().map_err(EndpointError::Invalid)?;
@@ -306,7 +310,7 @@ impl EndpointStore {
             set.push((field::UPDATED_AT, now));
         }
         match self
-            .write(id, Op::Update, refuse_config, &set, &remove)
+            .write(id, Op::Update, refuse_config, owner, &set, &remove)
             .await?
         {
             Written::Ok(hash) => decode(id, &hash),
@@ -317,9 +321,10 @@ impl EndpointStore {
     }
 
     /// Deletes an endpoint (not one of the config file: it would come back at the next start).
-    /// Its pending deliveries fail when they find it gone.
-    pub async fn delete(&self, id: &str) -> Result<(), EndpointError> {
-        match self.write(id, Op::Delete, true, &[], &[]).await? {
+    /// Its pending deliveries fail when they find it gone. `owner` as for
+    /// [`EndpointStore::update`].
+    pub async fn delete(&self, id: &str, owner: Option<&AppName>) -> Result<(), EndpointError> {
+        match self.write(id, Op::Delete, true, owner, &[], &[]).await? {
             Written::Ok(_) => Ok(()),
             Written::Missing => Err(EndpointError::NotFound(id.to_string())),
             Written::Config => Err(EndpointError::Configured(id.to_string())),
@@ -342,16 +347,18 @@ impl EndpointStore {
         grace: Duration,
         now: DateTime<Utc>,
     ) -> Result<Rotation, EndpointError> {
-        self.rotate_limited(id, grace, RotationLimit::NONE, now)
+        self.rotate_limited(id, None, grace, RotationLimit::NONE, now)
             .await
     }
 
     /// [`EndpointStore::rotate_at`], refused ([`EndpointError::RotatedTooOften`], nothing
     /// changed) once `limit` rotations were made within its window. The previous secret
-    /// replaces any older one still in its grace (`rotate.lua`): at most two sign.
+    /// replaces any older one still in its grace (`rotate.lua`): at most two sign. `owner`
+    /// as for [`EndpointStore::update`].
     pub async fn rotate_limited(
         &self,
         id: &str,
+        owner: Option<&AppName>,
         grace: Duration,
         limit: RotationLimit,
         now: DateTime<Utc>,
@@ -375,6 +382,7 @@ impl EndpointStore {
             .arg("1")
             .arg(limit.limit)
             .arg(window_ms)
+            .arg(owner.map_or("", AppName::as_str))
             .invoke_async(&mut conn)
             .await?;
         match answer.first().map(String::as_str) {
@@ -406,7 +414,7 @@ impl EndpointStore {
             (field::ENABLED, "0".to_string()),
             (field::DISABLED_REASON, reason.to_string()),
         ];
-        match self.write(id, Op::Update, false, &set, &[]).await? {
+        match self.write(id, Op::Update, false, None, &set, &[]).await? {
             Written::Ok(_) => Ok(()),
             Written::Missing => Err(EndpointError::NotFound(id.to_string())),
             Written::Exists | Written::Config => unreachable!("disable answers ok or missing"),
@@ -489,8 +497,16 @@ impl EndpointStore {
                 var,
                 reason,
             })?;
+            let app = match c.app.as_deref() {
+                None => AppName::default_app(),
+                Some(name) => AppName::parse(name).map_err(|reason| EndpointError::BadConfig {
+                    id: id.clone(),
+                    fields: vec![FieldError::new("app", reason.to_string())],
+                })?,
+            };
             let mut new = NewEndpoint {
                 id: Some(id.clone()),
+                app,
                 url: c.url.clone(),
                 events: c.events.clone(),
                 headers: c.headers.clone(),
@@ -534,7 +550,7 @@ impl EndpointStore {
         }
         for (id, endpoint) in &existing {
             if endpoint.source == Source::Config && !seen.contains(id) {
-                match self.write(id, Op::Delete, false, &[], &[]).await? {
+                match self.write(id, Op::Delete, false, None, &[], &[]).await? {
                     Written::Ok(_) => synced.removed.push(id.clone()),
                     _ => continue,
                 }
@@ -558,7 +574,8 @@ impl EndpointStore {
             .secret
             .as_ref()
             .expect("configured endpoints have a secret");
-        let redefined = current.url != new.url
+        let redefined = current.app != new.app
+            || current.url != new.url
             || current.events != new.events
             || current.headers != new.headers
             || current.ordered != new.ordered
@@ -567,13 +584,14 @@ impl EndpointStore {
             return Ok(false);
         }
         let mut set = definition_fields(&new.url, &new.events, &new.headers, new.ordered);
+        set.push((field::APP, new.app.to_string()));
         set.push((field::SOURCE, new.source.as_str().to_string()));
         set.push((field::SECRET, secret.expose()));
         if redefined {
             set.push((field::UPDATED_AT, ms(Utc::now())));
         }
         match self
-            .write(&current.id, Op::Update, false, &set, &[])
+            .write(&current.id, Op::Update, false, None, &set, &[])
             .await?
         {
             Written::Ok(_) => Ok(true),
@@ -587,6 +605,7 @@ impl EndpointStore {
         id: &str,
         op: Op,
         refuse_config: bool,
+        owner: Option<&AppName>,
         set: &[(&str, String)],
         remove: &[&str],
     ) -> Result<Written, EndpointError> {
@@ -597,6 +616,7 @@ impl EndpointStore {
             .arg(id)
             .arg(op.as_str())
             .arg(flag(refuse_config))
+            .arg(owner.map_or("", AppName::as_str))
             .arg(set.len());
         for (name, value) in set {
             invocation.arg(*name).arg(value);

@@ -17,10 +17,20 @@ use underwrite::startup::App;
 
 use super::redis::{TestRedis, free_port, store_on, unique_queue};
 
-/// The bearer token the test settings accept.
+/// The bearer token the test settings accept: a bare one, so of the app `default` (as an
+/// existing single-token setup), the app the Rust producer's tests submit as.
 pub const TOKEN: &str = "test-token";
-/// A second accepted token: another caller.
+/// A second accepted token: another caller, of another app ([`OTHER_APP`]).
 pub const OTHER_TOKEN: &str = "other-token";
+/// The app of [`OTHER_TOKEN`].
+pub const OTHER_APP: &str = "other";
+/// The operator's token: every app's records, and the dead set's bulk routes.
+pub const OPERATOR_TOKEN: &str = "operator-token";
+
+/// `UNDERWRITE_API_TOKENS` of the test settings: two apps.
+pub fn app_tokens() -> String {
+    format!("{TOKEN},{OTHER_APP}:{OTHER_TOKEN}")
+}
 
 pub struct TestApi {
     /// `http://127.0.0.1:<port>`
@@ -31,11 +41,17 @@ pub struct TestApi {
     server: JoinHandle<()>,
 }
 
-/// Settings as a deployment would load them, with our two tokens.
+/// Settings as a deployment would load them, with these app tokens and the operator's.
 pub fn settings(tokens: &str) -> Settings {
     Settings::load_from(
         None,
-        vec![("UNDERWRITE_API_TOKENS".to_string(), tokens.to_string())],
+        vec![
+            ("UNDERWRITE_API_TOKENS".to_string(), tokens.to_string()),
+            (
+                "UNDERWRITE_API_OPERATOR_TOKENS".to_string(),
+                OPERATOR_TOKEN.to_string(),
+            ),
+        ],
     )
     .expect("test settings")
 }
@@ -50,7 +66,7 @@ impl TestApi {
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         let redis = TestRedis::shared();
         let queue = unique_queue();
-        let mut settings = settings(&format!("{TOKEN},{OTHER_TOKEN}"));
+        let mut settings = settings(&app_tokens());
         settings.redis.url = redis.url();
         settings.redis.queue = queue.clone();
         adjust(&mut settings);
@@ -61,7 +77,7 @@ impl TestApi {
     /// The API on a redis-server of the test's own (one it reconfigures or kills).
     pub async fn spawn_on(redis: &TestRedis) -> Self {
         let queue = unique_queue();
-        let mut settings = settings(&format!("{TOKEN},{OTHER_TOKEN}"));
+        let mut settings = settings(&app_tokens());
         settings.redis.url = redis.url();
         settings.redis.queue = queue.clone();
         let (store, conn) = store_on(redis, &queue, Retention::default());
@@ -78,6 +94,16 @@ impl TestApi {
             Retention::default(),
         );
         Self::serve(store, conn, &settings(TOKEN)).await
+    }
+
+    /// The API on a queue that is already there (a [`World`](super::world::World)'s, whose
+    /// workers then run what it enqueues), with the test tokens of [`settings`].
+    pub async fn on_queue(store: Store, redis: Redis, world_settings: &Settings) -> Self {
+        let mut settings = world_settings.clone();
+        let tokens = self::settings(&app_tokens()).secrets;
+        settings.secrets.api_tokens = tokens.api_tokens;
+        settings.secrets.operator_tokens = tokens.operator_tokens;
+        Self::serve(store, redis, &settings).await
     }
 
     async fn serve(store: Store, redis: Redis, settings: &Settings) -> Self {
@@ -133,6 +159,13 @@ impl TestApi {
         self.client
             .delete(format!("{}{path}", self.url))
             .bearer_auth(TOKEN)
+    }
+
+    /// A request with another token (another app's, or the operator's).
+    pub fn request_as(&self, token: &str, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token)
     }
 
     /// A request without any token.
