@@ -118,7 +118,11 @@ impl App {
     /// The producer API's router, with every vendor's routes.
     pub fn router(&self) -> axum::Router {
         api::router(
-            ApiState::new(self.producer.clone(), &self.settings),
+            ApiState::new(
+                self.producer.clone(),
+                &self.settings,
+                self.vendors.job_kinds(),
+            ),
             self.vendors.routes(&self.settings),
         )
     }

@@ -111,6 +111,8 @@ struct Inner {
     rotation_limit: RotationLimit,
     /// What webhook endpoint URLs may reach, judged when they are written.
     ssrf: SsrfPolicy,
+    /// The job kinds there are (the vendors' and the deliveries'): what `?kind=` may be.
+    kinds: Vec<&'static str>,
 }
 
 impl ApiState {
@@ -118,8 +120,8 @@ impl ApiState {
     /// `api.body_limit_bytes`, the tokens of `secrets.api_tokens` and
     /// `secrets.operator_tokens` (the idempotency
     /// window is the producer's own) and the SSRF policy of `webhooks.allow_cidrs` and
-    /// `webhooks.https_only`.
-    pub fn new(producer: Producer, settings: &Settings) -> Self {
+    /// `webhooks.https_only`; `kinds`: every job kind (`Vendors::job_kinds`).
+    pub fn new(producer: Producer, settings: &Settings, kinds: Vec<&'static str>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 producer,
@@ -136,8 +138,14 @@ impl ApiState {
                     window: Duration::from_secs(settings.webhooks.rotation_limit_window_secs),
                 },
                 ssrf: ssrf_policy(settings),
+                kinds,
             }),
         }
+    }
+
+    /// The job kinds there are, for `?kind=` filters.
+    pub fn kinds(&self) -> &[&'static str] {
+        &self.inner.kinds
     }
 
     pub fn producer(&self) -> &Producer {

@@ -763,12 +763,25 @@ async fn jobs_are_listed_newest_first_by_state_and_kind_with_a_cursor() {
     for state in JobState::ALL {
         assert!(reason.contains(state.as_str()), "{reason}");
     }
+    // An unknown kind is refused like an unknown state: with the kinds there are.
+    let bad_kind = answer(api.get("/v1/jobs?kind=proteger.contract.creat")).await;
+    assert_eq!(bad_kind.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad_kind.fields(), ["kind"]);
+    let reason = bad_kind.body["error"]["fields"][0]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("did you mean `proteger.contract.create`"),
+        "{reason}"
+    );
+    assert!(reason.contains("tulip.contract.create"), "{reason}");
     for (query, field) in [
         ("limit=0", "limit"),
         ("limit=501", "limit"),
         ("limit=ten", "limit"),
         ("stat=queued", "stat"),
         ("cursor=garbage", "cursor"),
+        ("kind=bogus", "kind"),
     ] {
         let refused = answer(api.get(&format!("/v1/jobs?{query}"))).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");

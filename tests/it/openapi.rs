@@ -178,7 +178,10 @@ async fn serve(router: axum::Router) -> String {
 /// The API with the app's state and these vendor routes.
 fn router_with(vendor_routes: Vec<OpenApiRouter<ApiState>>) -> axum::Router {
     let app = App::build(app_settings(), underwrite::vendors::all()).expect("app");
-    api::router(ApiState::new(app.producer, &app.settings), vendor_routes)
+    api::router(
+        ApiState::new(app.producer, &app.settings, app.vendors.job_kinds()),
+        vendor_routes,
+    )
 }
 
 #[tokio::test]

@@ -108,6 +108,18 @@ async fn list(
             "kind",
             format!("must be at most {MAX_KIND_LEN} characters"),
         ));
+    } else if let Some(kind) = kind.as_deref()
+        && !state.kinds().contains(&kind)
+    {
+        // Like an unknown state: refused with what there is, not answered with nothing.
+        errors.push(FieldError::new(
+            "kind",
+            format!(
+                "unknown kind (the kinds are: {}){}",
+                state.kinds().join(", "),
+                crate::config_hints::suggestion(kind, state.kinds().iter().copied())
+            ),
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));

@@ -308,9 +308,10 @@ mod tests {
         };
         assert_eq!(*retry_after, Some(NOT_PERSISTED_RETRY_AFTER));
         assert_eq!(detail.vendor_status, Some(404));
+        // The vendor's reason, then why it is retried.
         assert_eq!(
             detail.message,
-            "Proteger answered HTTP 404: created 0.2 s ago"
+            "Proteger answered HTTP 404: not found: created 0.2 s ago"
         );
         assert_eq!(
             detail.vendor_body.as_ref().and_then(|b| b.get("code")),
