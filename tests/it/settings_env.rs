@@ -1,4 +1,4 @@
-//! Every setting the README's configuration table documents can be set from the variable
+//! Every setting docs/configuration.md's table documents can be set from the variable
 //! it names, as written. The environment overrides only keys that `config/default.toml`
 //! holds (that is how it knows a value's type), so a documented key missing there would
 //! refuse its own variable and stop the process from starting.
@@ -7,10 +7,10 @@ use std::path::Path;
 
 use underwrite::config::Settings;
 
-/// `(key, variable)` for each row of the README's configuration table.
+/// `(key, variable)` for each row of docs/configuration.md's table.
 fn documented_settings() -> Vec<(String, String)> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"))
+        .expect("docs/configuration.md");
     readme
         .lines()
         .filter_map(|line| {
@@ -60,7 +60,7 @@ fn every_documented_setting_is_accepted_from_its_variable() {
     let documented = documented_settings();
     assert!(
         documented.len() > 50,
-        "the README's configuration table was not found ({} rows)",
+        "docs/configuration.md's table was not found ({} rows)",
         documented.len()
     );
     let mut refused = Vec::new();
@@ -68,7 +68,7 @@ fn every_documented_setting_is_accepted_from_its_variable() {
         let expected_var = format!("UNDERWRITE_{}", key.replace('.', "_").to_uppercase());
         assert_eq!(
             var, &expected_var,
-            "the README names the wrong variable for {key}"
+            "docs/configuration.md names the wrong variable for {key}"
         );
         let Some(value) = default_as_env_value(&defaults, key) else {
             refused.push(format!("{key}: not in config/default.toml"));
