@@ -9,8 +9,10 @@ use underwrite::config::Settings;
 
 /// `(key, variable)` for each row of docs/configuration.md's table.
 fn documented_settings() -> Vec<(String, String)> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"))
-        .expect("docs/configuration.md");
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"),
+    )
+    .expect("docs/configuration.md");
     readme
         .lines()
         .filter_map(|line| {

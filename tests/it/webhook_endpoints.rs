@@ -930,3 +930,62 @@ async fn a_config_file_url_webhooks_may_not_reach_fails_the_sync() {
         .expect("sync");
     assert_eq!(synced.created, ["shop", "metadata"]);
 }
+
+/// A URL whose host *name* resolves only to addresses the guard refuses (this machine's own
+/// name, here) is created, but the answer warns that deliveries will be refused and names
+/// the setting that would admit it. Judged against an independent lookup of the same name.
+#[tokio::test]
+async fn a_name_that_resolves_to_a_refused_address_is_created_with_a_warning() {
+    let api = TestApi::spawn().await;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("this machine's name")
+        .trim()
+        .to_string();
+    let found: Vec<std::net::IpAddr> = tokio::net::lookup_host((host.as_str(), 0))
+        .await
+        .map(|addrs| addrs.map(|a| a.ip()).collect())
+        .unwrap_or_default();
+    let created = call(
+        api.post("/v1/webhook-endpoints")
+            .json(&json!({"url": format!("http://{host}:8099/hook")})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let warnings: Vec<&str> = created.body["warnings"]
+        .as_array()
+        .map(|w| w.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let private = |ip: &std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+    };
+    if found.is_empty() {
+        assert_eq!(warnings.len(), 1, "{}", created.text);
+        assert!(warnings[0].contains("DNS lookup"), "{warnings:?}");
+    } else if found.iter().all(private) {
+        assert_eq!(
+            warnings.len(),
+            1,
+            "{host} resolves to {found:?}: {}",
+            created.text
+        );
+        assert!(warnings[0].contains(&host), "{warnings:?}");
+        assert!(
+            warnings[0].contains("UNDERWRITE_WEBHOOKS_ALLOW_CIDRS"),
+            "{warnings:?}"
+        );
+    } else {
+        assert!(
+            warnings.is_empty(),
+            "{host} resolves to {found:?}: {warnings:?}"
+        );
+    }
+    // A public literal address needs no lookup and gets no warning.
+    let public = call(
+        api.post("/v1/webhook-endpoints")
+            .json(&json!({"url": "https://93.184.216.34/hook"})),
+    )
+    .await;
+    assert_eq!(public.status, StatusCode::CREATED, "{}", public.text);
+    assert!(public.body.get("warnings").is_none(), "{}", public.text);
+}

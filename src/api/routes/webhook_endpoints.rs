@@ -94,6 +94,10 @@ struct Created {
     endpoint: View,
     /// `whsec_...`: shown here only, never again.
     secret: String,
+    /// What will go wrong with deliveries though the endpoint was created: its host name
+    /// resolves only to addresses the SSRF guard refuses, or does not resolve.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 /// Creates an endpoint. The answer is the only one that ever shows its secret.
@@ -144,10 +148,20 @@ async fn create(
     }
     let (endpoint, secret) = store(&state).create(new).await?;
     tracing::info!(endpoint = %endpoint.id, app = %endpoint.app, url = %endpoint.url, "webhook endpoint created");
+    let warnings: Vec<String> = state
+        .ssrf_policy()
+        .reachability_warning(&endpoint.url)
+        .await
+        .into_iter()
+        .collect();
+    for warning in &warnings {
+        tracing::warn!(endpoint = %endpoint.id, "{warning}");
+    }
     let location = format!("/v1/webhook-endpoints/{}", endpoint.id);
     let body = Created {
         endpoint: endpoint.view(),
         secret: secret.expose(),
+        warnings,
     };
     Ok((
         StatusCode::CREATED,

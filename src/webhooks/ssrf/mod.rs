@@ -59,6 +59,7 @@
 //! - `cidr.rs`: [`IpCidr`], the blocks both the ranges and the allowlist are made of.
 //! - `resolver.rs`: the lookup that keeps only admitted addresses, and [`SsrfResolver`].
 
+mod advice;
 mod cidr;
 mod ranges;
 mod resolver;
