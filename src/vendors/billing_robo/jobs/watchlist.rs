@@ -303,8 +303,10 @@ impl Watchlist {
             .collect())
     }
 
-    /// The earliest time any billing code has waited since (a poll without a cursor starts
-    /// there). Reads the whole list: only for that rare case.
+    /// The earliest time any billing code has waited since: where a poll without a cursor
+    /// starts, and the oldest wait each poll reports as a metric. Reads the whole list
+    /// (`HVALS`, O(pending): a few milliseconds for ten thousand, once per poll interval);
+    /// a sorted set by wait would make it O(log n) if pending lists grow far larger.
     pub async fn earliest(&self) -> Result<Option<NaiveDateTime>, QueueError> {
         let stored: Vec<String> = redis::cmd("HVALS")
             .arg(self.pending_key())
