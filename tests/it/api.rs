@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use underwrite::queue::{JobKind, JobState, NewJob};
 
+use crate::helpers::answer::call as answer;
 use crate::helpers::api::{OPERATOR_TOKEN, OTHER_TOKEN, TestApi};
 use crate::helpers::redis::TestRedis;
 use crate::helpers::worker::{Scripted, TestWorker, WorkerOptions, wait_for_state};
@@ -41,51 +41,6 @@ fn contract_with(pointer: &str, value: Option<Value>) -> Value {
         None => object.remove(key),
     };
     body
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-async fn answer(request: reqwest::RequestBuilder) -> Answer {
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-    };
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-impl Answer {
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or_default()
-    }
-
-    fn fields(&self) -> Vec<String> {
-        self.body["error"]["fields"]
-            .as_array()
-            .map(|fields| {
-                fields
-                    .iter()
-                    .filter_map(|f| f["field"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn job_id(&self) -> String {
-        self.body["job_id"].as_str().expect("job_id").to_string()
-    }
 }
 
 #[tokio::test]

@@ -17,50 +17,13 @@ use underwrite::vendors::proteger::sandbox::{Faults, ProtegerSandboxConfig, samp
 use underwrite::webhooks::delivery::Delivery;
 use underwrite::webhooks::endpoints::{EndpointStore, MASK, NewEndpoint};
 
+use crate::helpers::answer::call;
 use crate::helpers::api::{OTHER_TOKEN, TOKEN, TestApi};
 use crate::helpers::receiver::{Receiver, independently_verified};
 use crate::helpers::world::World;
 
 /// A receiver credential, as a producer would put it in an endpoint's `headers`.
 const CREDENTIAL: &str = "Bearer receiver-credential-5f1c";
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    text: String,
-    body: Value,
-}
-
-async fn call(request: RequestBuilder) -> Answer {
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-    };
-    Answer {
-        status,
-        headers,
-        text,
-        body,
-    }
-}
-
-impl Answer {
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or_default()
-    }
-
-    fn fields(&self) -> Vec<&str> {
-        self.body["error"]["fields"]
-            .as_array()
-            .map(|f| f.iter().filter_map(|f| f["field"].as_str()).collect())
-            .unwrap_or_default()
-    }
-}
 
 #[tokio::test]
 async fn two_authorization_headers_are_a_400_whatever_they_hold() {

@@ -18,6 +18,7 @@ use underwrite::webhooks::endpoints::{
 use underwrite::webhooks::signing::Secret;
 use underwrite::webhooks::ssrf::SsrfPolicy;
 
+use crate::helpers::answer::{Answer, call};
 use crate::helpers::api::{TOKEN, TestApi};
 use crate::helpers::redis::{TestRedis, store_on, unique_queue};
 
@@ -42,33 +43,6 @@ fn after(at: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
 /// Now, to the millisecond (what the store keeps).
 fn now_ms() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("now")
-}
-
-struct Answer {
-    status: StatusCode,
-    text: String,
-    body: Value,
-}
-
-async fn call(request: RequestBuilder) -> Answer {
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-    };
-    Answer { status, text, body }
-}
-
-impl Answer {
-    fn fields(&self) -> Vec<&str> {
-        self.body["error"]["fields"]
-            .as_array()
-            .map(|f| f.iter().filter_map(|f| f["field"].as_str()).collect())
-            .unwrap_or_default()
-    }
 }
 
 fn patch(api: &TestApi, path: &str) -> RequestBuilder {

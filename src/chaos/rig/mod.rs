@@ -152,16 +152,29 @@ impl Rig {
         from: usize,
         count: usize,
     ) -> Result<Vec<JobId>, ChaosError> {
-        let mut ids = Vec::with_capacity(count);
-        let numbers: Vec<usize> = (from..from + count).collect();
+        self.submit_each(from..from + count, |i| {
+            let transaction = format!("chaos-{}-{i}", self.tag);
+            Ok(Submission::new(CreateContract(sample_contract(
+                &transaction,
+            ))))
+        })
+        .await
+    }
+
+    /// Enqueues one job per number of `numbers`, made by `job`, in requests of 100 (as a
+    /// producer would), all as the app `default`.
+    pub(super) async fn submit_each<T: crate::queue::JobKind>(
+        &self,
+        numbers: std::ops::Range<usize>,
+        job: impl Fn(usize) -> Result<Submission<T>, ChaosError>,
+    ) -> Result<Vec<JobId>, ChaosError> {
+        let numbers: Vec<usize> = numbers.collect();
+        let mut ids = Vec::with_capacity(numbers.len());
         for chunk in numbers.chunks(100) {
             let submissions = chunk
                 .iter()
-                .map(|i| {
-                    let transaction = format!("chaos-{}-{i}", self.tag);
-                    Submission::new(CreateContract(sample_contract(&transaction)))
-                })
-                .collect();
+                .map(|i| job(*i))
+                .collect::<Result<Vec<_>, _>>()?;
             let accepted = self
                 .producer
                 .submit(&crate::queue::AppName::default_app(), submissions, None)

@@ -163,56 +163,34 @@ fn beyond_first<'k>(keys: impl Iterator<Item = &'k str>) -> u64 {
 impl Rig {
     /// Enqueues `count` credit applications, each for a billing code of its own.
     pub async fn submit_applications(&self, count: usize) -> Result<Vec<JobId>, ChaosError> {
-        let mut ids = Vec::with_capacity(count);
-        let numbers: Vec<usize> = (0..count).collect();
-        for chunk in numbers.chunks(100) {
-            let mut submissions = Vec::with_capacity(chunk.len());
-            for i in chunk {
-                // `demo-*` is the sandbox's known customers; 17 characters of the 20 allowed.
-                let item = json!({
-                    "billing_code": format!("demo-{}-{i}", self.tag),
-                    "representative_name": "代表者名",
-                    "contract_date": (today_jst() - chrono::Days::new(30)).format("%Y/%m/%d").to_string(),
-                    "transaction_count": 12,
-                    "company_url": "https://www.example.co.jp",
-                });
-                let application = CreditApplication::parse(&item, ApiVersion::Seed, today_jst())
-                    .map_err(|errors| err(format!("a chaos application is invalid: {errors:?}")))?;
-                submissions.push(Submission::new(ApplyCredit(application)));
-            }
-            let accepted = self
-                .producer
-                .submit(&crate::queue::AppName::default_app(), submissions, None)
-                .await
-                .map_err(err)?;
-            ids.extend(accepted.job_ids);
-        }
-        Ok(ids)
+        self.submit_each(0..count, |i| {
+            // `demo-*` is the sandbox's known customers; 17 characters of the 20 allowed.
+            let item = json!({
+                "billing_code": format!("demo-{}-{i}", self.tag),
+                "representative_name": "代表者名",
+                "contract_date": (today_jst() - chrono::Days::new(30)).format("%Y/%m/%d").to_string(),
+                "transaction_count": 12,
+                "company_url": "https://www.example.co.jp",
+            });
+            let application = CreditApplication::parse(&item, ApiVersion::Seed, today_jst())
+                .map_err(|errors| err(format!("a chaos application is invalid: {errors:?}")))?;
+            Ok(Submission::new(ApplyCredit(application)))
+        })
+        .await
     }
 
     /// Enqueues `count` Tulip contract creations (a one-day bike rental), each for a renter
     /// of its own.
     pub async fn submit_tulip_contracts(&self, count: usize) -> Result<Vec<JobId>, ChaosError> {
-        let mut ids = Vec::with_capacity(count);
-        let numbers: Vec<usize> = (0..count).collect();
-        for chunk in numbers.chunks(100) {
-            let mut submissions = Vec::with_capacity(chunk.len());
-            for i in chunk {
-                let now = Utc::now();
-                let mut body = cases::lcd(now);
-                body["uid"] = json!(format!("chaos-{}-{i}", self.tag));
-                let request = ContractRequest::parse(&body, &Rules::new(Mode::Create, now))
-                    .map_err(|errors| err(format!("a chaos contract is invalid: {errors:?}")))?;
-                submissions.push(Submission::new(CreateTulipContract(request)));
-            }
-            let accepted = self
-                .producer
-                .submit(&crate::queue::AppName::default_app(), submissions, None)
-                .await
-                .map_err(err)?;
-            ids.extend(accepted.job_ids);
-        }
-        Ok(ids)
+        self.submit_each(0..count, |i| {
+            let now = Utc::now();
+            let mut body = cases::lcd(now);
+            body["uid"] = json!(format!("chaos-{}-{i}", self.tag));
+            let request = ContractRequest::parse(&body, &Rules::new(Mode::Create, now))
+                .map_err(|errors| err(format!("a chaos contract is invalid: {errors:?}")))?;
+            Ok(Submission::new(CreateTulipContract(request)))
+        })
+        .await
     }
 
     /// Billing-Robo applications stored more than once per billing code, plus Tulip

@@ -1,6 +1,7 @@
 //! Shared test helpers: real `redis-server`s, settings for a test app.
 #![allow(dead_code)]
 
+pub mod answer;
 pub mod api;
 pub mod background;
 pub mod process;
